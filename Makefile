@@ -1,0 +1,43 @@
+# data-service: `make run` serves on 127.0.0.1:8000 (SQLite), `make test` runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export APP_DATABASE_URL ?= sqlite:///data-service.db
+
+.DEFAULT_GOAL := help
+.PHONY: help run migrate test lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.run-deps: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[servers]'
+	touch $@
+
+$(VENV)/.dev-deps: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@ $(VENV)/.run-deps
+
+run: $(VENV)/.run-deps ## install, apply migrations and serve on 127.0.0.1:8000 (APP_SERVER picks the server)
+	$(BIN)/python -m app migrate
+	$(BIN)/python -m app serve
+
+migrate: $(VENV)/.run-deps ## apply pending migrations to APP_DATABASE_URL
+	$(BIN)/python -m app migrate
+
+test: $(VENV)/.dev-deps ## install the dev dependencies and run the whole suite
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.dev-deps ## ruff and mypy
+	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff format --check app tests bench
+	$(BIN)/mypy
+
+bench: $(VENV)/.dev-deps ## load-test the service on each ASGI server and print the figures (needs wrk)
+	$(BIN)/python -m bench.servers
+
+clean: ## remove the virtual environment and local databases
+	rm -rf $(VENV) *.egg-info data-service.db data-service.db-wal data-service.db-shm

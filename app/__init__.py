@@ -1,0 +1,3 @@
+"""data-service: JSON records per user over REST."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,46 @@
+"""Command line: `python -m app migrate` applies the schema, `python -m app serve` serves."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from app.settings import ConfigError, Settings
+
+
+def migrate(settings: Settings) -> list[int]:
+    """Apply the dialect's pending migrations; returns the versions applied."""
+    from app.repositories.sqlfiles import load_migrations
+
+    migrations = load_migrations(settings.sql_dir, settings.database_dialect)
+    if settings.database_dialect == "sqlite":
+        from app.repositories.sqlite import migrate_sqlite, sqlite_path
+
+        return migrate_sqlite(sqlite_path(settings.database_url), migrations)
+    raise ConfigError(f"the {settings.database_dialect} dialect is not available in this build")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    parser.add_argument("command", choices=["serve", "migrate"])
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        if args.command == "migrate":
+            applied = migrate(settings)
+            print(
+                f"applied {len(applied)} migration(s)"
+                + (f": {', '.join(f'V{v:04d}' for v in applied)}" if applied else "; schema is current")
+            )
+            return 0
+        from app.server import serve
+
+        serve(settings)
+        return 0
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

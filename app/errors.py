@@ -1,0 +1,95 @@
+"""The service's own errors and the one table that maps them to HTTP problems (RFC 9457)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One invalid value: where it is (a JSON path) and what is wrong with it."""
+
+    path: str
+    message: str
+
+
+class ServiceError(Exception):
+    """Base of every error a client may see; `status` and `slug` pick the problem type."""
+
+    status = 500
+    slug = "internal-error"
+    title = "Internal server error"
+
+    def __init__(self, detail: str, *, errors: Sequence[FieldProblem] = ()) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = tuple(errors)
+
+    @property
+    def type_uri(self) -> str:
+        return f"urn:data-service:problem:{self.slug}"
+
+
+class MalformedRequest(ServiceError):
+    status, slug, title = 400, "malformed-request", "Malformed request"
+
+
+class NotFound(ServiceError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class MethodNotAllowed(ServiceError):
+    status, slug, title = 405, "method-not-allowed", "Method not allowed"
+
+
+class PayloadTooLarge(ServiceError):
+    status, slug, title = 413, "payload-too-large", "Request body too large"
+
+
+class UnsupportedMediaType(ServiceError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+class ValidationFailed(ServiceError):
+    status, slug, title = 422, "validation-failed", "Request failed validation"
+
+
+class RateLimited(ServiceError):
+    """The caller spent its budget; carries what the RateLimit headers report."""
+
+    status, slug, title = 429, "rate-limited", "Too many requests"
+
+    def __init__(self, detail: str, *, limit: int, window: int, retry_after: int) -> None:
+        super().__init__(detail)
+        self.limit = limit
+        self.window = window
+        self.retry_after = retry_after
+
+
+class StorageUnavailable(ServiceError):
+    """The database cannot be reached or answered with a transient failure."""
+
+    status, slug, title = 503, "storage-unavailable", "Storage unavailable"
+
+
+class StorageConflict(ServiceError):
+    """A write broke a constraint (e.g. a duplicate id)."""
+
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+def field_problem(message: str, *, root: str = "$") -> FieldProblem:
+    """A msgspec validation message split into the JSON path it names and the reason.
+
+    `root` replaces msgspec's `$` so that an item of a bulk request reads `$.items[3].user_id`
+    and a query parameter reads `page`.
+    """
+    reason, sep, where = message.partition(" - at `")
+    path = where.rstrip("`") if sep else "$"
+    if not sep and "field `" in reason:  # missing or unknown field: name it in the path
+        path = "$." + reason.rsplit("field `", 1)[1].rstrip("`")
+    path = root + path[1:]
+    if root == "":
+        path = path.lstrip(".")
+    return FieldProblem(path=path or "$", message=reason)

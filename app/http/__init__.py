@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every route: reading bodies and queries, answers, middleware, OpenAPI."""

@@ -1,0 +1,100 @@
+"""The OpenAPI 3.1 document, built from the same operations and Structs the routes use."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.schemas.common import Problem
+
+Handler = Callable[[Request], Awaitable[Response]]
+_REF = "#/components/schemas/{name}"
+_STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    207: "Some items stored, some rejected",
+    400: "Malformed request",
+    404: "Not found",
+    413: "Body too large",
+    415: "Unsupported media type",
+    422: "Validation failed",
+    429: "Rate limited",
+    503: "Unavailable",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One route: what Starlette serves and what the OpenAPI document says of it."""
+
+    method: str
+    path: str
+    handler: Handler
+    operation_id: str
+    summary: str
+    responses: dict[int, type | None]
+    body: type | None = None
+    query: type | None = None
+    errors: Sequence[int] = field(default=())
+    response_headers: dict[int, dict[str, str]] = field(default_factory=dict)
+
+
+def _media(status: int) -> str:
+    return "application/problem+json" if status >= 400 else "application/json"
+
+
+def openapi_document(operations: Sequence[Operation], *, title: str, version: str) -> dict[str, Any]:
+    """An OpenAPI 3.1 document for these operations."""
+    types: list[Any] = [Problem]
+    for op in operations:
+        types += [t for t in (op.body, op.query, *op.responses.values()) if t is not None]
+    refs, components = msgspec.json.schema_components(types, ref_template=_REF)
+    ref_of = {t: r for t, r in zip(types, refs, strict=True)}
+    paths: dict[str, dict[str, Any]] = {}
+    for op in operations:
+        entry: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary}
+        parameters = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"{(\w+)}", op.path)
+        ]
+        if op.query is not None:
+            schema = components[ref_of[op.query]["$ref"].rsplit("/", 1)[1]]
+            required = set(schema.get("required", ()))
+            parameters += [
+                {"name": name, "in": "query", "required": name in required, "schema": prop}
+                for name, prop in schema["properties"].items()
+            ]
+        if parameters:
+            entry["parameters"] = parameters
+        if op.body is not None:
+            entry["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": ref_of[op.body]}},
+            }
+        responses: dict[str, Any] = {}
+        statuses: dict[int, type | None] = {**op.responses, **dict.fromkeys(op.errors, Problem)}
+        for status, kind in sorted(statuses.items()):
+            answer: dict[str, Any] = {"description": _STATUS_TEXT.get(status, "")}
+            if kind is not None:
+                answer["content"] = {_media(status): {"schema": ref_of[kind]}}
+            headers = op.response_headers.get(status)
+            if headers:
+                answer["headers"] = {
+                    name: {"description": text, "schema": {"type": "string"}}
+                    for name, text in headers.items()
+                }
+            responses[str(status)] = answer
+        entry["responses"] = responses
+        paths.setdefault(op.path, {})[op.method.lower()] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": paths,
+        "components": {"schemas": components},
+    }

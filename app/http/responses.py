@@ -1,0 +1,80 @@
+"""Answers: JSON bodies encoded once by msgspec, and problems (RFC 9457) for every error."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+import structlog
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.errors import MethodNotAllowed, NotFound, RateLimited, ServiceError
+from app.schemas.common import FieldError, Problem
+
+JSON = "application/json"
+PROBLEM_JSON = "application/problem+json"
+encoder = msgspec.json.Encoder()
+log = structlog.get_logger("app.http")
+
+
+def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """A Struct (or already-encoded bytes) as an application/json answer."""
+    content = body if isinstance(body, bytes) else encoder.encode(body)
+    return Response(content, status_code=status, headers=headers, media_type=JSON)
+
+
+def problem_response(request: Request, error: ServiceError) -> Response:
+    """The one place a ServiceError becomes an HTTP answer."""
+    problem = Problem(
+        type=error.type_uri,
+        title=error.title,
+        status=error.status,
+        detail=error.detail,
+        instance=request.url.path,
+        request_id=request.scope.get("request_id"),
+        errors=[FieldError(path=e.path, message=e.message) for e in error.errors] or None,
+    )
+    headers: dict[str, str] = {}
+    if isinstance(error, RateLimited):
+        headers = {
+            "Retry-After": str(error.retry_after),
+            "RateLimit-Policy": f'"per-user";q={error.limit};w={error.window}',
+            "RateLimit": f'"per-user";r=0;t={error.retry_after}',
+        }
+    return Response(
+        encoder.encode(problem), status_code=error.status, headers=headers, media_type=PROBLEM_JSON
+    )
+
+
+async def service_error_handler(request: Request, exc: Exception) -> Response:
+    """Starlette handler for ServiceError."""
+    assert isinstance(exc, ServiceError)
+    return problem_response(request, exc)
+
+
+async def http_exception_handler(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 (no such route) and 405 answers, in the problem format."""
+    assert isinstance(exc, HTTPException)
+    error: ServiceError
+    if exc.status_code == 405:
+        error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+        response = problem_response(request, error)
+        if exc.headers and "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
+    if exc.status_code == 404:
+        return problem_response(request, NotFound(f"no route for {request.url.path}"))
+    error = ServiceError(str(exc.detail))
+    error.status = exc.status_code
+    return problem_response(request, error)
+
+
+async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
+    """Anything unforeseen: a bare 500 that names the request id, never the cause."""
+    log.error(
+        "unhandled error", request_id=request.scope.get("request_id"), path=request.url.path, exc_info=exc
+    )
+    return problem_response(request, ServiceError("an unexpected error occurred; quote the request id"))

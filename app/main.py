@@ -1,0 +1,114 @@
+"""The composition root: the one place that picks a dialect, a cache and a limiter."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from functools import partial
+
+import structlog
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from app import __version__
+from app.cache import MemoryPageCache, PageCache
+from app.errors import ServiceError
+from app.http.middleware import RequestContext
+from app.http.openapi import Handler, Operation
+from app.http.requests import BodyLimits
+from app.http.responses import http_exception_handler, service_error_handler, unexpected_error_handler
+from app.observability import configure_logging
+from app.ratelimit import MemoryTokenBucket, RateLimiter
+from app.repositories.protocol import RecordRepository
+from app.repositories.sqlfiles import load_queries
+from app.repositories.sqlite import SqliteRecordRepository, sqlite_path
+from app.routes.probes import OpenApiRoute, ProbeRoutes
+from app.routes.records import RecordRoutes
+from app.services.records import RecordService
+from app.settings import ConfigError, Settings
+
+log = structlog.get_logger("app")
+
+
+def build_repository(settings: Settings) -> RecordRepository:
+    """The storage adapter the database URL names (not yet connected)."""
+    dialect = settings.database_dialect
+    if dialect == "sqlite":
+        queries = load_queries(settings.sql_dir, "sqlite")
+        return SqliteRecordRepository(
+            sqlite_path(settings.database_url), queries, readers=settings.sqlite_readers
+        )
+    raise ConfigError(f"the {dialect} dialect is not available in this build")
+
+
+def routes_for(operations: Sequence[Operation]) -> list[Route]:
+    """One Starlette route a path, dispatching on the method, so 405 answers list every method."""
+    by_path: dict[str, dict[str, Handler]] = {}
+    for op in operations:
+        by_path.setdefault(op.path, {})[op.method] = op.handler
+    routes = []
+    for path, handlers in by_path.items():
+        handler = next(iter(handlers.values())) if len(handlers) == 1 else partial(_dispatch, handlers)
+        routes.append(Route(path, handler, methods=list(handlers)))
+    return routes
+
+
+async def _dispatch(handlers: dict[str, Handler], request: Request) -> Response:
+    return await handlers["GET" if request.method == "HEAD" else request.method](request)
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The ASGI app for these settings; connections open in its lifespan."""
+    configure_logging(settings.log_level)
+    repository = build_repository(settings)
+    cache: PageCache = MemoryPageCache(
+        max_bytes=settings.cache_max_bytes, ttl_seconds=settings.cache_ttl_seconds
+    )
+    limiter: RateLimiter = MemoryTokenBucket(rate=settings.rate_limit_per_minute, window=60)
+    service = RecordService(
+        repository,
+        cache,
+        limiter,
+        page_size_default=settings.page_size_default,
+        bulk_max_items=settings.bulk_max_items,
+    )
+    records = RecordRoutes(
+        service,
+        body=BodyLimits(settings.max_body_bytes, settings.max_json_depth),
+        bulk_body=BodyLimits(settings.max_bulk_body_bytes, settings.max_json_depth),
+    )
+    probes = ProbeRoutes({"database": repository.ping, "cache": cache.ping})
+    docs = OpenApiRoute([*records.operations, *probes.operations], title="data-service", version=__version__)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await repository.open()
+        log.info("started", dialect=settings.database_dialect, server=settings.server)
+        try:
+            yield
+        finally:
+            await limiter.close()
+            await cache.close()
+            await repository.close()
+
+    app = Starlette(
+        routes=routes_for(docs.operations),
+        middleware=[Middleware(RequestContext)],
+        exception_handlers={
+            ServiceError: service_error_handler,
+            HTTPException: http_exception_handler,
+            Exception: unexpected_error_handler,
+        },
+        lifespan=lifespan,
+    )
+    app.state.openapi = docs.document
+    return app
+
+
+def app_from_env() -> Starlette:
+    """Factory for ASGI servers: the app for the APP_* environment."""
+    return create_app(Settings.from_env())

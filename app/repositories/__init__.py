@@ -1,0 +1,1 @@
+"""Storage adapters behind one protocol, one module per dialect; SQL lives in sql/<dialect>/."""

@@ -1,0 +1,94 @@
+"""What the service needs from storage, whatever the dialect."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from app.schemas.records import Record
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecord:
+    """A validated record to store; payload is its JSON text, already encoded."""
+
+    user_id: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A place in the (created_at, id) order that keyset pages start after."""
+
+    created_at: datetime
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordQuery:
+    """A user's records, newest first, narrowed by optional filters.
+
+    The seed's get_by_user, get_by_date_range and find-by-payload-field are all this one
+    query: `created_from <= created_at < created_to`, `payload.type = type` and
+    `payload.status = status` narrow it; `after` (keyset) or `offset` (page) places it.
+    """
+
+    user_id: str
+    limit: int
+    offset: int = 0
+    after: Position | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    type: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """A row the database refused in a bulk insert: its index in the request and why."""
+
+    index: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BulkOutcome:
+    """Ids of the stored rows (by request index) and the rows the database refused."""
+
+    stored: dict[int, str]
+    refused: list[RowError]
+
+
+class RecordRepository(Protocol):
+    """Storage of data records. Implementations raise app.errors, never driver errors."""
+
+    async def open(self) -> None:
+        """Connect; called once by the app's lifespan."""
+        ...
+
+    async def create(self, record: NewRecord) -> Record:
+        """Store one record and return it as stored."""
+        ...
+
+    async def create_many(self, records: Sequence[NewRecord], *, all_or_nothing: bool) -> BulkOutcome:
+        """Store many records in one round trip; refused rows never stop the others
+        unless all_or_nothing, in which case any refusal stores none."""
+        ...
+
+    async def get_by_id(self, record_id: str) -> Record | None:
+        """The record with this id, or None."""
+        ...
+
+    async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
+        """Up to query.limit records and, if asked, how many match without paging."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise StorageUnavailable unless the database answers."""
+        ...
+
+    async def close(self) -> None:
+        """Release every connection."""
+        ...

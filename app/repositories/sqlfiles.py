@@ -1,0 +1,72 @@
+"""SQL statements kept as files a DBA can read: sql/<dialect>/<name>.sql, one statement each."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+# A bind is :name, not ::cast, and not inside a string literal or a comment.
+_TOKENS = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/|::|:([A-Za-z_][A-Za-z0-9_]*)", re.DOTALL)
+_MIGRATION = re.compile(r"^V(\d{4,})__([a-z0-9_]+)\.sql$")
+
+
+def bind_names(sql: str) -> set[str]:
+    """Every :name bind the statement uses."""
+    return {m.group(1) for m in _TOKENS.finditer(sql) if m.group(1)}
+
+
+def strip_comments(sql: str) -> str:
+    """The statement without its comments (string literals kept)."""
+    return _TOKENS.sub(lambda m: "" if m.group(0).startswith(("--", "/*")) else m.group(0), sql).strip()
+
+
+def load_queries(sql_dir: Path, dialect: str) -> dict[str, str]:
+    """Every statement of one dialect, by file stem, read once at start."""
+    folder = sql_dir / dialect
+    queries = {path.stem: path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.sql"))}
+    if not queries:
+        raise FileNotFoundError(f"no SQL files in {folder}")
+    return queries
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One versioned schema change: V0001__create_data_records.sql."""
+
+    version: int
+    description: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode("utf-8")).hexdigest()
+
+
+def load_migrations(sql_dir: Path, dialect: str) -> list[Migration]:
+    """The dialect's migrations in version order; a misnamed or doubled file is an error."""
+    found: dict[int, Migration] = {}
+    for path in sorted((sql_dir / dialect / "migrations").glob("*.sql")):
+        match = _MIGRATION.match(path.name)
+        if match is None:
+            raise ValueError(f"migration file {path.name} is not named V<version>__<description>.sql")
+        version = int(match.group(1))
+        if version in found:
+            raise ValueError(f"two migrations have version {version}")
+        found[version] = Migration(version, match.group(2).replace("_", " "), path.read_text("utf-8"))
+    return [found[v] for v in sorted(found)]
+
+
+class MigrationDrift(RuntimeError):
+    """An applied migration's file changed since it was applied."""
+
+
+def pending(migrations: list[Migration], applied: dict[int, str]) -> list[Migration]:
+    """Migrations not applied yet; raises if an applied one was edited since."""
+    for m in migrations:
+        if m.version in applied and applied[m.version] != m.checksum:
+            raise MigrationDrift(
+                f"migration V{m.version:04d} changed after it was applied; add a new migration instead"
+            )
+    return [m for m in migrations if m.version not in applied]

@@ -1,0 +1,277 @@
+"""SQLite, the embedded default: WAL mode, one writer thread, a few reader threads.
+
+The stdlib driver blocks, so every call runs in a thread; each use case is one thread hop
+(a whole bulk insert included). synchronous=FULL makes an acknowledged write durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from msgspec import Raw
+
+from app.errors import StorageConflict, StorageUnavailable
+from app.repositories.protocol import BulkOutcome, NewRecord, RecordQuery, RowError
+from app.repositories.sqlfiles import Migration, pending
+from app.schemas.records import Record
+
+T = TypeVar("T")
+FAR_PAST = "0000-01-01T00:00:00.000000Z"
+FAR_FUTURE = "9999-12-31T23:59:59.999999Z"
+
+
+def sqlite_path(database_url: str) -> str:
+    """The file named by sqlite:///relative/path or sqlite:////absolute/path."""
+    prefix = "sqlite:///"
+    if not database_url.startswith(prefix) or database_url == prefix:
+        raise ValueError("an SQLite URL looks like sqlite:///data-service.db")
+    path = database_url[len(prefix) :]
+    if path == ":memory:":
+        raise ValueError("an in-memory SQLite database cannot be shared by the service's threads")
+    return path
+
+
+def to_text(moment: datetime) -> str:
+    """A timestamp as the fixed-width UTC text the schema stores."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _connect(path: str, *, readonly: bool) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    if readonly:
+        conn.execute("PRAGMA query_only=ON")
+    return conn
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        raise StorageConflict("the record conflicts with one already stored") from exc
+    except sqlite3.Error as exc:
+        raise StorageUnavailable("the database could not complete the request") from exc
+
+
+def _record(row: tuple[Any, ...]) -> Record:
+    return Record(
+        id=row[0],
+        user_id=row[1],
+        payload=Raw(row[2]),
+        created_at=datetime.fromisoformat(row[3]),
+        updated_at=datetime.fromisoformat(row[4]),
+    )
+
+
+class SqliteRecordRepository:
+    """RecordRepository on one SQLite file."""
+
+    def __init__(self, path: str, queries: dict[str, str], *, readers: int = 4) -> None:
+        self._path = path
+        self._q = queries
+        self._reader_count = readers
+        self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._all: list[sqlite3.Connection] = []
+
+    async def open(self) -> None:
+        """Open the writer and reader connections and their threads."""
+        self._writer = _connect(self._path, readonly=False)
+        self._all = [self._writer]
+        for _ in range(self._reader_count):
+            conn = _connect(self._path, readonly=True)
+            self._readers.put(conn)
+            self._all.append(conn)
+        self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._read_pool = ThreadPoolExecutor(self._reader_count, thread_name_prefix="sqlite-reader")
+
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._write_pool, self._run, fn, self._writer, *args)
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._read_pool, self._run_reader, fn, *args)
+
+    @staticmethod
+    def _run(fn: Callable[..., T], conn: sqlite3.Connection, *args: Any) -> T:
+        with _translated():
+            return fn(conn, *args)
+
+    def _run_reader(self, fn: Callable[..., T], *args: Any) -> T:
+        conn = self._readers.get()
+        try:
+            return self._run(fn, conn, *args)
+        finally:
+            self._readers.put(conn)
+
+    @staticmethod
+    def _row(record: NewRecord, created_at: str) -> dict[str, str]:
+        return {
+            "id": str(uuid.uuid4()),
+            "user_id": record.user_id,
+            "payload": record.payload.decode("utf-8"),
+            "created_at": created_at,
+        }
+
+    async def create(self, record: NewRecord) -> Record:
+        row = self._row(record, to_text(datetime.now(UTC)))
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute(self._q["insert_record"], row)
+
+        await self._write(insert)
+        moment = datetime.fromisoformat(row["created_at"])
+        return Record(
+            id=row["id"],
+            user_id=record.user_id,
+            payload=Raw(record.payload),
+            created_at=moment,
+            updated_at=moment,
+        )
+
+    async def create_many(self, records: Sequence[NewRecord], *, all_or_nothing: bool) -> BulkOutcome:
+        now = to_text(datetime.now(UTC))
+        rows = [self._row(r, now) for r in records]
+        return await self._write(self._insert_many, rows, all_or_nothing)
+
+    def _insert_many(
+        self, conn: sqlite3.Connection, rows: list[dict[str, str]], all_or_nothing: bool
+    ) -> BulkOutcome:
+        sql = self._q["insert_record"]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(sql, rows)
+            conn.execute("COMMIT")
+            return BulkOutcome(stored={i: r["id"] for i, r in enumerate(rows)}, refused=[])
+        except sqlite3.IntegrityError:
+            conn.execute("ROLLBACK")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        # Some row broke a constraint: go row by row to tell the client which.
+        stored: dict[int, str] = {}
+        refused: list[RowError] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for i, row in enumerate(rows):
+                conn.execute("SAVEPOINT bulk_row")
+                try:
+                    conn.execute(sql, row)
+                    conn.execute("RELEASE bulk_row")
+                    stored[i] = row["id"]
+                except sqlite3.IntegrityError as exc:
+                    conn.execute("ROLLBACK TO bulk_row")
+                    conn.execute("RELEASE bulk_row")
+                    refused.append(RowError(i, f"refused by the database: {exc.sqlite_errorname}"))
+            if all_or_nothing and refused:
+                conn.execute("ROLLBACK")
+                return BulkOutcome(stored={}, refused=refused)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return BulkOutcome(stored=stored, refused=refused)
+
+    async def get_by_id(self, record_id: str) -> Record | None:
+        def fetch(conn: sqlite3.Connection) -> Record | None:
+            row = conn.execute(self._q["get_record"], {"id": record_id}).fetchone()
+            return None if row is None else _record(row)
+
+        return await self._read(fetch)
+
+    async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
+        binds: dict[str, object] = {
+            "user_id": query.user_id,
+            "created_from": FAR_PAST if query.created_from is None else to_text(query.created_from),
+            "created_to": FAR_FUTURE if query.created_to is None else to_text(query.created_to),
+            "type": query.type,
+            "status": query.status,
+        }
+
+        def fetch(conn: sqlite3.Connection) -> tuple[list[Record], int | None]:
+            total = None
+            if with_total:
+                total = conn.execute(self._q["count_records"], binds).fetchone()[0]
+            after = query.after
+            rows = conn.execute(
+                self._q["list_records"],
+                {
+                    **binds,
+                    "after_created_at": FAR_FUTURE if after is None else to_text(after.created_at),
+                    "after_id": "" if after is None else after.id,
+                    "limit": query.limit,
+                    "offset": query.offset,
+                },
+            ).fetchall()
+            return [_record(r) for r in rows], total
+
+        return await self._read(fetch)
+
+    async def ping(self) -> None:
+        def select_one(conn: sqlite3.Connection) -> None:
+            conn.execute(self._q["ping"]).fetchone()
+
+        await self._read(select_one)
+
+    async def close(self) -> None:
+        self._write_pool.shutdown(wait=True)
+        self._read_pool.shutdown(wait=True)
+        for conn in self._all:
+            conn.close()
+
+
+def _statements(script: str) -> Iterator[str]:
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer.strip()
+            buffer = ""
+    if buffer.strip() and not buffer.strip().startswith("--"):
+        raise ValueError("a migration ends with an incomplete statement")
+
+
+def migrate_sqlite(path: str, migrations: list[Migration]) -> list[int]:
+    """Apply pending migrations in order, each in its own transaction; returns their versions."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = _connect(path, readonly=False)
+    done: list[int] = []
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+            "description TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        while True:
+            conn.execute("BEGIN IMMEDIATE")  # one migrator at a time, across processes
+            applied = dict(conn.execute("SELECT version, checksum FROM schema_version").fetchall())
+            todo = pending(migrations, applied)
+            if not todo:
+                conn.execute("COMMIT")
+                return done
+            step = todo[0]
+            try:
+                for statement in _statements(step.sql):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_version (version, description, checksum, applied_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (step.version, step.description, step.checksum, to_text(datetime.now(UTC))),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            done.append(step.version)
+    finally:
+        conn.close()

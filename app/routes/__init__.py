@@ -1,0 +1,1 @@
+"""Thin handlers, one module per resource: decode, one service call, encode."""

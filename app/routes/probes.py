@@ -1,0 +1,71 @@
+"""/health (liveness), /ready (readiness) and /openapi.json."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.http.openapi import Operation, openapi_document
+from app.http.responses import encoder, json_response
+from app.schemas.common import Health, Ready
+
+Check = Callable[[], Awaitable[None]]
+_HEALTHY = encoder.encode(Health(status="healthy"))
+
+
+class ProbeRoutes:
+    """Liveness answers whenever the process runs; readiness runs each dependency's check."""
+
+    def __init__(self, checks: Mapping[str, Check], *, timeout: float = 2.0) -> None:
+        self._checks = checks
+        self._timeout = timeout
+
+    async def health(self, request: Request) -> Response:
+        return json_response(_HEALTHY)
+
+    async def ready(self, request: Request) -> Response:
+        results = await asyncio.gather(*(self._run(check) for check in self._checks.values()))
+        checks = dict(zip(self._checks, results, strict=True))
+        ok = all(result == "ok" for result in checks.values())
+        return json_response(Ready(status="ready" if ok else "not_ready", checks=checks), 200 if ok else 503)
+
+    async def _run(self, check: Check) -> str:
+        try:
+            await asyncio.wait_for(check(), self._timeout)
+        except TimeoutError:
+            return "timeout"
+        except Exception as exc:  # any failure means not ready; the reason is its type only
+            return f"error: {type(exc).__name__}"
+        return "ok"
+
+    @property
+    def operations(self) -> list[Operation]:
+        """The probe routes."""
+        return [
+            Operation("GET", "/health", self.health, "health", "Liveness", responses={200: Health}),
+            Operation(
+                "GET",
+                "/ready",
+                self.ready,
+                "ready",
+                "Readiness of the database and cache",
+                responses={200: Ready, 503: Ready},
+            ),
+        ]
+
+
+class OpenApiRoute:
+    """Serves the document generated from the routes' own operations, encoded once."""
+
+    def __init__(self, operations: Sequence[Operation], *, title: str, version: str) -> None:
+        own = Operation("GET", "/openapi.json", self.serve, "openapi", "This document", responses={200: None})
+        self.operations = [*operations, own]
+        self.document: dict[str, Any] = openapi_document(self.operations, title=title, version=version)
+        self._body = encoder.encode(self.document)
+
+    async def serve(self, request: Request) -> Response:
+        return json_response(self._body)

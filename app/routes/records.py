@@ -1,0 +1,105 @@
+"""/data: create, bulk create, read one, list a user's pages."""
+
+from __future__ import annotations
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.http.openapi import Operation
+from app.http.requests import BodyLimits, read_json, read_query
+from app.http.responses import json_response
+from app.schemas.records import (
+    BulkCreate,
+    BulkEnvelope,
+    BulkResult,
+    CreateRecord,
+    ListQuery,
+    Record,
+    RecordPage,
+)
+from app.services.records import RecordService
+
+_create = msgspec.json.Decoder(CreateRecord)
+_bulk = msgspec.json.Decoder(BulkEnvelope)
+_RATE_LIMIT_HEADERS = {
+    "Retry-After": "Seconds until the user's next request is admitted",
+    "RateLimit-Policy": 'The per-user quota, e.g. "per-user";q=100;w=60',
+    "RateLimit": 'What is left of it, e.g. "per-user";r=0;t=1',
+}
+_BODY_ERRORS = (400, 413, 415, 422, 429, 503)
+
+
+class RecordRoutes:
+    """The /data handlers, bound to one RecordService."""
+
+    def __init__(self, service: RecordService, *, body: BodyLimits, bulk_body: BodyLimits) -> None:
+        self._service = service
+        self._body = body
+        self._bulk_body = bulk_body
+
+    async def create(self, request: Request) -> Response:
+        item = await read_json(request, _create, self._body)
+        record = await self._service.create(item)
+        location = f"{request.scope.get('root_path', '')}/data/{record.id}"
+        return json_response(record, 201, {"Location": location})
+
+    async def create_many(self, request: Request) -> Response:
+        envelope = await read_json(request, _bulk, self._bulk_body)
+        result = await self._service.create_many(envelope.items, all_or_nothing=envelope.all_or_nothing)
+        return json_response(result, 207 if result.rejected else 201)
+
+    async def get(self, request: Request) -> Response:
+        return json_response(await self._service.get(request.path_params["id"]))
+
+    async def list_page(self, request: Request) -> Response:
+        return json_response(await self._service.list_page(read_query(request, ListQuery)))
+
+    @property
+    def operations(self) -> list[Operation]:
+        """Every /data route with what the OpenAPI document says of it."""
+        limited = {429: _RATE_LIMIT_HEADERS}
+        return [
+            Operation(
+                "POST",
+                "/data",
+                self.create,
+                "createRecord",
+                "Store a record",
+                responses={201: Record},
+                body=CreateRecord,
+                errors=_BODY_ERRORS,
+                response_headers={201: {"Location": "The new record's URL"}, **limited},
+            ),
+            Operation(
+                "POST",
+                "/data/bulk",
+                self.create_many,
+                "createRecords",
+                "Store up to the configured maximum of records in one round trip",
+                responses={201: BulkResult, 207: BulkResult},
+                body=BulkCreate,
+                errors=_BODY_ERRORS,
+                response_headers=limited,
+            ),
+            Operation(
+                "GET",
+                "/data",
+                self.list_page,
+                "listRecords",
+                "A user's records, newest first, by page or by cursor",
+                responses={200: RecordPage},
+                query=ListQuery,
+                errors=(422, 429, 503),
+                response_headers=limited,
+            ),
+            Operation(
+                "GET",
+                "/data/{id}",
+                self.get,
+                "getRecord",
+                "One record by id",
+                responses={200: Record},
+                errors=(404, 503),
+            ),
+        ]

@@ -1,0 +1,1 @@
+"""msgspec Structs: the shapes of every request and answer, and the source of the OpenAPI document."""

@@ -1,0 +1,107 @@
+"""Structs of the /data resource: what clients send and what they get back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from msgspec import Meta, Raw, Struct, field
+
+UserId = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9._:@|+-]+$",
+        description="The owner of the record: 1 to 100 letters, digits or ._:@|+-",
+        examples=["user-42"],
+    ),
+]
+RecordId = Annotated[str, Meta(description="Opaque record id", examples=["4b7f8c2e-..."])]
+Timestamp = Annotated[datetime, Meta(tz=True, description="ISO-8601 with a time zone")]
+# Stored payloads are answered as the bytes the database holds, never decoded and re-encoded.
+StoredPayload = Annotated[Raw, Meta(extra_json_schema={"type": "object"})]
+PageSize = Annotated[int, Meta(ge=1, le=100, description="Records per page (1 to 100)")]
+PageNumber = Annotated[int, Meta(ge=1, le=1_000_000, description="1-based page number")]
+FilterValue = Annotated[str, Meta(min_length=1, max_length=100)]
+
+
+class CreateRecord(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A record to store: its owner and any JSON object."""
+
+    user_id: UserId
+    payload: dict[str, Any]
+
+
+class Record(Struct, kw_only=True):
+    """A stored record."""
+
+    id: RecordId
+    user_id: str
+    payload: StoredPayload
+    created_at: datetime
+    updated_at: datetime
+
+
+class RecordPage(Struct, kw_only=True):
+    """One page of a user's records, newest first.
+
+    `page` and `total` are set in page mode and null in cursor mode, where counting every
+    page would make deep pages cost more than the first.
+    """
+
+    items: list[Record]
+    page: int | None
+    page_size: int
+    total: int | None
+    has_more: bool
+    next_cursor: str | None = None
+
+
+class ListQuery(Struct, forbid_unknown_fields=True, kw_only=True):
+    """The query parameters of GET /data."""
+
+    user_id: UserId
+    page: PageNumber | None = None
+    page_size: PageSize | None = None
+    cursor: Annotated[str, Meta(max_length=512, description="next_cursor of the previous page")] | None = None
+    created_from: Timestamp | None = field(default=None, name="from")
+    created_to: Timestamp | None = field(default=None, name="to")
+    type: FilterValue | None = None
+    status: FilterValue | None = None
+
+
+class BulkCreate(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Many records in one request; with all_or_nothing a single bad item stores none."""
+
+    items: Annotated[list[CreateRecord], Meta(min_length=1)]
+    all_or_nothing: bool = False
+
+
+class BulkEnvelope(Struct, forbid_unknown_fields=True, kw_only=True):
+    """BulkCreate as decoded at run time: each item is checked on its own."""
+
+    items: Annotated[list[Raw], Meta(min_length=1)]
+    all_or_nothing: bool = False
+
+
+class StoredItem(Struct, kw_only=True):
+    """An item of a bulk request that was stored."""
+
+    index: int
+    id: RecordId
+
+
+class RejectedItem(Struct, kw_only=True):
+    """An item of a bulk request that was not stored, and why."""
+
+    index: int
+    path: str
+    reason: str
+
+
+class BulkResult(Struct, kw_only=True):
+    """What became of each item of a bulk request."""
+
+    stored: list[StoredItem]
+    rejected: list[RejectedItem]

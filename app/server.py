@@ -1,0 +1,65 @@
+"""Serving the app on the ASGI server APP_SERVER names."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from app.settings import Settings
+
+FACTORY = "app.main:app_from_env"
+
+
+def serve(settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM on settings.server (granian, uvicorn or hypercorn)."""
+    if settings.server == "granian":
+        from granian import Granian
+        from granian.constants import Interfaces, Loops
+        from granian.log import LogLevels
+
+        Granian(
+            FACTORY,
+            address=settings.host,
+            port=settings.port,
+            interface=Interfaces.ASGI,
+            factory=True,
+            loop=Loops.uvloop,
+            websockets=False,
+            log_level=LogLevels(settings.log_level),
+            log_access=False,
+        ).serve()
+    elif settings.server == "uvicorn":
+        import uvicorn
+
+        uvicorn.run(
+            FACTORY,
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+            server_header=False,
+            log_level=settings.log_level,
+        )
+    else:
+        import uvloop
+
+        uvloop.run(_hypercorn(settings))
+
+
+async def _hypercorn(settings: Settings) -> None:
+    from hypercorn.asyncio import serve as hypercorn_serve
+    from hypercorn.config import Config
+
+    from app.main import create_app
+
+    config = Config()
+    config.bind = [f"{settings.host}:{settings.port}"]
+    config.accesslog = None
+    config.include_server_header = False
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await hypercorn_serve(create_app(settings), config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]

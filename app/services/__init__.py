@@ -1,0 +1,1 @@
+"""Use cases: validation rules, rate limiting and cache-aside. No SQL, no HTTP."""

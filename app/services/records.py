@@ -1,0 +1,202 @@
+"""The /data use cases: create one or many records, read one, list a user's pages."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import msgspec
+
+from app.cache import PageCache
+from app.errors import FieldProblem, NotFound, RateLimited, ValidationFailed, field_problem
+from app.ratelimit import RateLimiter
+from app.repositories.protocol import NewRecord, RecordQuery, RecordRepository
+from app.schemas.records import (
+    BulkResult,
+    CreateRecord,
+    ListQuery,
+    Record,
+    RecordPage,
+    RejectedItem,
+    StoredItem,
+)
+from app.services.cursor import InvalidCursor, decode_cursor, encode_cursor
+
+_item_decoder = msgspec.json.Decoder(CreateRecord)
+_encoder = msgspec.json.Encoder()
+
+
+class RecordService:
+    """Records per user, with a per-user request budget and cached list pages."""
+
+    def __init__(
+        self,
+        repository: RecordRepository,
+        cache: PageCache,
+        limiter: RateLimiter,
+        *,
+        page_size_default: int = 20,
+        bulk_max_items: int = 1000,
+    ) -> None:
+        self._repository = repository
+        self._cache = cache
+        self._limiter = limiter
+        self._page_size_default = page_size_default
+        self._bulk_max_items = bulk_max_items
+        self._loading: dict[tuple[str, str, int], asyncio.Future[bytes]] = {}
+
+    async def create(self, item: CreateRecord) -> Record:
+        """Store one record for its user."""
+        await self._admit(item.user_id)
+        record = await self._repository.create(NewRecord(item.user_id, _encoder.encode(item.payload)))
+        await self._cache.invalidate_user(item.user_id)
+        return record
+
+    async def create_many(self, items: Sequence[msgspec.Raw], *, all_or_nothing: bool) -> BulkResult:
+        """Store every valid item in one round trip and say what became of each one."""
+        if len(items) > self._bulk_max_items:
+            raise ValidationFailed(
+                f"a bulk request holds at most {self._bulk_max_items} items",
+                errors=[FieldProblem("$.items", f"at most {self._bulk_max_items} items")],
+            )
+        accepted: list[tuple[int, CreateRecord]] = []
+        rejected: list[RejectedItem] = []
+        for index, raw in enumerate(items):
+            try:
+                accepted.append((index, _item_decoder.decode(raw)))
+            except msgspec.ValidationError as exc:
+                problem = field_problem(str(exc), root=f"$.items[{index}]")
+                rejected.append(RejectedItem(index=index, path=problem.path, reason=problem.message))
+        if rejected and (all_or_nothing or not accepted):
+            raise _nothing_stored(rejected, all_or_nothing)
+        users = sorted({item.user_id for _, item in accepted})
+        for user_id in users:
+            await self._admit(user_id)
+        outcome = await self._repository.create_many(
+            [NewRecord(item.user_id, _encoder.encode(item.payload)) for _, item in accepted],
+            all_or_nothing=all_or_nothing,
+        )
+        for user_id in users:
+            await self._cache.invalidate_user(user_id)
+        stored = [StoredItem(index=accepted[i][0], id=record_id) for i, record_id in outcome.stored.items()]
+        for row in outcome.refused:
+            index = accepted[row.index][0]
+            rejected.append(RejectedItem(index=index, path=f"$.items[{index}]", reason=row.reason))
+        rejected.sort(key=lambda r: r.index)
+        if not stored:
+            raise _nothing_stored(rejected, all_or_nothing)
+        return BulkResult(stored=sorted(stored, key=lambda s: s.index), rejected=rejected)
+
+    async def get(self, record_id: str) -> Record:
+        """One record by id."""
+        record = await self._repository.get_by_id(record_id) if len(record_id) <= 64 else None
+        if record is None:
+            raise NotFound(f"no record has id {record_id!r}")
+        return record
+
+    async def list_page(self, query: ListQuery) -> bytes:
+        """A user's page, encoded; served from the cache when it holds it."""
+        self._check(query)
+        await self._admit(query.user_id)
+        key = _cache_key(query)
+        cached, token = await self._cache.get(query.user_id, key)
+        if cached is not None:
+            return cached
+        # Concurrent misses on one key (and one write generation) share one query.
+        flight = (query.user_id, key, token)
+        if (waiting := self._loading.get(flight)) is not None:
+            return await asyncio.shield(waiting)
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._loading[flight] = future
+        try:
+            body = await self._load_page(query)
+            await self._cache.set(query.user_id, key, body, token)
+            future.set_result(body)
+            return body
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # waiters re-raise it; nobody else needs to see it
+            raise
+        finally:
+            del self._loading[flight]
+
+    async def _load_page(self, query: ListQuery) -> bytes:
+        size = query.page_size or self._page_size_default
+        after = None if query.cursor is None else decode_cursor(query.cursor)
+        page = None if after is not None else (query.page or 1)
+        records, total = await self._repository.get_by_user(
+            RecordQuery(
+                user_id=query.user_id,
+                limit=size + 1,
+                offset=0 if page is None else (page - 1) * size,
+                after=after,
+                created_from=query.created_from,
+                created_to=query.created_to,
+                type=query.type,
+                status=query.status,
+            ),
+            with_total=page is not None,
+        )
+        has_more = len(records) > size
+        items = records[:size]
+        next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if has_more else None
+        return _encoder.encode(
+            RecordPage(
+                items=items,
+                page=page,
+                page_size=size,
+                total=total,
+                has_more=has_more,
+                next_cursor=next_cursor,
+            )
+        )
+
+    def _check(self, query: ListQuery) -> None:
+        if query.cursor is not None and query.page is not None:
+            raise ValidationFailed(
+                "page and cursor cannot be combined",
+                errors=[FieldProblem("cursor", "give either page or cursor")],
+            )
+        if query.cursor is not None:
+            try:
+                decode_cursor(query.cursor)
+            except InvalidCursor as exc:
+                raise ValidationFailed(
+                    "the cursor is not valid", errors=[FieldProblem("cursor", str(exc))]
+                ) from None
+        if query.created_from and query.created_to and query.created_from > query.created_to:
+            raise ValidationFailed(
+                "the date range is empty", errors=[FieldProblem("from", "from must not be after to")]
+            )
+
+    async def _admit(self, user_id: str) -> None:
+        decision = await self._limiter.acquire(user_id)
+        if not decision.allowed:
+            raise RateLimited(
+                f"user {user_id!r} may make {decision.limit} requests every {decision.window} seconds",
+                limit=decision.limit,
+                window=decision.window,
+                retry_after=decision.retry_after,
+            )
+
+
+def _cache_key(query: ListQuery) -> str:
+    # JSON keeps the parts apart whatever characters a filter value holds.
+    return _encoder.encode(
+        [
+            query.page,
+            query.page_size,
+            query.cursor,
+            query.created_from,
+            query.created_to,
+            query.type,
+            query.status,
+        ]
+    ).decode()
+
+
+def _nothing_stored(rejected: list[RejectedItem], all_or_nothing: bool) -> ValidationFailed:
+    why = "all_or_nothing was set and an item is invalid" if all_or_nothing else "no item is valid"
+    return ValidationFailed(
+        f"nothing was stored: {why}", errors=[FieldProblem(r.path, r.reason) for r in rejected]
+    )

@@ -1,0 +1,107 @@
+"""The OpenAPI document is generated from the routes and checked against what they answer."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
+from referencing import Registry, Resource
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+
+@pytest.fixture
+def document(client: TestClient) -> dict[str, Any]:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
+    assert document["openapi"].startswith("3.1")
+    validate(document)
+
+
+def test_every_route_is_documented_and_every_documented_route_served(
+    client: TestClient, document: dict[str, Any]
+) -> None:
+    served = {
+        (method.lower(), route.path)
+        for route in client.app.routes  # type: ignore[attr-defined]
+        if isinstance(route, Route)
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
+    documented = {(method, path) for path, ops in document["paths"].items() for method in ops}
+
+    assert served == documented
+
+
+def _validator(document: dict[str, Any], schema: dict[str, Any]) -> Draft202012Validator:
+    resource = Resource.from_contents({**document, "$schema": "https://json-schema.org/draft/2020-12/schema"})
+    registry = Registry().with_resource("urn:openapi", resource)
+    return Draft202012Validator({"$ref": "urn:openapi" + schema["$ref"]}, registry=registry)
+
+
+def _check(document: dict[str, Any], method: str, template: str, response: Any) -> None:
+    operation = document["paths"][template][method]
+    declared = operation["responses"].get(str(response.status_code))
+    assert declared is not None, f"{method} {template} answered undocumented {response.status_code}"
+    if "content" not in declared:
+        return
+    media_type = response.headers["content-type"].split(";")[0]
+    assert media_type in declared["content"]
+    _validator(document, declared["content"][media_type]["schema"]).validate(response.json())
+
+
+def test_answers_match_the_document(make_client, document: dict[str, Any]) -> None:
+    client = make_client(rate_limit_per_minute=8)
+    created = client.post("/data", json={"user_id": "alice", "payload": {"type": "t"}})
+    record_id = created.json()["id"]
+    calls = [
+        ("post", "/data", created),
+        ("post", "/data", client.post("/data", json={"user_id": 1})),
+        ("post", "/data", client.post("/data", content=b"{", headers={"content-type": "application/json"})),
+        ("post", "/data", client.post("/data", content=b"{}", headers={"content-type": "text/plain"})),
+        (
+            "post",
+            "/data/bulk",
+            client.post("/data/bulk", json={"items": [{"user_id": "alice", "payload": {}}]}),
+        ),
+        (
+            "post",
+            "/data/bulk",
+            client.post("/data/bulk", json={"items": [{"user_id": "alice", "payload": {}}, {}]}),
+        ),
+        ("get", "/data", client.get("/data", params={"user_id": "alice", "page_size": 1})),
+        ("get", "/data", client.get("/data", params={"user_id": "alice", "page": "x"})),
+        ("get", "/data/{id}", client.get(f"/data/{record_id}")),
+        ("get", "/data/{id}", client.get("/data/missing")),
+        ("get", "/health", client.get("/health")),
+        ("get", "/ready", client.get("/ready")),
+    ]
+    for _ in range(5):
+        calls.append(("get", "/data", client.get("/data", params={"user_id": "alice"})))
+    statuses = {response.status_code for *_, response in calls}
+    assert {200, 201, 207, 400, 404, 415, 422, 429} <= statuses
+
+    for method, template, response in calls:
+        _check(document, method, template, response)
+
+
+def test_query_parameters_are_documented_from_the_struct(document: dict[str, Any]) -> None:
+    parameters = {p["name"]: p for p in document["paths"]["/data"]["get"]["parameters"]}
+
+    assert set(parameters) == {"user_id", "page", "page_size", "cursor", "from", "to", "type", "status"}
+    assert parameters["user_id"]["required"] is True
+    assert all(not p["required"] for name, p in parameters.items() if name != "user_id")
+
+
+def test_path_templates_name_their_parameters(document: dict[str, Any]) -> None:
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+            assert names == set(re.findall(r"{(\w+)}", path))
