@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 
 import msgspec
@@ -24,6 +25,7 @@ from app.services.cursor import InvalidCursor, decode_cursor, encode_cursor
 
 _item_decoder = msgspec.json.Decoder(CreateRecord)
 _encoder = msgspec.json.Encoder()
+_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")  # an escaped NUL, not an escaped backslash + "u0000"
 
 
 class RecordService:
@@ -47,8 +49,11 @@ class RecordService:
 
     async def create(self, item: CreateRecord) -> Record:
         """Store one record for its user."""
+        payload = _encode_payload(item)
+        if isinstance(payload, FieldProblem):
+            raise ValidationFailed("the body does not match the schema", errors=[payload])
         await self._admit(item.user_id)
-        record = await self._repository.create(NewRecord(item.user_id, _encoder.encode(item.payload)))
+        record = await self._repository.create(NewRecord(item.user_id, payload))
         await self._cache.invalidate_user(item.user_id)
         return record
 
@@ -59,22 +64,28 @@ class RecordService:
                 f"a bulk request holds at most {self._bulk_max_items} items",
                 errors=[FieldProblem("$.items", f"at most {self._bulk_max_items} items")],
             )
-        accepted: list[tuple[int, CreateRecord]] = []
+        accepted: list[tuple[int, NewRecord]] = []
         rejected: list[RejectedItem] = []
         for index, raw in enumerate(items):
+            root = f"$.items[{index}]"
             try:
-                accepted.append((index, _item_decoder.decode(raw)))
+                item = _item_decoder.decode(raw)
             except msgspec.ValidationError as exc:
-                problem = field_problem(str(exc), root=f"$.items[{index}]")
-                rejected.append(RejectedItem(index=index, path=problem.path, reason=problem.message))
+                problem = field_problem(str(exc), root=root)
+            else:
+                payload = _encode_payload(item)
+                if not isinstance(payload, FieldProblem):
+                    accepted.append((index, NewRecord(item.user_id, payload)))
+                    continue
+                problem = FieldProblem(root + payload.path[1:], payload.message)
+            rejected.append(RejectedItem(index=index, path=problem.path, reason=problem.message))
         if rejected and (all_or_nothing or not accepted):
             raise _nothing_stored(rejected, all_or_nothing)
         users = sorted({item.user_id for _, item in accepted})
         for user_id in users:
             await self._admit(user_id)
         outcome = await self._repository.create_many(
-            [NewRecord(item.user_id, _encoder.encode(item.payload)) for _, item in accepted],
-            all_or_nothing=all_or_nothing,
+            [record for _, record in accepted], all_or_nothing=all_or_nothing
         )
         for user_id in users:
             await self._cache.invalidate_user(user_id)
@@ -178,6 +189,18 @@ class RecordService:
                 window=decision.window,
                 retry_after=decision.retry_after,
             )
+
+
+def _encode_payload(item: CreateRecord) -> bytes | FieldProblem:
+    """The payload's JSON text, or why it cannot be stored.
+
+    NUL characters are refused in every dialect because PostgreSQL's jsonb cannot hold them:
+    a record accepted by one deployment must be storable by any other.
+    """
+    payload = _encoder.encode(item.payload)
+    if _NUL.search(payload):
+        return FieldProblem("$.payload", "strings may not contain the NUL character (\\u0000)")
+    return payload
 
 
 def _cache_key(query: ListQuery) -> str:

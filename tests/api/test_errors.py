@@ -55,6 +55,18 @@ def test_wrong_types_missing_or_unknown_fields_are_422_naming_the_path(
     assert_nothing_stored(client)
 
 
+@pytest.mark.parametrize("payload", [{"s": "a\u0000b"}, {"k\u0000": 1}, {"l": [["\u0000"]]}])
+def test_nul_characters_in_the_payload_are_422(client: TestClient, payload: dict) -> None:
+    """No dialect may hold what another refuses: PostgreSQL's jsonb cannot store NUL."""
+    assert_problem(client.post("/data", json={"user_id": "alice", "payload": payload}), 422, "$.payload")
+    bulk = client.post(
+        "/data/bulk",
+        json={"items": [{"user_id": "alice", "payload": {}}, {"user_id": "alice", "payload": payload}]},
+    )
+    assert bulk.status_code == 207
+    assert bulk.json()["rejected"][0]["path"] == "$.items[1].payload"
+
+
 def test_body_over_the_limit_with_content_length_is_413(client: TestClient) -> None:
     body = b'{"user_id": "alice", "payload": {"pad": "' + b"x" * (1024 * 1024) + b'"}}'
 

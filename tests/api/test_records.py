@@ -161,7 +161,7 @@ def test_a_write_is_visible_in_the_next_list_read(client: TestClient) -> None:
 
 
 def test_payload_is_returned_as_sent(client: TestClient) -> None:
-    payload = {"text": 'naïve ☃ \u0000 "quoted"', "big": 2**60, "nested": {"list": [1, 2.5, None, True]}}
+    payload = {"text": 'naïve ☃ \\u0000 "quoted"', "big": 2**60, "nested": {"list": [1, 2.5, None, True]}}
 
     record = create(client, **payload)
 

@@ -1,0 +1,33 @@
+"""One body of repository tests, run against every dialect that can be reached here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from app.repositories.protocol import RecordRepository
+from app.repositories.sqlfiles import load_migrations, load_queries
+from app.repositories.sqlite import SqliteRecordRepository, migrate_sqlite
+from app.settings import DEFAULT_SQL_DIR
+
+
+async def _sqlite(tmp_path: Path) -> RecordRepository:
+    path = str(tmp_path / "contract.db")
+    migrate_sqlite(path, load_migrations(DEFAULT_SQL_DIR, "sqlite"))
+    return SqliteRecordRepository(path, load_queries(DEFAULT_SQL_DIR, "sqlite"), readers=2)
+
+
+DIALECTS = {"sqlite": _sqlite}
+
+
+@pytest.fixture(params=sorted(DIALECTS))
+async def repository(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RecordRepository]:
+    """An open repository on an empty, migrated database of each dialect."""
+    repo = await DIALECTS[request.param](tmp_path)
+    await repo.open()
+    try:
+        yield repo
+    finally:
+        await repo.close()

@@ -1,0 +1,138 @@
+"""What every RecordRepository must do, whatever the dialect."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import msgspec
+import pytest
+
+from app.repositories.protocol import NewRecord, Position, RecordQuery, RecordRepository
+
+pytestmark = pytest.mark.anyio
+
+
+def new(user_id: str = "alice", **payload: object) -> NewRecord:
+    return NewRecord(user_id, msgspec.json.encode(payload))
+
+
+def payload_of(record) -> dict:
+    return msgspec.json.decode(record.payload)
+
+
+async def test_create_then_get_returns_the_same_record(repository: RecordRepository) -> None:
+    created = await repository.create(new(type="order", n=1))
+
+    fetched = await repository.get_by_id(created.id)
+
+    assert fetched is not None
+    assert (fetched.id, fetched.user_id) == (created.id, "alice")
+    assert payload_of(fetched) == {"type": "order", "n": 1}
+    assert fetched.created_at == created.created_at == fetched.updated_at
+    assert fetched.created_at.utcoffset() == timedelta(0)
+
+
+async def test_get_unknown_id_is_none(repository: RecordRepository) -> None:
+    assert await repository.get_by_id("00000000-0000-0000-0000-000000000000") is None
+
+
+async def test_ids_are_unique(repository: RecordRepository) -> None:
+    records = await asyncio.gather(*(repository.create(new()) for _ in range(50)))
+
+    assert len({r.id for r in records}) == 50
+
+
+async def test_get_by_user_is_newest_first_and_only_that_user(repository: RecordRepository) -> None:
+    first = await repository.create(new(n=1))
+    await repository.create(new("bob"))
+    second = await repository.create(new(n=2))
+
+    records, total = await repository.get_by_user(RecordQuery("alice", limit=10), with_total=True)
+
+    assert [r.id for r in records] == [second.id, first.id]
+    assert total == 2
+
+
+async def test_limit_and_offset_page_through(repository: RecordRepository) -> None:
+    ids = [(await repository.create(new(n=i))).id for i in range(5)]
+
+    page, total = await repository.get_by_user(RecordQuery("alice", limit=2, offset=2), with_total=True)
+    unpaged, none = await repository.get_by_user(RecordQuery("alice", limit=2), with_total=False)
+
+    assert [r.id for r in page] == [ids[2], ids[1]]
+    assert total == 5 and none is None and len(unpaged) == 2
+
+
+async def test_keyset_pages_cover_records_created_in_one_batch(repository: RecordRepository) -> None:
+    outcome = await repository.create_many([new(i=i) for i in range(9)], all_or_nothing=False)
+    seen: list[str] = []
+    after = None
+    while True:
+        page, _ = await repository.get_by_user(RecordQuery("alice", limit=4, after=after), with_total=False)
+        seen += [r.id for r in page]
+        if len(page) < 4:
+            break
+        after = Position(page[-1].created_at, page[-1].id)
+
+    assert sorted(seen) == sorted(outcome.stored.values())
+    assert len(seen) == len(set(seen)) == 9
+
+
+async def test_date_range_is_from_inclusive_to_exclusive(repository: RecordRepository) -> None:
+    a = await repository.create(new(n=1))
+    await asyncio.sleep(0.002)
+    b = await repository.create(new(n=2))
+
+    def q(**kw: object) -> RecordQuery:
+        return RecordQuery("alice", limit=10, **kw)  # type: ignore[arg-type]
+
+    only_b, _ = await repository.get_by_user(q(created_from=b.created_at), with_total=False)
+    only_a, _ = await repository.get_by_user(q(created_to=b.created_at), with_total=False)
+    both, total = await repository.get_by_user(
+        q(created_from=a.created_at, created_to=b.created_at + timedelta(microseconds=1)), with_total=True
+    )
+
+    assert [r.id for r in only_b] == [b.id]
+    assert [r.id for r in only_a] == [a.id]
+    assert total == 2 and len(both) == 2
+
+
+async def test_payload_type_and_status_filters(repository: RecordRepository) -> None:
+    await repository.create(new(type="order", status="open"))
+    paid = await repository.create(new(type="order", status="paid"))
+    await repository.create(new(type="refund", status="paid"))
+    await repository.create(new(kind="order"))
+
+    orders, n_orders = await repository.get_by_user(
+        RecordQuery("alice", limit=10, type="order"), with_total=True
+    )
+    paid_orders, _ = await repository.get_by_user(
+        RecordQuery("alice", limit=10, type="order", status="paid"), with_total=False
+    )
+
+    assert n_orders == 2 and len(orders) == 2
+    assert [r.id for r in paid_orders] == [paid.id]
+
+
+async def test_create_many_stores_every_row(repository: RecordRepository) -> None:
+    outcome = await repository.create_many([new(i=i) for i in range(100)], all_or_nothing=True)
+
+    assert sorted(outcome.stored) == list(range(100)) and outcome.refused == []
+    _, total = await repository.get_by_user(RecordQuery("alice", limit=1), with_total=True)
+    assert total == 100
+    stored = await repository.get_by_id(outcome.stored[42])
+    assert stored is not None and payload_of(stored) == {"i": 42}
+
+
+async def test_payload_text_survives_unicode_and_big_numbers(repository: RecordRepository) -> None:
+    payload = {"s": 'naïve ☃ \\u0000 "q" \\', "big": 2**62, "f": 0.1, "deep": [[{"x": None}]]}
+
+    created = await repository.create(new(**payload))
+    fetched = await repository.get_by_id(created.id)
+
+    assert fetched is not None and payload_of(fetched) == payload
+
+
+async def test_ping_answers(repository: RecordRepository) -> None:
+    await repository.ping()

@@ -1,0 +1,73 @@
+"""What only the SQLite schema promises: WAL, durability settings, the trigger, migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from app.repositories.protocol import NewRecord
+from app.repositories.sqlfiles import MigrationDrift, load_migrations, load_queries
+from app.repositories.sqlite import SqliteRecordRepository, migrate_sqlite
+from app.settings import DEFAULT_SQL_DIR
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    path = str(tmp_path / "schema.db")
+    assert migrate_sqlite(path, load_migrations(DEFAULT_SQL_DIR, "sqlite")) == [1]
+    return path
+
+
+def test_migrating_twice_applies_nothing_and_records_versions(db: str) -> None:
+    assert migrate_sqlite(db, load_migrations(DEFAULT_SQL_DIR, "sqlite")) == []
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT version, description FROM schema_version").fetchall()
+    assert rows == [(1, "create data records")]
+
+
+def test_an_edited_migration_stops_the_migrator(db: str) -> None:
+    edited = load_migrations(DEFAULT_SQL_DIR, "sqlite")
+    edited[0] = type(edited[0])(1, edited[0].description, edited[0].sql + "\n-- edited")
+
+    with pytest.raises(MigrationDrift):
+        migrate_sqlite(db, edited)
+
+
+def test_a_failing_migration_leaves_no_trace(db: str, tmp_path: Path) -> None:
+    broken = [
+        *load_migrations(DEFAULT_SQL_DIR, "sqlite"),
+        type(load_migrations(DEFAULT_SQL_DIR, "sqlite")[0])(2, "broken", "CREATE TABLE t2 (a);\nNOT SQL;"),
+    ]
+
+    with pytest.raises(sqlite3.Error):
+        migrate_sqlite(db, broken)
+
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 't2'").fetchone() == (0,)
+
+
+async def test_wal_and_full_sync_and_updated_at_trigger(db: str) -> None:
+    repo = SqliteRecordRepository(db, load_queries(DEFAULT_SQL_DIR, "sqlite"), readers=1)
+    await repo.open()
+    try:
+        record = await repo.create(NewRecord("alice", b'{"n": 1}'))
+        journal = repo._writer.execute("PRAGMA journal_mode").fetchone()[0]
+        synchronous = repo._writer.execute("PRAGMA synchronous").fetchone()[0]
+    finally:
+        await repo.close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE data_records SET payload = '{\"n\": 2}' WHERE id = ?", (record.id,))
+        created, updated = conn.execute("SELECT created_at, updated_at FROM data_records").fetchone()
+
+    assert (journal, synchronous) == ("wal", 2)  # 2 is FULL
+    assert updated > created and len(updated) == len(created)
+
+
+def test_the_schema_refuses_what_is_not_a_json_object(db: str) -> None:
+    with sqlite3.connect(db) as conn, pytest.raises(sqlite3.IntegrityError):
+        conn.execute("INSERT INTO data_records VALUES ('x', 'alice', '[1]', 'a', 'a')")

@@ -1,0 +1,96 @@
+"""The in-process page cache: TTL, byte bound, per-user invalidation, no stale sets."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.cache import MemoryPageCache
+
+pytestmark = pytest.mark.anyio
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_keeps_a_page_until_its_ttl() -> None:
+    clock = Clock()
+    cache = MemoryPageCache(max_bytes=10_000, ttl_seconds=300, clock=clock)
+    _, token = await cache.get("alice", "p1")
+    await cache.set("alice", "p1", b"page", token)
+
+    clock.now = 299
+    assert (await cache.get("alice", "p1"))[0] == b"page"
+    clock.now = 300
+    assert (await cache.get("alice", "p1"))[0] is None
+    assert cache.size_bytes == 0
+
+
+async def test_stays_within_its_byte_bound_evicting_least_recently_used() -> None:
+    cache = MemoryPageCache(max_bytes=3 * (100 + 200 + 6), ttl_seconds=300)
+    for key in ("a", "b", "c"):
+        await cache.set("alice", key, b"x" * 100, (await cache.get("alice", key))[1])
+    await cache.get("alice", "a")  # a is now the most recently used
+
+    await cache.set("bob", "d", b"y" * 100, (await cache.get("bob", "d"))[1])
+
+    assert cache.size_bytes <= 3 * (100 + 200 + 6)
+    assert (await cache.get("alice", "b"))[0] is None
+    assert (await cache.get("alice", "a"))[0] is not None
+    assert (await cache.get("bob", "d"))[0] is not None
+
+
+async def test_a_value_larger_than_the_bound_is_not_kept() -> None:
+    cache = MemoryPageCache(max_bytes=100, ttl_seconds=300)
+
+    await cache.set("alice", "a", b"x" * 500, 0)
+
+    assert (await cache.get("alice", "a"))[0] is None and cache.size_bytes == 0
+
+
+async def test_invalidation_forgets_only_that_users_pages() -> None:
+    cache = MemoryPageCache(max_bytes=10_000, ttl_seconds=300)
+    for user in ("alice", "bob"):
+        for key in ("1", "2"):
+            await cache.set(user, key, b"page", (await cache.get(user, key))[1])
+
+    await cache.invalidate_user("alice")
+
+    assert (await cache.get("alice", "1"))[0] is None and (await cache.get("alice", "2"))[0] is None
+    assert (await cache.get("bob", "1"))[0] == b"page"
+
+
+async def test_a_page_read_before_a_write_is_not_cached_after_it() -> None:
+    cache = MemoryPageCache(max_bytes=10_000, ttl_seconds=300)
+    _, token = await cache.get("alice", "1")  # a reader misses and goes to the database...
+
+    await cache.invalidate_user("alice")  # ...meanwhile alice writes...
+    await cache.set("alice", "1", b"stale", token)  # ...and the reader stores what it read
+
+    assert (await cache.get("alice", "1"))[0] is None
+
+
+async def test_other_users_writes_do_not_block_caching() -> None:
+    cache = MemoryPageCache(max_bytes=10_000, ttl_seconds=300)
+    _, token = await cache.get("alice", "1")
+
+    await cache.invalidate_user("bob")
+    await cache.set("alice", "1", b"fresh", token)
+
+    assert (await cache.get("alice", "1"))[0] == b"fresh"
+
+
+async def test_forgetting_old_writes_never_lets_a_stale_page_in() -> None:
+    cache = MemoryPageCache(max_bytes=10_000, ttl_seconds=300, max_tracked_users=2)
+    _, token = await cache.get("alice", "1")
+    await cache.invalidate_user("alice")
+    await cache.invalidate_user("bob")
+    await cache.invalidate_user("carol")  # alice's write is forgotten here
+
+    await cache.set("alice", "1", b"stale", token)
+
+    assert (await cache.get("alice", "1"))[0] is None

@@ -1,0 +1,72 @@
+"""The in-process token bucket, on a clock the test moves."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.ratelimit import MemoryTokenBucket
+
+pytestmark = pytest.mark.anyio
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_admits_the_budget_then_refuses_with_a_wait() -> None:
+    bucket = MemoryTokenBucket(rate=100, window=60, clock=Clock())
+
+    admitted = [await bucket.acquire("alice") for _ in range(100)]
+    refused = await bucket.acquire("alice")
+
+    assert all(d.allowed for d in admitted)
+    assert admitted[0].remaining == 99 and admitted[-1].remaining == 0
+    assert not refused.allowed
+    assert refused.retry_after == 1  # 100 a minute refills one token every 0.6 s
+    assert (refused.limit, refused.window) == (100, 60)
+
+
+async def test_refills_continuously() -> None:
+    clock = Clock()
+    bucket = MemoryTokenBucket(rate=60, window=60, clock=clock)
+    for _ in range(60):
+        await bucket.acquire("alice")
+
+    clock.now += 0.5
+    assert not (await bucket.acquire("alice")).allowed
+    clock.now += 0.5
+    assert (await bucket.acquire("alice")).allowed
+    clock.now += 3600
+    assert (await bucket.acquire("alice")).remaining == 59  # never more than the budget
+
+
+async def test_users_have_their_own_buckets() -> None:
+    bucket = MemoryTokenBucket(rate=1, window=60, clock=Clock())
+
+    assert (await bucket.acquire("alice")).allowed
+    assert not (await bucket.acquire("alice")).allowed
+    assert (await bucket.acquire("bob")).allowed
+
+
+async def test_wait_grows_with_a_slow_refill() -> None:
+    bucket = MemoryTokenBucket(rate=1, window=60, clock=Clock())
+    await bucket.acquire("alice")
+
+    assert (await bucket.acquire("alice")).retry_after == 60
+
+
+async def test_memory_stays_bounded_and_full_buckets_are_forgotten_first() -> None:
+    clock = Clock()
+    bucket = MemoryTokenBucket(rate=10, window=60, max_users=100, clock=clock)
+    for _ in range(10):
+        await bucket.acquire("heavy")
+    for i in range(150):
+        await bucket.acquire(f"user{i}")
+        clock.now += 60  # every earlier bucket refills completely
+
+    assert len(bucket._buckets) <= 100
+    assert (await bucket.acquire("heavy")).remaining == 9

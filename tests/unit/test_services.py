@@ -1,0 +1,194 @@
+"""RecordService rules, with an in-memory stand-in for storage."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+import pytest
+
+from app.cache import MemoryPageCache
+from app.errors import NotFound, RateLimited, ValidationFailed
+from app.ratelimit import MemoryTokenBucket
+from app.repositories.protocol import BulkOutcome, NewRecord, RecordQuery, RowError
+from app.schemas.records import CreateRecord, ListQuery, Record
+from app.services.cursor import decode_cursor
+from app.services.records import RecordService
+
+pytestmark = pytest.mark.anyio
+
+
+class StubRepository:
+    """Keeps records in a list; can refuse chosen bulk rows and slow down reads."""
+
+    def __init__(self, refuse: Sequence[int] = (), read_delay: float = 0.0) -> None:
+        self.records: list[Record] = []
+        self.reads = 0
+        self.refuse = set(refuse)
+        self.read_delay = read_delay
+        self.last_bulk: list[NewRecord] = []
+
+    def _store(self, new: NewRecord) -> Record:
+        moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=len(self.records))
+        record = Record(
+            id=f"id{len(self.records)}",
+            user_id=new.user_id,
+            payload=msgspec.Raw(new.payload),
+            created_at=moment,
+            updated_at=moment,
+        )
+        self.records.append(record)
+        return record
+
+    async def create(self, record: NewRecord) -> Record:
+        return self._store(record)
+
+    async def create_many(self, records: Sequence[NewRecord], *, all_or_nothing: bool) -> BulkOutcome:
+        self.last_bulk = list(records)
+        refused = [RowError(i, "refused") for i in range(len(records)) if i in self.refuse]
+        if all_or_nothing and refused:
+            return BulkOutcome({}, refused)
+        return BulkOutcome(
+            {i: self._store(r).id for i, r in enumerate(records) if i not in self.refuse}, refused
+        )
+
+    async def get_by_id(self, record_id: str) -> Record | None:
+        return next((r for r in self.records if r.id == record_id), None)
+
+    async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
+        self.reads += 1
+        await asyncio.sleep(self.read_delay)
+        mine = sorted(
+            (r for r in self.records if r.user_id == query.user_id),
+            key=lambda r: (r.created_at, r.id),
+            reverse=True,
+        )
+        if query.after is not None:
+            mine = [r for r in mine if (r.created_at, r.id) < (query.after.created_at, query.after.id)]
+        return mine[query.offset : query.offset + query.limit], len(mine) if with_total else None
+
+
+def service(repository: StubRepository, rate: int = 1000) -> RecordService:
+    return RecordService(
+        repository,
+        MemoryPageCache(max_bytes=1 << 20, ttl_seconds=300),
+        MemoryTokenBucket(rate=rate),
+        page_size_default=2,
+        bulk_max_items=5,
+    )
+
+
+def raw(**item: object) -> msgspec.Raw:
+    return msgspec.Raw(msgspec.json.encode(item))
+
+
+async def test_hundred_concurrent_misses_on_one_page_make_one_query() -> None:
+    repository = StubRepository(read_delay=0.05)
+    records = service(repository)
+
+    pages = await asyncio.gather(*(records.list_page(ListQuery(user_id="alice")) for _ in range(100)))
+
+    assert repository.reads == 1
+    assert len(set(pages)) == 1
+
+
+async def test_cached_page_is_served_until_the_user_writes() -> None:
+    repository = StubRepository()
+    records = service(repository)
+    await records.list_page(ListQuery(user_id="alice"))
+    await records.list_page(ListQuery(user_id="alice"))
+    assert repository.reads == 1
+
+    await records.create(CreateRecord(user_id="alice", payload={}))
+    page = msgspec.json.decode(await records.list_page(ListQuery(user_id="alice")))
+
+    assert repository.reads == 2 and page["total"] == 1
+
+
+async def test_a_write_during_a_slow_read_is_in_the_next_read() -> None:
+    repository = StubRepository(read_delay=0.05)
+    records = service(repository)
+
+    slow_read = asyncio.create_task(records.list_page(ListQuery(user_id="alice")))
+    await asyncio.sleep(0.01)
+    await records.create(CreateRecord(user_id="alice", payload={}))
+    await slow_read
+    after = msgspec.json.decode(await records.list_page(ListQuery(user_id="alice")))
+
+    assert after["total"] == 1
+
+
+async def test_page_mode_and_cursor_mode() -> None:
+    repository = StubRepository()
+    records = service(repository)
+    for i in range(3):
+        await records.create(CreateRecord(user_id="alice", payload={"i": i}))
+
+    first = msgspec.json.decode(await records.list_page(ListQuery(user_id="alice")))
+    rest = msgspec.json.decode(
+        await records.list_page(ListQuery(user_id="alice", cursor=first["next_cursor"]))
+    )
+
+    assert (first["page"], first["total"], first["has_more"]) == (1, 3, True)
+    assert decode_cursor(first["next_cursor"]).id == first["items"][-1]["id"]
+    assert (rest["page"], rest["total"], rest["has_more"]) == (None, None, False)
+    assert [r["payload"]["i"] for r in first["items"] + rest["items"]] == [2, 1, 0]
+
+
+async def test_bulk_maps_database_refusals_back_to_request_indexes() -> None:
+    repository = StubRepository(refuse=[1])  # the second *valid* item: request index 2
+    records = service(repository)
+
+    result = await records.create_many(
+        [
+            raw(user_id="a", payload={}),
+            raw(user_id=1, payload={}),
+            raw(user_id="b", payload={}),
+            raw(user_id="c", payload={}),
+        ],
+        all_or_nothing=False,
+    )
+
+    assert [s.index for s in result.stored] == [0, 3]
+    assert [(r.index, r.path) for r in result.rejected] == [(1, "$.items[1].user_id"), (2, "$.items[2]")]
+    assert [r.user_id for r in repository.last_bulk] == ["a", "b", "c"]
+
+
+async def test_bulk_all_or_nothing_with_a_database_refusal_stores_none() -> None:
+    repository = StubRepository(refuse=[0])
+    records = service(repository)
+
+    with pytest.raises(ValidationFailed) as raised:
+        await records.create_many([raw(user_id="a", payload={})], all_or_nothing=True)
+
+    assert repository.records == [] and raised.value.errors[0].path == "$.items[0]"
+
+
+async def test_bulk_over_the_maximum_touches_nothing() -> None:
+    repository = StubRepository()
+
+    with pytest.raises(ValidationFailed):
+        await service(repository).create_many([raw(user_id="a", payload={})] * 6, all_or_nothing=False)
+
+    assert repository.last_bulk == []
+
+
+async def test_bulk_charges_each_named_user_once() -> None:
+    repository = StubRepository()
+    records = service(repository, rate=1)
+
+    await records.create_many([raw(user_id="a", payload={})] * 3, all_or_nothing=False)
+
+    with pytest.raises(RateLimited):
+        await records.create(CreateRecord(user_id="a", payload={}))
+    await records.create(CreateRecord(user_id="b", payload={}))
+
+
+async def test_unknown_or_absurd_ids_are_not_found() -> None:
+    records = service(StubRepository())
+
+    for record_id in ("nope", "x" * 10_000):
+        with pytest.raises(NotFound):
+            await records.get(record_id)
