@@ -17,6 +17,14 @@ def migrate(settings: Settings) -> list[int]:
         from app.repositories.sqlite import migrate_sqlite, sqlite_path
 
         return migrate_sqlite(sqlite_path(settings.database_url), migrations)
+    if settings.database_dialect == "postgres":
+        import asyncio
+
+        from app.repositories.postgres import migrate_postgres
+        from app.repositories.sqlfiles import load_queries
+
+        maintenance = load_queries(settings.sql_dir, "postgres")["maintain_partitions"]
+        return asyncio.run(migrate_postgres(settings.database_url, migrations, maintenance))
     raise ConfigError(f"the {settings.database_dialect} dialect is not available in this build")
 
 

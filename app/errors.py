@@ -55,6 +55,12 @@ class ValidationFailed(ServiceError):
     status, slug, title = 422, "validation-failed", "Request failed validation"
 
 
+class InvalidData(ServiceError):
+    """The database refused a value the service let through (e.g. a cursor of another database)."""
+
+    status, slug, title = 422, "invalid-data", "The database refused a value"
+
+
 class RateLimited(ServiceError):
     """The caller spent its budget; carries what the RateLimit headers report."""
 

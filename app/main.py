@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 import structlog
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -15,14 +16,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app import __version__
-from app.cache import MemoryPageCache, PageCache
+from app.cache import PageCache
+from app.cache.memory import MemoryPageCache
 from app.errors import ServiceError
 from app.http.middleware import RequestContext
 from app.http.openapi import Handler, Operation
 from app.http.requests import BodyLimits
 from app.http.responses import http_exception_handler, service_error_handler, unexpected_error_handler
 from app.observability import configure_logging
-from app.ratelimit import MemoryTokenBucket, RateLimiter
+from app.ratelimit import RateLimiter
+from app.ratelimit.memory import MemoryTokenBucket
 from app.repositories.protocol import RecordRepository
 from app.repositories.sqlfiles import load_queries
 from app.repositories.sqlite import SqliteRecordRepository, sqlite_path
@@ -42,7 +45,37 @@ def build_repository(settings: Settings) -> RecordRepository:
         return SqliteRecordRepository(
             sqlite_path(settings.database_url), queries, readers=settings.sqlite_readers
         )
+    if dialect == "postgres":
+        from app.repositories.postgres import PostgresRecordRepository
+
+        return PostgresRecordRepository(
+            settings.database_url,
+            load_queries(settings.sql_dir, "postgres"),
+            min_size=settings.pg_pool_min_size,
+            max_size=settings.pg_pool_max_size,
+            timeout=settings.database_timeout_seconds,
+        )
     raise ConfigError(f"the {dialect} dialect is not available in this build")
+
+
+def build_cache_and_limiter(settings: Settings) -> tuple[PageCache, RateLimiter, Redis | None]:
+    """Redis when APP_REDIS_URL is set (shared by every process), else in-process ones."""
+    if not settings.redis_url:
+        memory = MemoryPageCache(max_bytes=settings.cache_max_bytes, ttl_seconds=settings.cache_ttl_seconds)
+        return memory, MemoryTokenBucket(rate=settings.rate_limit_per_minute, window=60), None
+    from app.cache.redis import RedisPageCache
+    from app.ratelimit.redis import RedisTokenBucket
+    from app.redisio import Pause, connect
+
+    client = connect(
+        settings.redis_url, timeout=settings.redis_timeout_seconds, pool_size=settings.redis_pool_size
+    )
+    pause = Pause()
+    limiter = RedisTokenBucket(client, rate=settings.rate_limit_per_minute, window=60, pause=pause)
+    cache = RedisPageCache(
+        client, ttl_seconds=settings.cache_ttl_seconds, local_max_bytes=settings.cache_max_bytes, pause=pause
+    )
+    return cache, limiter, client
 
 
 def routes_for(operations: Sequence[Operation]) -> list[Route]:
@@ -65,10 +98,7 @@ def create_app(settings: Settings) -> Starlette:
     """The ASGI app for these settings; connections open in its lifespan."""
     configure_logging(settings.log_level)
     repository = build_repository(settings)
-    cache: PageCache = MemoryPageCache(
-        max_bytes=settings.cache_max_bytes, ttl_seconds=settings.cache_ttl_seconds
-    )
-    limiter: RateLimiter = MemoryTokenBucket(rate=settings.rate_limit_per_minute, window=60)
+    cache, limiter, redis_client = build_cache_and_limiter(settings)
     service = RecordService(
         repository,
         cache,
@@ -87,12 +117,19 @@ def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await repository.open()
-        log.info("started", dialect=settings.database_dialect, server=settings.server)
+        log.info(
+            "started",
+            dialect=settings.database_dialect,
+            server=settings.server,
+            cache="redis" if redis_client is not None else "memory",
+        )
         try:
             yield
         finally:
             await limiter.close()
             await cache.close()
+            if redis_client is not None:
+                await redis_client.aclose()
             await repository.close()
 
     app = Starlette(

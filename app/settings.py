@@ -20,6 +20,7 @@ class Settings:
     """Everything the service can be configured with, validated once at start."""
 
     database_url: str = field(default="sqlite:///data-service.db", repr=False)
+    redis_url: str = field(default="", repr=False)  # empty: the in-process cache and limiter
     host: str = "127.0.0.1"
     port: int = 8000
     server: str = "granian"
@@ -35,6 +36,11 @@ class Settings:
     cache_max_bytes: int = 64 * 1024 * 1024
     rate_limit_per_minute: int = 100
     sqlite_readers: int = 4
+    pg_pool_min_size: int = 4
+    pg_pool_max_size: int = 8
+    database_timeout_seconds: float = 5.0
+    redis_timeout_seconds: float = 0.25
+    redis_pool_size: int = 32
 
     def __post_init__(self) -> None:
         if self.server not in SERVERS:
@@ -42,6 +48,10 @@ class Settings:
         scheme = self.database_url.partition(":")[0]
         if scheme not in ("sqlite", "postgresql", "postgres", "oracle"):
             raise ConfigError(f"APP_DATABASE_URL has an unknown scheme {scheme!r}")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("APP_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        if self.pg_pool_min_size > self.pg_pool_max_size:
+            raise ConfigError("APP_PG_POOL_MIN_SIZE must not exceed APP_PG_POOL_MAX_SIZE")
         if not 1 <= self.page_size_default <= self.page_size_max:
             raise ConfigError("APP_PAGE_SIZE_DEFAULT must lie between 1 and APP_PAGE_SIZE_MAX")
         for name in (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,8 +11,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from app.__main__ import migrate
-from app.main import create_app
+from app.main import build_repository, create_app
+from app.repositories.protocol import RecordQuery
 from app.settings import Settings
+from tests import services
 
 
 @pytest.fixture
@@ -19,12 +22,47 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A migrated PostgreSQL database for this test run."""
+    with services.postgres_server() as server, services.scratch_database(server) as url:
+        with ThreadPoolExecutor(1) as thread:  # the migrator runs its own event loop
+            thread.submit(migrate, Settings(database_url=url)).result()
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> Iterator[str]:
+    with services.redis_server() as url:
+        yield url
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Settings on a new SQLite file with the schema applied."""
-    configured = Settings(database_url=f"sqlite:///{tmp_path / 'records.db'}", log_level="warning")
-    migrate(configured)
-    return configured
+def postgres_db(postgres_url: str) -> str:
+    """The test run's PostgreSQL database, emptied."""
+    services.truncate(postgres_url)
+    return postgres_url
+
+
+@pytest.fixture
+def redis_url(redis_server_url: str) -> str:
+    """The test run's Redis database, flushed."""
+    services.flush(redis_server_url)
+    return redis_server_url
+
+
+@pytest.fixture(params=["sqlite", "postgres+redis"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings on empty, migrated storage: the embedded default, then the production path."""
+    if request.param == "sqlite":
+        configured = Settings(database_url=f"sqlite:///{tmp_path / 'records.db'}", log_level="warning")
+        migrate(configured)
+        return configured
+    return Settings(
+        database_url=request.getfixturevalue("postgres_db"),
+        redis_url=request.getfixturevalue("redis_url"),
+        log_level="warning",
+    )
 
 
 @pytest.fixture
@@ -47,3 +85,22 @@ def make_client(settings: Settings) -> Iterator[Callable[..., TestClient]]:
 def client(make_client: Callable[..., TestClient]) -> TestClient:
     """A client of the app with default settings, its lifespan running."""
     return make_client()
+
+
+@pytest.fixture
+def stored_count(settings: Settings) -> Callable[[str], int]:
+    """How many records the storage holds for a user, read past the service and its limits."""
+
+    def count(user_id: str) -> int:
+        async def run() -> int:
+            repository = build_repository(settings)
+            await repository.open()
+            try:
+                _, total = await repository.get_by_user(RecordQuery(user_id, limit=1), with_total=True)
+            finally:
+                await repository.close()
+            return total or 0
+
+        return services.run_async(run())
+
+    return count

@@ -17,6 +17,21 @@ def bind_names(sql: str) -> set[str]:
     return {m.group(1) for m in _TOKENS.finditer(sql) if m.group(1)}
 
 
+def to_numbered(sql: str) -> tuple[str, tuple[str, ...]]:
+    """The statement with :name binds turned into $1, $2 ... (asyncpg), and the names in order."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name is None:
+            return match.group(0)
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    return _TOKENS.sub(number, sql), tuple(names)
+
+
 def strip_comments(sql: str) -> str:
     """The statement without its comments (string literals kept)."""
     return _TOKENS.sub(lambda m: "" if m.group(0).startswith(("--", "/*")) else m.group(0), sql).strip()

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import msgspec
 from msgspec import Raw
 
 from app.errors import StorageConflict, StorageUnavailable
@@ -26,6 +27,7 @@ from app.schemas.records import Record
 
 T = TypeVar("T")
 FAR_PAST = "0000-01-01T00:00:00.000000Z"
+_encoder = msgspec.json.Encoder()
 FAR_FUTURE = "9999-12-31T23:59:59.999999Z"
 
 
@@ -148,18 +150,14 @@ class SqliteRecordRepository:
     def _insert_many(
         self, conn: sqlite3.Connection, rows: list[dict[str, str]], all_or_nothing: bool
     ) -> BulkOutcome:
-        sql = self._q["insert_record"]
-        conn.execute("BEGIN IMMEDIATE")
+        as_json = _encoder.encode([[r["id"], r["user_id"], Raw(r["payload"])] for r in rows]).decode()
         try:
-            conn.executemany(sql, rows)
-            conn.execute("COMMIT")
+            conn.execute(self._q["insert_records"], {"rows": as_json, "created_at": rows[0]["created_at"]})
             return BulkOutcome(stored={i: r["id"] for i, r in enumerate(rows)}, refused=[])
         except sqlite3.IntegrityError:
-            conn.execute("ROLLBACK")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            pass
         # Some row broke a constraint: go row by row to tell the client which.
+        sql = self._q["insert_record"]
         stored: dict[int, str] = {}
         refused: list[RowError] = []
         conn.execute("BEGIN IMMEDIATE")

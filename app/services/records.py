@@ -10,7 +10,7 @@ import msgspec
 
 from app.cache import PageCache
 from app.errors import FieldProblem, NotFound, RateLimited, ValidationFailed, field_problem
-from app.ratelimit import RateLimiter
+from app.ratelimit import Decision, RateLimiter
 from app.repositories.protocol import NewRecord, RecordQuery, RecordRepository
 from app.schemas.records import (
     BulkResult,
@@ -108,9 +108,9 @@ class RecordService:
     async def list_page(self, query: ListQuery) -> bytes:
         """A user's page, encoded; served from the cache when it holds it."""
         self._check(query)
-        await self._admit(query.user_id)
         key = _cache_key(query)
-        cached, token = await self._cache.get(query.user_id, key)
+        decision, cached, token = await self._cache.get_admitted(query.user_id, key, self._limiter)
+        _raise_if_refused(query.user_id, decision)
         if cached is not None:
             return cached
         # Concurrent misses on one key (and one write generation) share one query.
@@ -181,14 +181,17 @@ class RecordService:
             )
 
     async def _admit(self, user_id: str) -> None:
-        decision = await self._limiter.acquire(user_id)
-        if not decision.allowed:
-            raise RateLimited(
-                f"user {user_id!r} may make {decision.limit} requests every {decision.window} seconds",
-                limit=decision.limit,
-                window=decision.window,
-                retry_after=decision.retry_after,
-            )
+        _raise_if_refused(user_id, await self._limiter.acquire(user_id))
+
+
+def _raise_if_refused(user_id: str, decision: Decision) -> None:
+    if not decision.allowed:
+        raise RateLimited(
+            f"user {user_id!r} may make {decision.limit} requests every {decision.window} seconds",
+            limit=decision.limit,
+            window=decision.window,
+            retry_after=decision.retry_after,
+        )
 
 
 def _encode_payload(item: CreateRecord) -> bytes | FieldProblem:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from app.repositories.postgres import PostgresRecordRepository
 from app.repositories.protocol import RecordRepository
 from app.repositories.sqlfiles import load_migrations, load_queries
 from app.repositories.sqlite import SqliteRecordRepository, migrate_sqlite
@@ -19,13 +20,17 @@ async def _sqlite(tmp_path: Path) -> RecordRepository:
     return SqliteRecordRepository(path, load_queries(DEFAULT_SQL_DIR, "sqlite"), readers=2)
 
 
-DIALECTS = {"sqlite": _sqlite}
+async def _postgres(request: pytest.FixtureRequest) -> RecordRepository:
+    url = request.getfixturevalue("postgres_db")
+    return PostgresRecordRepository(
+        url, load_queries(DEFAULT_SQL_DIR, "postgres"), min_size=1, max_size=4, timeout=10
+    )
 
 
-@pytest.fixture(params=sorted(DIALECTS))
+@pytest.fixture(params=["sqlite", "postgres"])
 async def repository(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RecordRepository]:
     """An open repository on an empty, migrated database of each dialect."""
-    repo = await DIALECTS[request.param](tmp_path)
+    repo = await (_sqlite(tmp_path) if request.param == "sqlite" else _postgres(request))
     await repo.open()
     try:
         yield repo

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.cache import MemoryPageCache
+from app.cache.memory import MemoryPageCache
 
 pytestmark = pytest.mark.anyio
 

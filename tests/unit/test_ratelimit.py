@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.ratelimit import MemoryTokenBucket
+from app.ratelimit.memory import MemoryTokenBucket
 
 pytestmark = pytest.mark.anyio
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
-from app.cache import MemoryPageCache
+from app.cache.memory import MemoryPageCache
 from app.errors import NotFound, RateLimited, ValidationFailed
-from app.ratelimit import MemoryTokenBucket
+from app.ratelimit.memory import MemoryTokenBucket
 from app.repositories.protocol import BulkOutcome, NewRecord, RecordQuery, RowError
 from app.schemas.records import CreateRecord, ListQuery, Record
 from app.services.cursor import decode_cursor

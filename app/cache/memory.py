@@ -1,0 +1,131 @@
+"""The in-process page cache: an LRU bounded in bytes, with a TTL per entry."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from app.ratelimit import Decision, RateLimiter
+
+
+class BoundedPages:
+    """Pages by (user, key), each with the token it was stored under; LRU within a byte bound."""
+
+    ENTRY_OVERHEAD = 200  # bytes of bookkeeping counted per entry, besides key and value
+
+    def __init__(self, *, max_bytes: int, ttl_seconds: float, clock: Callable[[], float]) -> None:
+        self._max_bytes = max_bytes
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._entries: OrderedDict[tuple[str, str], tuple[float, int, bytes]] = OrderedDict()
+        self._keys_by_user: dict[str, set[str]] = {}
+        self.size_bytes = 0
+
+    def get(self, user_id: str, key: str) -> tuple[int, bytes] | None:
+        """The token and page stored for (user, key), unless absent or expired."""
+        entry = self._entries.get((user_id, key))
+        if entry is None:
+            return None
+        expires, token, value = entry
+        if expires <= self._clock():
+            self._drop((user_id, key))
+            return None
+        self._entries.move_to_end((user_id, key))
+        return token, value
+
+    def put(self, user_id: str, key: str, token: int, value: bytes) -> None:
+        """Keep the page, evicting the least recently used ones past the byte bound."""
+        cost = self._cost(user_id, key, value)
+        if cost > self._max_bytes:
+            return
+        self._drop((user_id, key))
+        self._entries[(user_id, key)] = (self._clock() + self._ttl, token, value)
+        self._keys_by_user.setdefault(user_id, set()).add(key)
+        self.size_bytes += cost
+        while self.size_bytes > self._max_bytes:
+            self._drop(next(iter(self._entries)))
+
+    def forget_user(self, user_id: str) -> None:
+        """Drop every page of this user."""
+        for key in self._keys_by_user.pop(user_id, ()):
+            self._drop((user_id, key), unlink=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._keys_by_user.clear()
+        self.size_bytes = 0
+
+    def _cost(self, user_id: str, key: str, value: bytes) -> int:
+        return len(value) + len(user_id) + len(key) + self.ENTRY_OVERHEAD
+
+    def _drop(self, entry_key: tuple[str, str], *, unlink: bool = True) -> None:
+        entry = self._entries.pop(entry_key, None)
+        if entry is None:
+            return
+        user_id, key = entry_key
+        self.size_bytes -= self._cost(user_id, key, entry[2])
+        if unlink:
+            keys = self._keys_by_user.get(user_id)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._keys_by_user[user_id]
+
+
+class MemoryPageCache:
+    """PageCache held in this process (the default when no Redis is configured)."""
+
+    def __init__(
+        self,
+        *,
+        max_bytes: int,
+        ttl_seconds: float,
+        max_tracked_users: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._pages = BoundedPages(max_bytes=max_bytes, ttl_seconds=ttl_seconds, clock=clock)
+        # When each user last wrote, on a logical clock; forgotten oldest first, after which
+        # every token older than the forgotten write is refused (`_floor`).
+        self._tick = 0
+        self._written_at: OrderedDict[str, int] = OrderedDict()
+        self._max_tracked_users = max_tracked_users
+        self._floor = 0
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes held, bookkeeping included."""
+        return self._pages.size_bytes
+
+    async def get(self, user_id: str, key: str) -> tuple[bytes | None, int]:
+        found = self._pages.get(user_id, key)
+        return (None if found is None else found[1]), self._tick
+
+    async def get_admitted(
+        self, user_id: str, key: str, limiter: RateLimiter
+    ) -> tuple[Decision, bytes | None, int]:
+        decision = await limiter.acquire(user_id)
+        if not decision.allowed:
+            return decision, None, -1
+        value, token = await self.get(user_id, key)
+        return decision, value, token
+
+    async def set(self, user_id: str, key: str, value: bytes, token: int) -> None:
+        if token < self._floor or self._written_at.get(user_id, -1) >= token:
+            return
+        self._pages.put(user_id, key, token, value)
+
+    async def invalidate_user(self, user_id: str) -> None:
+        self._written_at[user_id] = self._tick
+        self._written_at.move_to_end(user_id)
+        self._tick += 1
+        if len(self._written_at) > self._max_tracked_users:
+            _, forgotten = self._written_at.popitem(last=False)
+            self._floor = max(self._floor, forgotten + 1)
+        self._pages.forget_user(user_id)
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._pages.clear()

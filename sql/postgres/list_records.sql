@@ -1,0 +1,18 @@
+-- name: list_records
+-- A user's records newest first, narrowed by date range and the payload's type/status.
+-- Absent filters are bound as open bounds (created_from 0001-01-01, created_to and
+-- after_created_at 9999-12-31) and NULL type/status, so one prepared plan serves every
+-- combination; partitions outside the range are pruned at execution.
+-- Page mode binds offset; cursor (keyset) mode binds after_created_at/after_id and offset 0.
+-- returns: up to :limit rows (id, user_id, payload, created_at, updated_at)
+-- index: idx_data_records_user_created (user_id, created_at DESC, id DESC)
+SELECT id::text, user_id, payload::text, created_at, updated_at
+  FROM data_records
+ WHERE user_id = :user_id
+   AND created_at >= :created_from
+   AND created_at < :created_to
+   AND (created_at, id) < (:after_created_at, :after_id::uuid)
+   AND (:type::text IS NULL OR payload ->> 'type' = :type)
+   AND (:status::text IS NULL OR payload ->> 'status' = :status)
+ ORDER BY created_at DESC, id DESC
+ LIMIT :limit OFFSET :offset

@@ -1,0 +1,6 @@
+-- name: maintain_partitions
+-- Makes sure monthly partitions exist from last month to a year ahead; run by every
+-- `python -m app migrate` (and safe to run from a monthly CronJob).
+-- returns: one row (partitions_created)
+-- index: none
+SELECT data_records_add_partitions((now() - interval '1 month')::date, 14) AS partitions_created

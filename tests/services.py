@@ -1,0 +1,137 @@
+"""Real PostgreSQL and Redis for the tests: the servers named by TEST_POSTGRES_URL and
+TEST_REDIS_URL, else testcontainers where a Docker engine runs, else a skip that says so
+(a failure under CI=true, where these tests must run)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+import redis
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+T = TypeVar("T")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from sync code, even when called inside a running loop."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def _docker_engine() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+    except Exception:  # no client library, no socket, no engine: all mean "no Docker"
+        return False
+    return True
+
+
+def _unavailable(name: str, url: str, variable: str) -> None:
+    message = (
+        f"{name} is not reachable at {url} (set {variable}) and no Docker engine runs for testcontainers"
+    )
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}; under CI=true these tests must run, not skip")
+    pytest.skip(message)
+
+
+def _postgres_answers(url: str) -> bool:
+    async def probe() -> None:
+        conn = await asyncpg.connect(url, timeout=3)
+        await conn.close()
+
+    try:
+        run_async(probe())
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    return True
+
+
+def _redis_answers(url: str) -> bool:
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2) as client:
+            return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """The URL of a database the tests may create databases from."""
+    if _postgres_answers(POSTGRES_URL):
+        yield POSTGRES_URL
+        return
+    if _docker_engine():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:15-alpine", driver=None) as container:
+            yield container.get_connection_url()
+        return
+    _unavailable("PostgreSQL", POSTGRES_URL, "TEST_POSTGRES_URL")
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """The URL of a Redis database the tests may flush."""
+    if _redis_answers(REDIS_URL):
+        yield REDIS_URL
+        return
+    if _docker_engine():
+        from testcontainers.redis import RedisContainer
+
+        with RedisContainer("redis:7-alpine") as container:
+            yield f"redis://{container.get_container_host_ip()}:{container.get_exposed_port(6379)}/0"
+        return
+    _unavailable("Redis", REDIS_URL, "TEST_REDIS_URL")
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@contextmanager
+def scratch_database(server_url: str) -> Iterator[str]:
+    """A new database for this test run, dropped afterwards."""
+    name = f"ds_test_{uuid.uuid4().hex[:10]}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(server_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    run_async(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield with_database(server_url, name)
+    finally:
+        run_async(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def truncate(url: str) -> None:
+    async def run() -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("TRUNCATE data_records")
+        finally:
+            await conn.close()
+
+    run_async(run())
+
+
+def flush(url: str) -> None:
+    with redis.Redis.from_url(url) as client:
+        client.flushdb()
