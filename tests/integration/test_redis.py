@@ -1,0 +1,178 @@
+"""The Redis cache and limiter against a real Redis (and PostgreSQL behind the cache)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+import redis
+from redis.crc import key_slot
+from starlette.testclient import TestClient
+
+from app.cache.redis import RedisPageCache, page_keys
+from app.main import create_app
+from app.ratelimit.redis import RedisTokenBucket, bucket_key
+from app.redisio import Pause, connect
+from app.repositories.postgres import PostgresRecordRepository
+from app.repositories.sqlfiles import load_queries
+from app.schemas.records import ListQuery
+from app.services.records import RecordService
+from app.settings import DEFAULT_SQL_DIR, Settings
+
+pytestmark = pytest.mark.anyio
+
+
+class CountingRepository:
+    """A real PostgreSQL repository that counts the list queries it runs."""
+
+    def __init__(self, inner: PostgresRecordRepository) -> None:
+        self.inner = inner
+        self.list_queries = 0
+
+    async def get_by_user(self, *args: Any, **kwargs: Any) -> Any:
+        self.list_queries += 1
+        return await self.inner.get_by_user(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_hundred_concurrent_misses_on_one_key_make_one_query(postgres_db: str, redis_url: str) -> None:
+    repository = CountingRepository(
+        PostgresRecordRepository(
+            postgres_db, load_queries(DEFAULT_SQL_DIR, "postgres"), min_size=1, max_size=8, timeout=10
+        )
+    )
+    client = connect(redis_url, timeout=1, pool_size=100)
+    pause = Pause()
+    service = RecordService(
+        repository,  # type: ignore[arg-type]
+        RedisPageCache(client, ttl_seconds=300, local_max_bytes=1 << 20, pause=pause),
+        RedisTokenBucket(client, rate=1000, window=60, pause=pause),
+    )
+    await repository.open()
+    try:
+        pages = await asyncio.gather(*(service.list_page(ListQuery(user_id="dogpile")) for _ in range(100)))
+    finally:
+        await repository.close()
+        await client.aclose()
+
+    assert repository.list_queries == 1
+    assert len(set(pages)) == 1
+
+
+@pytest.fixture
+def client(settings_pg_redis: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings_pg_redis)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def settings_pg_redis(postgres_db: str, redis_url: str) -> Settings:
+    return Settings(database_url=postgres_db, redis_url=redis_url, log_level="warning")
+
+
+def test_cache_hits_are_the_bytes_stored_in_redis(client: TestClient, redis_url: str) -> None:
+    client.post("/data", json={"user_id": "bytes", "payload": {"type": "t"}})
+
+    first = client.get("/data", params={"user_id": "bytes"})
+    second = client.get("/data", params={"user_id": "bytes"})
+
+    with redis.Redis.from_url(redis_url) as r:
+        stored = r.hvals(page_keys("bytes")[0])
+    assert stored == [first.content] and second.content == first.content
+
+
+def test_keys_of_one_user_share_a_cluster_slot() -> None:
+    """The gate script touches the bucket and both cache keys: Redis Cluster needs one slot."""
+    for user in ("alice", "user-42", "a.b@c|d"):
+        assert len({key_slot(key.encode()) for key in [bucket_key(user), *page_keys(user)]}) == 1
+
+
+def test_invalidation_drops_the_page_hash_and_moves_the_generation(
+    client: TestClient, redis_url: str
+) -> None:
+    client.get("/data", params={"user_id": "gen"})
+    with redis.Redis.from_url(redis_url) as r:
+        assert r.exists(page_keys("gen")[0])
+        client.post("/data", json={"user_id": "gen", "payload": {}})
+        assert not r.exists(page_keys("gen")[0])
+        assert r.get(page_keys("gen")[1]) == b"1"
+        assert 0 < r.ttl(page_keys("gen")[1]) <= 86_400
+
+
+def test_the_bucket_lives_in_redis_with_a_ttl_of_one_window(client: TestClient, redis_url: str) -> None:
+    client.get("/data", params={"user_id": "ttl"})
+
+    with redis.Redis.from_url(redis_url) as r:
+        assert 0 < r.pttl(bucket_key("ttl")) <= 60_000
+        assert float(r.hget(bucket_key("ttl"), "t")) == pytest.approx(99, abs=0.1)
+
+
+@pytest.fixture
+def silent_redis() -> Iterator[str]:
+    """A TCP server that accepts connections and never answers: a hung Redis."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    listener.close()
+
+
+@pytest.mark.parametrize("kind", ["hung", "refusing"])
+def test_a_dead_redis_does_not_stall_requests(
+    settings_pg_redis: Settings, silent_redis: str, kind: str
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    url = silent_redis if kind == "hung" else f"redis://127.0.0.1:{closed_port}/0"
+    settings = replace(settings_pg_redis, redis_url=url)
+
+    with TestClient(create_app(settings)) as client:
+        started = time.monotonic()
+        created = client.post("/data", json={"user_id": "nocache", "payload": {"n": 1}})
+        statuses = [client.get("/data", params={"user_id": "nocache"}).status_code for _ in range(20)]
+        elapsed = time.monotonic() - started
+        ready = client.get("/ready")
+
+    assert created.status_code == 201 and statuses == [200] * 20
+    # 21 requests; with redis-py's default retries each would wait on the dead server.
+    assert elapsed < 3.0, elapsed
+    assert ready.status_code == 503 and ready.json()["checks"]["cache"] != "ok"
+    assert ready.json()["checks"]["database"] == "ok"
+
+
+def test_reads_fall_back_to_the_database_and_stay_correct_while_redis_is_away(
+    settings_pg_redis: Settings,
+) -> None:
+    settings = replace(settings_pg_redis, redis_url="redis://127.0.0.1:1/0")
+
+    with TestClient(create_app(settings)) as client:
+        client.post("/data", json={"user_id": "away", "payload": {"n": 1}})
+        page = client.get("/data", params={"user_id": "away"}).json()
+
+    assert page["total"] == 1 and page["items"][0]["payload"] == {"n": 1}

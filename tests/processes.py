@@ -1,0 +1,68 @@
+"""The service as a real process: started with `python -m app serve`, spoken to over TCP."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def call(port: int, method: str, path: str, body: object = None) -> tuple[int, dict[str, str], bytes]:
+    """One request on a new connection: status, headers and body."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        data = None if body is None else json.dumps(body).encode()
+        conn.request(method, path, body=data, headers={"content-type": "application/json"})
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
+
+
+@contextmanager
+def running_server(env: dict[str, str], tmp_path: Path) -> Iterator[int]:
+    """`python -m app serve` with these APP_* settings until the block ends; yields its port.
+    It must stop within 15 s of SIGTERM."""
+    port = free_port()
+    full_env = {**os.environ, "APP_PORT": str(port), "APP_LOG_LEVEL": "warning", **env}
+    log = tmp_path / f"server-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve"], env=full_env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"the server exited with {process.returncode}: {log.read_text()}")
+            try:
+                if call(port, "GET", "/health")[0] == 200:
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the server did not answer /health within 20 s: {log.read_text()}")
+                time.sleep(0.1)
+        yield port
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail("the server did not stop on SIGTERM")
