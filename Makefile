@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export APP_DATABASE_URL ?= sqlite:///data-service.db
 
 .DEFAULT_GOAL := help
-.PHONY: help run migrate test lint bench clean
+.PHONY: help run migrate test lint bench bench-servers clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -36,7 +36,10 @@ lint: $(VENV)/.dev-deps ## ruff and mypy
 	$(BIN)/ruff format --check app tests bench
 	$(BIN)/mypy
 
-bench: $(VENV)/.dev-deps ## load-test the service on each ASGI server and print the figures (needs wrk)
+bench: $(VENV)/.dev-deps ## load-test on PostgreSQL and Redis (beside the peer when BENCH_PEER_DIR is set; needs wrk)
+	$(BIN)/python -m bench.production
+
+bench-servers: $(VENV)/.dev-deps ## the same app on granian, uvicorn and hypercorn, on SQLite (needs wrk)
 	$(BIN)/python -m bench.servers
 
 clean: ## remove the virtual environment and local databases

@@ -3,14 +3,18 @@ Lua scripts, registered once."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import structlog
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 log = structlog.get_logger("app.redis")
 LUA = Path(__file__).resolve().parent / "lua"
@@ -57,3 +61,55 @@ class Pause:
                 pause_seconds=self._seconds,
             )
         self._until = time.monotonic() + self._seconds
+
+
+class Batched:
+    """Calls of one Lua script from concurrent requests, sent together: every call made while
+    the event loop runs one turn goes out in one pipeline, one round trip for all of them."""
+
+    def __init__(self, client: Redis, script: AsyncScript) -> None:
+        self._client = client
+        self._script = script
+        self._waiting: list[tuple[Sequence[str], Sequence[object], asyncio.Future[Any]]] = []
+
+    async def __call__(self, keys: Sequence[str], args: Sequence[object]) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if not self._waiting:
+            loop.call_soon(self._send_batch)
+        self._waiting.append((keys, args, future))
+        return await future
+
+    def _send_batch(self) -> None:
+        batch, self._waiting = self._waiting, []
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        _sending.add(task)
+        task.add_done_callback(_sending.discard)
+
+    async def _send(self, batch: list[tuple[Sequence[str], Sequence[object], asyncio.Future[Any]]]) -> None:
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            for keys, args, _ in batch:
+                pipe.evalsha(self._script.sha, len(keys), *keys, *args)
+            replies = await pipe.execute(raise_on_error=False)
+            if any(isinstance(r, NoScriptError) for r in replies):  # Redis restarted or flushed scripts
+                self._script.sha = await self._client.script_load(self._script.script)
+                replies = [
+                    await self._script(keys, args) if isinstance(reply, NoScriptError) else reply
+                    for (keys, args, _), reply in zip(batch, replies, strict=True)
+                ]
+        except BaseException as exc:
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (*_, future), reply in zip(batch, replies, strict=True):
+            if future.done():
+                continue
+            if isinstance(reply, Exception):
+                future.set_exception(reply)
+            else:
+                future.set_result(reply)
+
+
+_sending: set[asyncio.Task[None]] = set()  # strong references while batches are in flight

@@ -105,6 +105,19 @@ def peak_rss_mib(pid: int) -> float:
     return total / 1024
 
 
+def worker_peak_rss_mib(pid: int) -> float:
+    """Peak resident memory of the largest process in the tree (a server's worker), in MiB."""
+    peaks = []
+    for p in set(_descendants(pid)):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]))
+        except OSError:
+            continue
+    return max(peaks, default=0) / 1024
+
+
 @contextmanager
 def service(env: dict[str, str], *, log: Path) -> Iterator[tuple[str, int]]:
     """Serve the app with these APP_* settings; yields its base URL and PID."""

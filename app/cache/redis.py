@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from app.cache.memory import BoundedPages
 from app.ratelimit import Decision, RateLimiter
 from app.ratelimit.redis import RedisTokenBucket, bucket_key
-from app.redisio import Pause, script
+from app.redisio import Batched, Pause, script
 
 GENERATION_TTL_SECONDS = 86_400
 
@@ -45,9 +45,9 @@ class RedisPageCache:
         self._ttl = max(1, int(ttl_seconds))
         self._pause = pause
         self._local = BoundedPages(max_bytes=local_max_bytes, ttl_seconds=ttl_seconds, clock=clock)
-        self._gate = script(client, "gate")
-        self._store = script(client, "store_page")
-        self._invalidate = script(client, "invalidate")
+        self._gate = Batched(client, script(client, "gate"))
+        self._store = Batched(client, script(client, "store_page"))
+        self._invalidate = Batched(client, script(client, "invalidate"))
         self._unsent: set[str] = set()  # users whose invalidation Redis missed
 
     async def get(self, user_id: str, key: str) -> tuple[bytes | None, int]:
@@ -108,19 +108,25 @@ class RedisPageCache:
 
     async def invalidate_user(self, user_id: str) -> None:
         self._local.forget_user(user_id)
-        self._unsent.add(user_id)
-        if not self._pause.active:
-            await self._resend()
-
-    async def _resend(self) -> bool:
-        """Send the invalidations Redis has not acknowledged; False while it still fails."""
+        if self._pause.active:
+            self._unsent.add(user_id)
+            return
         try:
-            for user_id in list(self._unsent):
-                await self._invalidate(keys=page_keys(user_id), args=[GENERATION_TTL_SECONDS])
-                self._unsent.discard(user_id)
+            await self._invalidate(keys=page_keys(user_id), args=[GENERATION_TTL_SECONDS])
         except (RedisError, OSError) as exc:
             self._pause.failed("cache invalidation", exc)
-            return False
+            self._unsent.add(user_id)
+
+    async def _resend(self) -> bool:
+        """Send the invalidations Redis missed; False while it still fails."""
+        while self._unsent:
+            user_id = self._unsent.pop()
+            try:
+                await self._invalidate(keys=page_keys(user_id), args=[GENERATION_TTL_SECONDS])
+            except (RedisError, OSError) as exc:
+                self._unsent.add(user_id)
+                self._pause.failed("cache invalidation", exc)
+                return False
         return True
 
     async def ping(self) -> None:

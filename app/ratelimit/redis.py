@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.ratelimit import Decision
-from app.redisio import Pause, script
+from app.redisio import Batched, Pause, script
 
 
 def bucket_key(user_id: str) -> str:
@@ -25,7 +25,7 @@ class RedisTokenBucket:
         self.rate = rate
         self.window = window
         self.pause = pause
-        self.gate = script(client, "gate")
+        self.gate = Batched(client, script(client, "gate"))
 
     def decision(self, allowed: int, left: int, wait_ms: int) -> Decision:
         """The Decision for what the gate script answered."""
