@@ -73,7 +73,10 @@ def build_cache_and_limiter(settings: Settings) -> tuple[PageCache, RateLimiter,
     pause = Pause()
     limiter = RedisTokenBucket(client, rate=settings.rate_limit_per_minute, window=60, pause=pause)
     cache = RedisPageCache(
-        client, ttl_seconds=settings.cache_ttl_seconds, local_max_bytes=settings.cache_max_bytes, pause=pause
+        client,
+        ttl_seconds=settings.cache_ttl_seconds,
+        local_max_bytes=settings.cache_local_max_bytes,
+        pause=pause,
     )
     return cache, limiter, client
 

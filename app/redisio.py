@@ -15,6 +15,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
+from redis.typing import EncodableT
 
 log = structlog.get_logger("app.redis")
 LUA = Path(__file__).resolve().parent / "lua"
@@ -70,9 +71,9 @@ class Batched:
     def __init__(self, client: Redis, script: AsyncScript) -> None:
         self._client = client
         self._script = script
-        self._waiting: list[tuple[Sequence[str], Sequence[object], asyncio.Future[Any]]] = []
+        self._waiting: list[tuple[Sequence[str], Sequence[EncodableT], asyncio.Future[Any]]] = []
 
-    async def __call__(self, keys: Sequence[str], args: Sequence[object]) -> Any:
+    async def __call__(self, keys: Sequence[str], args: Sequence[EncodableT]) -> Any:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         if not self._waiting:
@@ -86,7 +87,9 @@ class Batched:
         _sending.add(task)
         task.add_done_callback(_sending.discard)
 
-    async def _send(self, batch: list[tuple[Sequence[str], Sequence[object], asyncio.Future[Any]]]) -> None:
+    async def _send(
+        self, batch: list[tuple[Sequence[str], Sequence[EncodableT], asyncio.Future[Any]]]
+    ) -> None:
         try:
             pipe = self._client.pipeline(transaction=False)
             for keys, args, _ in batch:

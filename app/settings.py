@@ -31,9 +31,9 @@ class Settings:
     max_json_depth: int = 64
     bulk_max_items: int = 1000
     page_size_default: int = 20
-    page_size_max: int = 100
     cache_ttl_seconds: float = 300.0
     cache_max_bytes: int = 64 * 1024 * 1024
+    cache_local_max_bytes: int = 8 * 1024 * 1024
     rate_limit_per_minute: int = 100
     sqlite_readers: int = 4
     pg_pool_min_size: int = 4
@@ -52,16 +52,20 @@ class Settings:
             raise ConfigError("APP_REDIS_URL must be a redis://, rediss:// or unix:// URL")
         if self.pg_pool_min_size > self.pg_pool_max_size:
             raise ConfigError("APP_PG_POOL_MIN_SIZE must not exceed APP_PG_POOL_MAX_SIZE")
-        if not 1 <= self.page_size_default <= self.page_size_max:
-            raise ConfigError("APP_PAGE_SIZE_DEFAULT must lie between 1 and APP_PAGE_SIZE_MAX")
+        if not 1 <= self.page_size_default <= 100:
+            raise ConfigError("APP_PAGE_SIZE_DEFAULT must lie between 1 and 100")
         for name in (
             "max_body_bytes",
             "max_bulk_body_bytes",
             "max_json_depth",
             "bulk_max_items",
             "cache_max_bytes",
+            "cache_local_max_bytes",
             "rate_limit_per_minute",
             "sqlite_readers",
+            "pg_pool_min_size",
+            "pg_pool_max_size",
+            "redis_pool_size",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"APP_{name.upper()} must be at least 1")

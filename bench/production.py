@@ -75,7 +75,9 @@ def fresh_database(name: str) -> str:
 def seed(url: str, records: int, users: int) -> list[str]:
     """Seed the table and return a sample of ids for get_by_id."""
     asyncio.run(_sql(url, "TRUNCATE data_records", SEED, args=(records, users)))
-    return asyncio.run(_sql(url, "ANALYZE data_records", "SELECT id FROM data_records ORDER BY random() LIMIT 10000"))
+    return asyncio.run(
+        _sql(url, "ANALYZE data_records", "SELECT id FROM data_records ORDER BY random() LIMIT 10000")
+    )
 
 
 def flush(db: int) -> None:
@@ -104,24 +106,43 @@ def external(command: list[str], env: dict[str, str], url: str, log: Path) -> It
         process.wait(timeout=30)
 
 
-def load(label: str, url: str, pid: int, scenarios: list[str], args: argparse.Namespace,
-         env: dict[str, str], reset: int | None) -> list[dict[str, object]]:
+def load(
+    label: str,
+    url: str,
+    pid: int,
+    scenarios: list[str],
+    args: argparse.Namespace,
+    env: dict[str, str],
+    reset: int | None,
+) -> list[dict[str, object]]:
     rows = []
     for scenario in scenarios:
         if reset is not None:
             flush(reset)
         wrk(url, scenario, duration=args.warmup, connections=args.connections, env=env)
         result = wrk(url, scenario, duration=args.duration, connections=args.connections, env=env)
-        rows.append({"target": label, "scenario": scenario, **result,
-                     "worker_rss_mib": worker_peak_rss_mib(pid), "total_rss_mib": peak_rss_mib(pid)})
-        print(f"{label:8} {scenario:10} {result['req_s']:9.0f} req/s  p50 {result['p50_ms']:7.2f} ms"
-              f"  p99 {result['p99_ms']:7.2f} ms  429 {result['status_429']:.0f}"
-              f"  other {result['other_non2xx']:.0f}", flush=True)
+        rows.append(
+            {
+                "target": label,
+                "scenario": scenario,
+                **result,
+                "worker_rss_mib": worker_peak_rss_mib(pid),
+                "total_rss_mib": peak_rss_mib(pid),
+            }
+        )
+        print(
+            f"{label:8} {scenario:10} {result['req_s']:9.0f} req/s  p50 {result['p50_ms']:7.2f} ms"
+            f"  p99 {result['p99_ms']:7.2f} ms  429 {result['status_429']:.0f}"
+            f"  other {result['other_non2xx']:.0f}",
+            flush=True,
+        )
     return rows
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=10_000)
@@ -139,47 +160,98 @@ def main() -> None:
         base_env = {"HOT_USERS": str(args.hot_users), "COLD_USERS": str(args.users)}
 
         ours = fresh_database("bench_service")
-        subprocess.run([sys.executable, "-m", "app", "migrate"], check=True, capture_output=True,
-                       env={**os.environ, "APP_DATABASE_URL": ours})
+        subprocess.run(
+            [sys.executable, "-m", "app", "migrate"],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "APP_DATABASE_URL": ours},
+        )
         print(f"seeding {args.records:,} records for {args.users:,} users ...", flush=True)
         (work / "ids.txt").write_text("\n".join(seed(ours, args.records, args.users)) + "\n")
         env = {"APP_DATABASE_URL": ours, "APP_REDIS_URL": f"{REDIS}/2", "APP_SERVER": "granian"}
         with service(env, log=work / "service.log") as (url, pid):
-            rows += load("service", url, pid, args.scenarios, args,
-                         {**base_env, "IDS_FILE": str(work / "ids.txt")}, reset=2)
+            rows += load(
+                "service",
+                url,
+                pid,
+                args.scenarios,
+                args,
+                {**base_env, "IDS_FILE": str(work / "ids.txt")},
+                reset=2,
+            )
 
         if peer_dir:
             peer = fresh_database("bench_peer")
             peer_url = "http://127.0.0.1:8081"
-            peer_env = {"DATABASE_URL": peer.replace("postgresql://", "postgresql+asyncpg://", 1),
-                        "REDIS_URL": f"{REDIS}/1"}
-            with external([f"{peer_dir}/peers/fastapi_ref/run.sh"], peer_env, peer_url,
-                          work / "peer.log") as pid:
+            peer_env = {
+                "DATABASE_URL": peer.replace("postgresql://", "postgresql+asyncpg://", 1),
+                "REDIS_URL": f"{REDIS}/1",
+            }
+            with external(
+                [f"{peer_dir}/peers/fastapi_ref/run.sh"], peer_env, peer_url, work / "peer.log"
+            ) as pid:
                 (work / "peer_ids.txt").write_text("\n".join(seed(peer, args.records, args.users)) + "\n")
-                rows += load("peer", peer_url, pid, args.scenarios, args,
-                             {**base_env, "IDS_FILE": str(work / "peer_ids.txt")}, reset=1)
-            with external([f"{peer_dir}/peers/ceiling/run.sh"], {"CEILING_SERVER": "granian"},
-                          "http://127.0.0.1:8082", work / "ceiling.log") as pid:
-                rows += load("ceiling", "http://127.0.0.1:8082", pid,
-                             [s for s in args.scenarios if s in ("get_hot", "health")], args, base_env, None)
+                rows += load(
+                    "peer",
+                    peer_url,
+                    pid,
+                    args.scenarios,
+                    args,
+                    {**base_env, "IDS_FILE": str(work / "peer_ids.txt")},
+                    reset=1,
+                )
+            with external(
+                [f"{peer_dir}/peers/ceiling/run.sh"],
+                {"CEILING_SERVER": "granian"},
+                "http://127.0.0.1:8082",
+                work / "ceiling.log",
+            ) as pid:
+                rows += load(
+                    "ceiling",
+                    "http://127.0.0.1:8082",
+                    pid,
+                    [s for s in args.scenarios if s in ("get_hot", "health")],
+                    args,
+                    base_env,
+                    None,
+                )
 
         print()
-        print(table(rows, ["target", "scenario", "req_s", "p50_ms", "p99_ms", "status_429", "other_non2xx",
-                           "worker_rss_mib", "total_rss_mib"]))
+        print(
+            table(
+                rows,
+                [
+                    "target",
+                    "scenario",
+                    "req_s",
+                    "p50_ms",
+                    "p99_ms",
+                    "status_429",
+                    "other_non2xx",
+                    "worker_rss_mib",
+                    "total_rss_mib",
+                ],
+            )
+        )
         by = {(str(r["target"]), str(r["scenario"])): r for r in rows}
-        ratios = []
-        for scenario in args.scenarios:
-            ours_row, peer_row = by.get(("service", scenario)), by.get(("peer", scenario))
-            if ours_row and peer_row:
-                ceiling = by.get(("ceiling", scenario))
-                ratios.append({
-                    "scenario": scenario,
-                    "req_s vs peer": f"{float(ours_row['req_s']) / float(peer_row['req_s']):.1f}x",
-                    "p99 vs peer": f"{float(ours_row['p99_ms']) / float(peer_row['p99_ms']):.2f}x",
-                    "req_s vs ceiling": "" if not ceiling else
-                    f"{float(ours_row['req_s']) / float(ceiling['req_s']):.2f}x",
-                    "worker RSS vs peer": f"{float(ours_row['worker_rss_mib']) / float(peer_row['worker_rss_mib']):.2f}x",
-                })
+
+        def ratio(scenario: str, other: str, column: str, digits: int) -> str:
+            ours_row, their_row = by.get(("service", scenario)), by.get((other, scenario))
+            if not ours_row or not their_row:
+                return ""
+            return f"{float(str(ours_row[column])) / float(str(their_row[column])):.{digits}f}x"
+
+        ratios = [
+            {
+                "scenario": scenario,
+                "req_s vs peer": ratio(scenario, "peer", "req_s", 1),
+                "p99 vs peer": ratio(scenario, "peer", "p99_ms", 2),
+                "req_s vs ceiling": ratio(scenario, "ceiling", "req_s", 2),
+                "worker RSS vs peer": ratio(scenario, "peer", "worker_rss_mib", 2),
+            }
+            for scenario in args.scenarios
+            if ("peer", scenario) in by
+        ]
         if ratios:
             print()
             print(table(ratios, list(ratios[0])))

@@ -70,6 +70,11 @@ class PostgresRecordRepository:
         sql, names = self._statements[name]
         return sql, [binds[n] for n in names]
 
+    def _args(self, name: str, binds: dict[str, Any]) -> list[Any]:
+        """The statement followed by its arguments, ready for fetch(*...)."""
+        sql, args = self._call(name, binds)
+        return [sql, *args]
+
     @property
     def pool(self) -> asyncpg.Pool:
         if self._pool is None:
@@ -178,14 +183,16 @@ class PostgresRecordRepository:
             "limit": query.limit,
             "offset": query.offset,
         }
-        async with _translated(), self.pool.acquire() as conn:
-            total = None
-            if with_total:
-                sql, args = self._call("count_records", binds)
-                total = await conn.fetchval(sql, *args)
-            sql, args = self._call("list_records", binds)
-            rows = await conn.fetch(sql, *args)
-        return [_record(r) for r in rows], total
+        async with _translated():
+            if not with_total:
+                rows = await self.pool.fetch(*self._args("list_records", binds))
+                return [_record(r) for r in rows], None
+            rows = await self.pool.fetch(*self._args("list_records_counted", binds))
+            if rows:
+                return [_record(r) for r in rows], rows[0]["total"]
+            # Past the last page the window count has no row to ride on: count on its own.
+            total = await self.pool.fetchval(*self._args("count_records", binds))
+        return [], total
 
     async def ping(self) -> None:
         async with _translated():

@@ -195,24 +195,24 @@ class SqliteRecordRepository:
             "created_to": FAR_FUTURE if query.created_to is None else to_text(query.created_to),
             "type": query.type,
             "status": query.status,
+            "limit": query.limit,
+            "offset": query.offset,
         }
 
         def fetch(conn: sqlite3.Connection) -> tuple[list[Record], int | None]:
-            total = None
             if with_total:
-                total = conn.execute(self._q["count_records"], binds).fetchone()[0]
+                rows = conn.execute(self._q["list_records_counted"], binds).fetchall()
+                if rows:
+                    return [_record(r) for r in rows], rows[0][5]
+                # Past the last page the window count has no row to ride on: count on its own.
+                return [], conn.execute(self._q["count_records"], binds).fetchone()[0]
             after = query.after
-            rows = conn.execute(
-                self._q["list_records"],
-                {
-                    **binds,
-                    "after_created_at": FAR_FUTURE if after is None else to_text(after.created_at),
-                    "after_id": "" if after is None else after.id,
-                    "limit": query.limit,
-                    "offset": query.offset,
-                },
-            ).fetchall()
-            return [_record(r) for r in rows], total
+            keyset = {
+                "after_created_at": FAR_FUTURE if after is None else to_text(after.created_at),
+                "after_id": "" if after is None else after.id,
+            }
+            rows = conn.execute(self._q["list_records"], {**binds, **keyset}).fetchall()
+            return [_record(r) for r in rows], None
 
         return await self._read(fetch)
 

@@ -64,6 +64,15 @@ async def test_limit_and_offset_page_through(repository: RecordRepository) -> No
     assert total == 5 and none is None and len(unpaged) == 2
 
 
+async def test_a_page_past_the_end_is_empty_but_still_counts(repository: RecordRepository) -> None:
+    for i in range(3):
+        await repository.create(new(n=i))
+
+    page, total = await repository.get_by_user(RecordQuery("alice", limit=2, offset=10), with_total=True)
+
+    assert page == [] and total == 3
+
+
 async def test_keyset_pages_cover_records_created_in_one_batch(repository: RecordRepository) -> None:
     outcome = await repository.create_many([new(i=i) for i in range(9)], all_or_nothing=False)
     seen: list[str] = []
