@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export APP_DATABASE_URL ?= sqlite:///data-service.db
 
 .DEFAULT_GOAL := help
-.PHONY: help run migrate test lint bench bench-servers clean
+.PHONY: help run migrate test test-oracle lint bench bench-servers clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ migrate: $(VENV)/.run-deps ## apply pending migrations to APP_DATABASE_URL
 
 test: $(VENV)/.dev-deps ## install the dev dependencies and run the whole suite
 	$(BIN)/python -m pytest
+
+test-oracle: $(VENV)/.dev-deps ## the contract suite on Oracle (ORACLE_DSN=oracle://user:pw@host:1521/service, or Docker)
+	REQUIRE_ORACLE=1 $(BIN)/python -m pytest -m oracle tests/contract
 
 lint: $(VENV)/.dev-deps ## ruff and mypy
 	$(BIN)/ruff check app tests bench

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 
 from app.settings import ConfigError, Settings
 
 
-def migrate(settings: Settings) -> list[int]:
-    """Apply the dialect's pending migrations; returns the versions applied."""
+def migrate(settings: Settings, optional: Sequence[str] = ()) -> list[int]:
+    """Apply the dialect's pending migrations (and the optional ones named, e.g. V0101);
+    returns the versions applied."""
     from app.repositories.sqlfiles import load_migrations
 
     migrations = load_migrations(settings.sql_dir, settings.database_dialect)
+    if optional:
+        chosen = {int(v.lstrip("Vv")) for v in optional}
+        extra = [
+            m
+            for m in load_migrations(settings.sql_dir, settings.database_dialect, "optional")
+            if m.version in chosen
+        ]
+        if len(extra) != len(chosen):
+            raise ConfigError(f"no such optional migration among {sorted(optional)}")
+        migrations = sorted([*migrations, *extra], key=lambda m: m.version)
     if settings.database_dialect == "sqlite":
         from app.repositories.sqlite import migrate_sqlite, sqlite_path
 
@@ -25,17 +37,33 @@ def migrate(settings: Settings) -> list[int]:
 
         maintenance = load_queries(settings.sql_dir, "postgres")["maintain_partitions"]
         return asyncio.run(migrate_postgres(settings.database_url, migrations, maintenance))
+    if settings.database_dialect == "oracle":
+        import asyncio
+
+        from app.repositories.oracle import migrate_oracle
+
+        # Package specs before bodies: a body compiles against its spec.
+        objects = sorted(settings.plsql_dir.glob("*.pk[sb]"), key=lambda p: (p.suffix != ".pks", p.name))
+        repeatable = [(p.name, p.read_text(encoding="utf-8")) for p in objects]
+        return asyncio.run(migrate_oracle(settings.database_url, migrations, repeatable))
     raise ConfigError(f"the {settings.database_dialect} dialect is not available in this build")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     parser.add_argument("command", choices=["serve", "migrate"])
+    parser.add_argument(
+        "--optional",
+        action="append",
+        default=[],
+        metavar="VERSION",
+        help="also apply this optional migration (e.g. V0101), Oracle only",
+    )
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
         if args.command == "migrate":
-            applied = migrate(settings)
+            applied = migrate(settings, args.optional)
             print(
                 f"applied {len(applied)} migration(s)"
                 + (f": {', '.join(f'V{v:04d}' for v in applied)}" if applied else "; schema is current")

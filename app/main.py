@@ -55,6 +55,16 @@ def build_repository(settings: Settings) -> RecordRepository:
             max_size=settings.pg_pool_max_size,
             timeout=settings.database_timeout_seconds,
         )
+    if dialect == "oracle":
+        from app.repositories.oracle import OracleRecordRepository
+
+        return OracleRecordRepository(
+            settings.database_url,
+            load_queries(settings.sql_dir, "oracle"),
+            pool_size=settings.oracle_pool_size,
+            timeout=settings.database_timeout_seconds,
+            bulk_path=settings.oracle_bulk_path,
+        )
     raise ConfigError(f"the {dialect} dialect is not available in this build")
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 SERVERS = ("granian", "uvicorn", "hypercorn")
 DEFAULT_SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+DEFAULT_PLSQL_DIR = DEFAULT_SQL_DIR.parent / "plsql"
 
 
 class ConfigError(ValueError):
@@ -25,6 +26,7 @@ class Settings:
     port: int = 8000
     server: str = "granian"
     sql_dir: Path = DEFAULT_SQL_DIR
+    plsql_dir: Path = DEFAULT_PLSQL_DIR
     log_level: str = "info"
     max_body_bytes: int = 1024 * 1024
     max_bulk_body_bytes: int = 8 * 1024 * 1024
@@ -41,6 +43,8 @@ class Settings:
     database_timeout_seconds: float = 5.0
     redis_timeout_seconds: float = 0.25
     redis_pool_size: int = 32
+    oracle_pool_size: int = 8
+    oracle_bulk_path: str = "array_dml"
 
     def __post_init__(self) -> None:
         if self.server not in SERVERS:
@@ -50,6 +54,8 @@ class Settings:
             raise ConfigError(f"APP_DATABASE_URL has an unknown scheme {scheme!r}")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("APP_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        if self.oracle_bulk_path not in ("array_dml", "plsql"):
+            raise ConfigError("APP_ORACLE_BULK_PATH must be array_dml or plsql")
         if self.pg_pool_min_size > self.pg_pool_max_size:
             raise ConfigError("APP_PG_POOL_MIN_SIZE must not exceed APP_PG_POOL_MAX_SIZE")
         if not 1 <= self.page_size_default <= 100:
@@ -66,6 +72,7 @@ class Settings:
             "pg_pool_min_size",
             "pg_pool_max_size",
             "redis_pool_size",
+            "oracle_pool_size",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"APP_{name.upper()} must be at least 1")

@@ -32,6 +32,22 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def oracle_url() -> Iterator[str]:
+    """A migrated Oracle schema (ORACLE_DSN or a container), or a skip that says why."""
+    with services.oracle_server() as url:
+        with ThreadPoolExecutor(1) as thread:
+            thread.submit(migrate, Settings(database_url=url)).result()
+        yield url
+
+
+@pytest.fixture
+def oracle_db(oracle_url: str) -> str:
+    """The Oracle schema, emptied."""
+    services.oracle_truncate(oracle_url)
+    return oracle_url
+
+
+@pytest.fixture(scope="session")
 def redis_server_url() -> Iterator[str]:
     with services.redis_server() as url:
         yield url

@@ -5,7 +5,9 @@ TEST_REDIS_URL, else testcontainers where a Docker engine runs, else a skip that
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
+import socket
 import uuid
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +22,8 @@ import redis
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 T = TypeVar("T")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+ORACLE_DSN = os.environ.get("ORACLE_DSN", "")
+ORACLE_IMAGE = "gvenzl/oracle-free:23-slim"  # pinned: the image the CI workflow runs too
 
 
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -28,14 +32,27 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coroutine).result()
 
 
+@functools.cache
 def _docker_engine() -> bool:
+    """Whether a Docker engine answers (testcontainers needs one)."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if host.startswith("unix://"):
+        try:
+            with socket.socket(socket.AF_UNIX) as probe:
+                probe.settimeout(2)
+                probe.connect(host[len("unix://") :])
+        except OSError:
+            return False
     try:
         import docker
 
-        docker.from_env(timeout=2).ping()
-    except Exception:  # no client library, no socket, no engine: all mean "no Docker"
+        client = docker.from_env(timeout=5)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:  # a socket but no engine behind it, or no client library
         return False
-    return True
 
 
 def _unavailable(name: str, url: str, variable: str) -> None:
@@ -135,3 +152,53 @@ def truncate(url: str) -> None:
 def flush(url: str) -> None:
     with redis.Redis.from_url(url) as client:
         client.flushdb()
+
+
+@contextmanager
+def oracle_server() -> Iterator[str]:
+    """oracle://user:password@host:port/service of a schema the tests may fill and empty.
+
+    Oracle cannot run on every machine: without ORACLE_DSN or a Docker engine these tests skip
+    (under CI=true too), unless REQUIRE_ORACLE=1 (`make test-oracle`) makes that a failure.
+    """
+    if ORACLE_DSN:
+        yield ORACLE_DSN
+        return
+    if _docker_engine():
+        from testcontainers.oracle import OracleDbContainer
+
+        with OracleDbContainer(ORACLE_IMAGE) as container:
+            yield (
+                f"oracle://system:{container.oracle_password}@{container.get_container_host_ip()}:"
+                f"{container.get_exposed_port(1521)}/FREEPDB1"
+            )
+        return
+    message = (
+        "Oracle is not reachable here: set ORACLE_DSN=oracle://user:password@host:1521/service "
+        "or run where a Docker engine can start " + ORACLE_IMAGE
+    )
+    if os.environ.get("REQUIRE_ORACLE") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def oracle_truncate(url: str) -> None:
+    from app.repositories.oracle import OracleTarget
+
+    async def run() -> None:
+        import oracledb
+
+        target = OracleTarget.from_url(url)
+        conn = await oracledb.connect_async(
+            user=target.user,
+            password=target.password,
+            host=target.host,
+            port=target.port,
+            service_name=target.service_name,
+        )
+        try:
+            await conn.execute("TRUNCATE TABLE data_records")
+        finally:
+            await conn.close()
+
+    run_async(run())

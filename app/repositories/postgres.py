@@ -16,13 +16,23 @@ import asyncpg
 from msgspec import Raw
 
 from app.errors import InvalidData, StorageConflict, StorageUnavailable
-from app.repositories.protocol import BulkOutcome, NewRecord, RecordQuery, RowError
-from app.repositories.sqlfiles import Migration, pending, to_numbered
+from app.repositories.protocol import FILTERS, BulkOutcome, NewRecord, RecordQuery, RowError
+from app.repositories.sqlfiles import Migration, Statements, pending, to_numbered
 from app.schemas.records import Record
 
 FAR_PAST = datetime(1, 1, 1, tzinfo=UTC)
 FAR_FUTURE = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 LAST_ID = uuid.UUID(int=(1 << 128) - 1)
+BINDS = {
+    "insert_record": frozenset({"id", "user_id", "payload"}),
+    "insert_records": frozenset({"ids", "user_ids", "payloads"}),
+    "get_record": frozenset({"id"}),
+    "list_records": FILTERS | {"after_created_at", "after_id", "limit", "offset"},
+    "list_records_counted": FILTERS | {"limit", "offset"},
+    "count_records": FILTERS,
+    "ping": frozenset(),
+    "maintain_partitions": frozenset(),
+}
 MIGRATION_LOCK = 0x64617461  # pg_advisory_lock key: one migrator at a time
 
 
@@ -49,7 +59,7 @@ class PostgresRecordRepository:
         self, dsn: str, queries: dict[str, str], *, min_size: int, max_size: int, timeout: float
     ) -> None:
         self._dsn = dsn
-        self._statements = {name: to_numbered(sql) for name, sql in queries.items()}
+        self._numbered = {name: to_numbered(sql) for name, sql in Statements(queries, BINDS).sql.items()}
         self._min_size = min_size
         self._max_size = max_size
         self._timeout = timeout
@@ -67,7 +77,7 @@ class PostgresRecordRepository:
             )
 
     def _call(self, name: str, binds: dict[str, Any]) -> tuple[str, list[Any]]:
-        sql, names = self._statements[name]
+        sql, names = self._numbered[name]
         return sql, [binds[n] for n in names]
 
     def _args(self, name: str, binds: dict[str, Any]) -> list[Any]:

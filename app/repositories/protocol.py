@@ -9,6 +9,9 @@ from typing import Protocol
 
 from app.schemas.records import Record
 
+# The binds every dialect's list and count statements share: a RecordQuery's filters.
+FILTERS = frozenset({"user_id", "created_from", "created_to", "type", "status"})
+
 
 @dataclass(frozen=True, slots=True)
 class NewRecord:

@@ -21,11 +21,21 @@ import msgspec
 from msgspec import Raw
 
 from app.errors import StorageConflict, StorageUnavailable
-from app.repositories.protocol import BulkOutcome, NewRecord, RecordQuery, RowError
-from app.repositories.sqlfiles import Migration, pending
+from app.repositories.protocol import FILTERS, BulkOutcome, NewRecord, RecordQuery, RowError
+from app.repositories.sqlfiles import Migration, Statements, pending
 from app.schemas.records import Record
 
 T = TypeVar("T")
+BINDS = {
+    "insert_record": frozenset({"id", "user_id", "payload", "created_at"}),
+    "insert_records": frozenset({"rows", "created_at"}),
+    "get_record": frozenset({"id"}),
+    "list_records": FILTERS | {"after_created_at", "after_id", "limit", "offset"},
+    "list_records_counted": FILTERS | {"limit", "offset"},
+    "count_records": FILTERS,
+    "ping": frozenset(),
+    "maintain_partitions": frozenset(),
+}
 FAR_PAST = "0000-01-01T00:00:00.000000Z"
 _encoder = msgspec.json.Encoder()
 FAR_FUTURE = "9999-12-31T23:59:59.999999Z"
@@ -81,7 +91,7 @@ class SqliteRecordRepository:
 
     def __init__(self, path: str, queries: dict[str, str], *, readers: int = 4) -> None:
         self._path = path
-        self._q = queries
+        self._statements = Statements(queries, BINDS)
         self._reader_count = readers
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._all: list[sqlite3.Connection] = []
@@ -96,6 +106,9 @@ class SqliteRecordRepository:
             self._all.append(conn)
         self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._read_pool = ThreadPoolExecutor(self._reader_count, thread_name_prefix="sqlite-reader")
+
+    def _execute(self, conn: sqlite3.Connection, name: str, values: dict[str, Any]) -> sqlite3.Cursor:
+        return conn.execute(self._statements.sql[name], self._statements.binds(name, values))
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -130,7 +143,7 @@ class SqliteRecordRepository:
         row = self._row(record, to_text(datetime.now(UTC)))
 
         def insert(conn: sqlite3.Connection) -> None:
-            conn.execute(self._q["insert_record"], row)
+            self._execute(conn, "insert_record", row)
 
         await self._write(insert)
         moment = datetime.fromisoformat(row["created_at"])
@@ -152,12 +165,11 @@ class SqliteRecordRepository:
     ) -> BulkOutcome:
         as_json = _encoder.encode([[r["id"], r["user_id"], Raw(r["payload"])] for r in rows]).decode()
         try:
-            conn.execute(self._q["insert_records"], {"rows": as_json, "created_at": rows[0]["created_at"]})
+            self._execute(conn, "insert_records", {"rows": as_json, "created_at": rows[0]["created_at"]})
             return BulkOutcome(stored={i: r["id"] for i, r in enumerate(rows)}, refused=[])
         except sqlite3.IntegrityError:
             pass
         # Some row broke a constraint: go row by row to tell the client which.
-        sql = self._q["insert_record"]
         stored: dict[int, str] = {}
         refused: list[RowError] = []
         conn.execute("BEGIN IMMEDIATE")
@@ -165,7 +177,7 @@ class SqliteRecordRepository:
             for i, row in enumerate(rows):
                 conn.execute("SAVEPOINT bulk_row")
                 try:
-                    conn.execute(sql, row)
+                    self._execute(conn, "insert_record", row)
                     conn.execute("RELEASE bulk_row")
                     stored[i] = row["id"]
                 except sqlite3.IntegrityError as exc:
@@ -183,13 +195,13 @@ class SqliteRecordRepository:
 
     async def get_by_id(self, record_id: str) -> Record | None:
         def fetch(conn: sqlite3.Connection) -> Record | None:
-            row = conn.execute(self._q["get_record"], {"id": record_id}).fetchone()
+            row = self._execute(conn, "get_record", {"id": record_id}).fetchone()
             return None if row is None else _record(row)
 
         return await self._read(fetch)
 
     async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
-        binds: dict[str, object] = {
+        binds: dict[str, Any] = {
             "user_id": query.user_id,
             "created_from": FAR_PAST if query.created_from is None else to_text(query.created_from),
             "created_to": FAR_FUTURE if query.created_to is None else to_text(query.created_to),
@@ -201,24 +213,24 @@ class SqliteRecordRepository:
 
         def fetch(conn: sqlite3.Connection) -> tuple[list[Record], int | None]:
             if with_total:
-                rows = conn.execute(self._q["list_records_counted"], binds).fetchall()
+                rows = self._execute(conn, "list_records_counted", binds).fetchall()
                 if rows:
                     return [_record(r) for r in rows], rows[0][5]
                 # Past the last page the window count has no row to ride on: count on its own.
-                return [], conn.execute(self._q["count_records"], binds).fetchone()[0]
+                return [], self._execute(conn, "count_records", binds).fetchone()[0]
             after = query.after
             keyset = {
                 "after_created_at": FAR_FUTURE if after is None else to_text(after.created_at),
                 "after_id": "" if after is None else after.id,
             }
-            rows = conn.execute(self._q["list_records"], {**binds, **keyset}).fetchall()
+            rows = self._execute(conn, "list_records", {**binds, **keyset}).fetchall()
             return [_record(r) for r in rows], None
 
         return await self._read(fetch)
 
     async def ping(self) -> None:
         def select_one(conn: sqlite3.Connection) -> None:
-            conn.execute(self._q["ping"]).fetchone()
+            self._execute(conn, "ping", {}).fetchone()
 
         await self._read(select_one)
 

@@ -27,10 +27,22 @@ async def _postgres(request: pytest.FixtureRequest) -> RecordRepository:
     )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+async def _oracle(request: pytest.FixtureRequest) -> RecordRepository:
+    from app.repositories.oracle import OracleRecordRepository
+
+    url = request.getfixturevalue("oracle_db")
+    return OracleRecordRepository(url, load_queries(DEFAULT_SQL_DIR, "oracle"), pool_size=2, timeout=30)
+
+
+@pytest.fixture(params=["sqlite", "postgres", pytest.param("oracle", marks=pytest.mark.oracle)])
 async def repository(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RecordRepository]:
     """An open repository on an empty, migrated database of each dialect."""
-    repo = await (_sqlite(tmp_path) if request.param == "sqlite" else _postgres(request))
+    opened = {
+        "sqlite": lambda: _sqlite(tmp_path),
+        "postgres": lambda: _postgres(request),
+        "oracle": lambda: _oracle(request),
+    }
+    repo = await opened[request.param]()
     await repo.open()
     try:
         yield repo

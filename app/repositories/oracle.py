@@ -1,0 +1,428 @@
+"""Oracle Database through python-oracledb's async API (thin mode: no client libraries).
+
+The pool is fixed in size (min = max), waits a bounded time for a free connection, pings idle
+connections before handing them out, and every call runs under a call timeout. Statements come
+from sql/oracle/; bulk operations from the PL/SQL package in plsql/.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import oracledb
+from msgspec import Raw
+
+from app.errors import InvalidData, NotFound, ServiceError, StorageConflict, StorageUnavailable
+from app.repositories.protocol import FILTERS, BulkOutcome, NewRecord, RecordQuery, RowError
+from app.repositories.sqlfiles import Migration, Statements, pending, split_oracle_script
+from app.schemas.records import Record
+
+# LOBs (the serialized payload) arrive as str, not as LOB locators needing another round trip.
+oracledb.defaults.fetch_lobs = False
+
+BINDS = {
+    "insert_record": frozenset({"user_id", "payload", "id", "created_at", "updated_at"}),
+    "insert_records": frozenset({"id", "user_id", "payload"}),
+    "get_record": frozenset({"id"}),
+    "list_records": FILTERS | {"after_created_at", "after_id", "limit"},
+    "list_records_counted": FILTERS | {"first_row", "last_row"},
+    "count_records": FILTERS,
+    "ping": frozenset(),
+    "maintain_partitions": frozenset(),
+}
+FAR_PAST = datetime(1, 1, 1)
+FAR_FUTURE = datetime(9999, 12, 31, 23, 59, 59, 999999)
+LAST_ID = "G" * 32  # sorts after every hex id
+# Transient driver errors: the connection dropped, could not be made, or timed out.
+RETRYABLE = frozenset({"DPY-4011", "DPY-6005", "DPY-4005", "DPY-4024", "DPY-6000", "DPY-6003"})
+VALUE_TOO_LARGE = frozenset({"ORA-12899", "ORA-01401", "ORA-40478"})
+REFUSED_VALUE = frozenset({"ORA-02290", "ORA-01400", "ORA-40441", "ORA-01722", "ORA-01858", "ORA-40596"})
+
+
+def error_for(full_code: str, *, recoverable: bool) -> ServiceError:
+    """The service's own error for an Oracle or driver error code (ORA-00001, DPY-4011 ...)."""
+    if full_code == "ORA-00001":
+        return StorageConflict("the record conflicts with one already stored")
+    if full_code in VALUE_TOO_LARGE:
+        return InvalidData("a value is too large for its column")
+    if full_code in REFUSED_VALUE:
+        return InvalidData("the database refused a value")
+    if full_code == "ORA-01403":
+        return NotFound("no such record")
+    retryable = recoverable or full_code in RETRYABLE
+    return StorageUnavailable("the database could not complete the request", retryable=retryable)
+
+
+@asynccontextmanager
+async def _translated() -> AsyncIterator[None]:
+    try:
+        yield
+    except oracledb.Error as exc:
+        error = exc.args[0] if exc.args else None
+        code = getattr(error, "full_code", "") or ""
+        raise error_for(code, recoverable=bool(getattr(error, "isrecoverable", False))) from exc
+    except (OSError, TimeoutError) as exc:
+        raise StorageUnavailable("the database could not be reached", retryable=True) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class OracleTarget:
+    """Where oracle://user:password@host:port/service points."""
+
+    user: str
+    password: str
+    host: str
+    port: int
+    service_name: str
+
+    @classmethod
+    def from_url(cls, url: str) -> OracleTarget:
+        parts = urlsplit(url)
+        if parts.scheme != "oracle" or not parts.hostname or not parts.username or not parts.path.strip("/"):
+            raise ValueError("an Oracle URL looks like oracle://user:password@host:1521/service")
+        return cls(
+            user=unquote(parts.username),
+            password=unquote(parts.password or ""),
+            host=parts.hostname,
+            port=parts.port or 1521,
+            service_name=parts.path.strip("/"),
+        )
+
+    async def connect(self) -> oracledb.AsyncConnection:
+        """One standalone connection (migrations, tools); the service itself uses the pool."""
+        conn: oracledb.AsyncConnection = await oracledb.connect_async(
+            user=self.user,
+            password=self.password,
+            host=self.host,
+            port=self.port,
+            service_name=self.service_name,
+        )
+        return conn
+
+
+@dataclass(frozen=True, slots=True)
+class Procedure:
+    """A PL/SQL procedure the service may call, with the Python type of each parameter."""
+
+    inputs: dict[str, type]
+    outputs: dict[str, type]
+
+
+# The only procedures execute_plsql_procedure runs; anything else is refused before the database.
+PROCEDURES = {
+    "data_records_bulk.touch_users": Procedure({"p_user_ids": list}, {"p_touched": int}),
+    "data_records_bulk.purge_before": Procedure({"p_cutoff": datetime}, {"p_purged": int}),
+}
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC)
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _record(row: Sequence[Any]) -> Record:
+    return Record(
+        id=row[0], user_id=row[1], payload=Raw(row[2]), created_at=_utc(row[3]), updated_at=_utc(row[4])
+    )
+
+
+class OracleRecordRepository:
+    """RecordRepository on Oracle Database 19c or newer."""
+
+    def __init__(
+        self,
+        url: str,
+        queries: dict[str, str],
+        *,
+        pool_size: int,
+        timeout: float,
+        bulk_path: str = "array_dml",
+    ) -> None:
+        self._target = OracleTarget.from_url(url)
+        self._statements = Statements(queries, BINDS)
+        self._pool_size = pool_size
+        self._timeout_ms = int(timeout * 1000)
+        if bulk_path not in ("array_dml", "plsql"):
+            raise ValueError("the Oracle bulk path is array_dml or plsql")
+        self._bulk_path = bulk_path
+        self._pool: oracledb.AsyncConnectionPool | None = None
+
+    async def open(self) -> None:
+        """Create the fixed-size pool; connections are made in the background."""
+        target = self._target
+        self._pool = oracledb.create_pool_async(
+            user=target.user,
+            password=target.password,
+            host=target.host,
+            port=target.port,
+            service_name=target.service_name,
+            min=self._pool_size,
+            max=self._pool_size,
+            increment=0,
+            getmode=oracledb.POOL_GETMODE_TIMEDWAIT,
+            wait_timeout=self._timeout_ms,
+            ping_interval=60,
+            tcp_connect_timeout=self._timeout_ms / 1000,
+        )
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[oracledb.AsyncConnection]:
+        if self._pool is None:
+            raise StorageUnavailable("the database pool is not open")
+        async with _translated(), self._pool.acquire() as conn:
+            conn.call_timeout = self._timeout_ms
+            yield conn
+
+    def _sql(self, name: str) -> str:
+        return self._statements.sql[name]
+
+    async def create(self, record: NewRecord) -> Record:
+        async with self._connection() as conn:
+            cursor = conn.cursor()
+            out = {
+                name: cursor.var(kind)
+                for name, kind in (
+                    ("id", str),
+                    ("created_at", oracledb.DB_TYPE_TIMESTAMP),
+                    ("updated_at", oracledb.DB_TYPE_TIMESTAMP),
+                )
+            }
+            cursor.setinputsizes(payload=oracledb.DB_TYPE_CLOB)
+            await cursor.execute(
+                self._sql("insert_record"),
+                self._statements.binds(
+                    "insert_record",
+                    {
+                        "user_id": record.user_id,
+                        "payload": record.payload.decode(),
+                        **out,
+                    },
+                ),
+            )
+            await conn.commit()
+        created, updated = out["created_at"].getvalue()[0], out["updated_at"].getvalue()[0]
+        return Record(
+            id=out["id"].getvalue()[0],
+            user_id=record.user_id,
+            payload=Raw(record.payload),
+            created_at=_utc(created),
+            updated_at=_utc(updated),
+        )
+
+    async def create_many(self, records: Sequence[NewRecord], *, all_or_nothing: bool) -> BulkOutcome:
+        if self._bulk_path == "plsql":
+            return await self._create_many_plsql(records, all_or_nothing)
+        ids = [uuid.uuid4().hex.upper() for _ in records]
+        rows = [
+            self._statements.binds(
+                "insert_records", {"id": i, "user_id": r.user_id, "payload": r.payload.decode()}
+            )
+            for i, r in zip(ids, records, strict=True)
+        ]
+        async with self._connection() as conn:
+            cursor = conn.cursor()
+            cursor.setinputsizes(payload=oracledb.DB_TYPE_CLOB)
+            await cursor.executemany(self._sql("insert_records"), rows, batcherrors=True)
+            refused = [
+                RowError(e.offset, f"refused by the database: {e.full_code}") for e in cursor.getbatcherrors()
+            ]
+            if refused and all_or_nothing:
+                await conn.rollback()
+                return BulkOutcome(stored={}, refused=refused)
+            await conn.commit()
+        bad = {r.index for r in refused}
+        return BulkOutcome(
+            stored={i: record_id for i, record_id in enumerate(ids) if i not in bad}, refused=refused
+        )
+
+    async def _create_many_plsql(self, records: Sequence[NewRecord], all_or_nothing: bool) -> BulkOutcome:
+        """The same through data_records_bulk.insert_many (FORALL ... SAVE EXCEPTIONS)."""
+        async with self._connection() as conn:
+            cursor = conn.cursor()
+            n = len(records)
+            ids = cursor.arrayvar(str, n, 32)
+            failed_at = cursor.arrayvar(int, n)
+            failed_codes = cursor.arrayvar(int, n)
+            await cursor.callproc(
+                "data_records_bulk.insert_many",
+                [
+                    cursor.arrayvar(str, [r.user_id for r in records], 100),
+                    cursor.arrayvar(str, [r.payload.decode() for r in records], 32767),
+                    ids,
+                    failed_at,
+                    failed_codes,
+                ],
+            )
+            refused = [
+                RowError(int(i) - 1, f"refused by the database: ORA-{int(c):05d}")
+                for i, c in zip(failed_at.getvalue(), failed_codes.getvalue(), strict=False)
+                if i is not None
+            ]
+            if refused and all_or_nothing:
+                await conn.rollback()
+                return BulkOutcome(stored={}, refused=refused)
+            await conn.commit()
+        return BulkOutcome(
+            stored={i: v for i, v in enumerate(ids.getvalue()) if v is not None}, refused=refused
+        )
+
+    async def get_by_id(self, record_id: str) -> Record | None:
+        if len(record_id) != 32:
+            return None
+        async with self._connection() as conn:
+            row = await conn.fetchone(self._sql("get_record"), {"id": record_id.upper()})
+        return None if row is None else _record(row)
+
+    async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
+        values: dict[str, Any] = {
+            "user_id": query.user_id,
+            "created_from": FAR_PAST if query.created_from is None else _naive_utc(query.created_from),
+            "created_to": FAR_FUTURE if query.created_to is None else _naive_utc(query.created_to),
+            "type": query.type,
+            "status": query.status,
+            "after_created_at": FAR_FUTURE if query.after is None else _naive_utc(query.after.created_at),
+            "after_id": LAST_ID if query.after is None else query.after.id,
+            "limit": query.limit,
+            "first_row": query.offset,
+            "last_row": query.offset + query.limit,
+        }
+        async with self._connection() as conn:
+            if not with_total:
+                rows = await conn.fetchall(
+                    self._sql("list_records"), self._statements.binds("list_records", values)
+                )
+                return [_record(r) for r in rows], None
+            rows = await conn.fetchall(
+                self._sql("list_records_counted"), self._statements.binds("list_records_counted", values)
+            )
+            if rows:
+                return [_record(r) for r in rows], int(rows[0][5])
+            total = await conn.fetchone(
+                self._sql("count_records"), self._statements.binds("count_records", values)
+            )
+        return [], int(total[0]) if total else 0
+
+    async def execute_plsql_procedure(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Call an allow-listed procedure with typed binds; returns its OUT parameters."""
+        procedure = PROCEDURES.get(name)
+        if procedure is None:
+            raise InvalidData(f"{name!r} is not a procedure the service may call")
+        if set(params) != set(procedure.inputs):
+            raise InvalidData(f"{name} takes exactly {sorted(procedure.inputs)}")
+        for key, kind in procedure.inputs.items():
+            if not isinstance(params[key], kind) or (
+                kind is list and not all(isinstance(v, str) for v in params[key])
+            ):
+                raise InvalidData(f"{name}: {key} must be a {kind.__name__}")
+        async with self._connection() as conn:
+            cursor = conn.cursor()
+            args: dict[str, Any] = {}
+            for key, value in params.items():
+                if isinstance(value, list):
+                    args[key] = cursor.arrayvar(str, value, 100)
+                elif isinstance(value, datetime):
+                    args[key] = _naive_utc(value) if value.tzinfo else value
+                else:
+                    args[key] = value
+            outs = {key: cursor.var(int) for key in procedure.outputs}
+            await cursor.callproc(name, keyword_parameters={**args, **outs})
+            await conn.commit()
+        return {key: var.getvalue() for key, var in outs.items()}
+
+    async def ping(self) -> None:
+        async with self._connection() as conn:
+            await conn.ping()
+            await conn.fetchone(self._sql("ping"))
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close(force=True)
+            self._pool = None
+
+
+async def migrate_oracle(
+    url: str, migrations: list[Migration], repeatable: list[tuple[str, str]]
+) -> list[int]:
+    """Apply pending migrations, then the PL/SQL objects whose files changed.
+
+    Oracle commits every DDL statement, so a migration cannot be rolled back: a failure stops
+    the runner with the statement that failed, and the version is recorded only once all of a
+    migration's statements ran. A row lock held by a second session keeps migrators apart.
+    """
+    target = OracleTarget.from_url(url)
+    connect = {
+        "user": target.user,
+        "password": target.password,
+        "host": target.host,
+        "port": target.port,
+        "service_name": target.service_name,
+    }
+    async with _translated():
+        lock = await oracledb.connect_async(**connect)
+        conn = await oracledb.connect_async(**connect)
+    done: list[int] = []
+    try:
+        for ddl in (
+            "CREATE TABLE schema_lock (id NUMBER PRIMARY KEY)",
+            "CREATE TABLE schema_version (version NUMBER PRIMARY KEY, description VARCHAR2(200) NOT NULL, "
+            "checksum VARCHAR2(64) NOT NULL, applied_at TIMESTAMP DEFAULT SYS_EXTRACT_UTC(SYSTIMESTAMP))",
+            "CREATE TABLE schema_repeatable (name VARCHAR2(200) PRIMARY KEY, checksum VARCHAR2(64) NOT NULL, "
+            "applied_at TIMESTAMP DEFAULT SYS_EXTRACT_UTC(SYSTIMESTAMP))",
+        ):
+            try:
+                await conn.execute(ddl)
+            except oracledb.DatabaseError as exc:
+                if getattr(exc.args[0], "full_code", "") != "ORA-00955":  # exists already
+                    raise
+        await lock.execute(
+            "MERGE INTO schema_lock l USING dual ON (l.id = 1) WHEN NOT MATCHED THEN INSERT (id) VALUES (1)"
+        )
+        await lock.commit()
+        await lock.execute("SELECT id FROM schema_lock WHERE id = 1 FOR UPDATE")
+        applied = {int(v): c for v, c in await conn.fetchall("SELECT version, checksum FROM schema_version")}
+        for step in pending(migrations, applied):
+            for statement in split_oracle_script(step.sql):
+                await _run_ddl(conn, statement, f"V{step.version:04d}")
+            await conn.execute(
+                "INSERT INTO schema_version (version, description, checksum) "
+                "VALUES (:version, :description, :checksum)",
+                {"version": step.version, "description": step.description, "checksum": step.checksum},
+            )
+            await conn.commit()
+            done.append(step.version)
+        known = {n: c for n, c in await conn.fetchall("SELECT name, checksum FROM schema_repeatable")}
+        for name, text in repeatable:
+            checksum = Migration(0, name, text).checksum
+            if known.get(name) == checksum:
+                continue
+            for statement in split_oracle_script(text):
+                await _run_ddl(conn, statement, name)
+            await conn.execute(
+                "MERGE INTO schema_repeatable r USING dual ON (r.name = :name) "
+                "WHEN MATCHED THEN UPDATE SET checksum = :checksum, "
+                "applied_at = SYS_EXTRACT_UTC(SYSTIMESTAMP) "
+                "WHEN NOT MATCHED THEN INSERT (name, checksum) VALUES (:name, :checksum)",
+                {"name": name, "checksum": checksum},
+            )
+            await conn.commit()
+    finally:
+        await lock.rollback()
+        await lock.close()
+        await conn.close()
+    return done
+
+
+async def _run_ddl(conn: oracledb.AsyncConnection, statement: str, origin: str) -> None:
+    cursor = conn.cursor()
+    await cursor.execute(statement)
+    if cursor.warning is not None:  # e.g. a package that compiled with errors
+        raise RuntimeError(f"{origin}: {cursor.warning} in: {statement[:200]}")

@@ -1,0 +1,39 @@
+-- data_records_bulk (spec): bulk operations on data_records, for Oracle.
+-- Applied by the migration runner as a repeatable object (re-applied whenever this file
+-- changes, after the versioned migrations); or by hand: @plsql/data_records_bulk.pks
+-- The service may call only the procedures on its allow-list (app/repositories/oracle.py).
+CREATE OR REPLACE PACKAGE data_records_bulk AUTHID DEFINER AS
+
+    TYPE user_id_list IS TABLE OF VARCHAR2(100) INDEX BY PLS_INTEGER;
+    -- VARCHAR2, not CLOB: index-by tables of scalars bind as arrays from python-oracledb. A payload
+    -- over 32,767 bytes goes through array DML (the default bulk path) instead.
+    TYPE payload_list IS TABLE OF VARCHAR2(32767) INDEX BY PLS_INTEGER;
+    TYPE id_list      IS TABLE OF VARCHAR2(32) INDEX BY PLS_INTEGER;
+    TYPE number_list  IS TABLE OF NUMBER INDEX BY PLS_INTEGER;
+
+    -- Inserts p_user_ids(i), p_payloads(i) for i in 1 .. count with FORALL ... SAVE EXCEPTIONS:
+    -- a refused row never stops the others. p_ids(i) is the new row's id (NULL when refused);
+    -- p_failed_indexes / p_failed_codes list each refused row's index and ORA- error number.
+    PROCEDURE insert_many (
+        p_user_ids        IN  user_id_list,
+        p_payloads        IN  payload_list,
+        p_ids             OUT id_list,
+        p_failed_indexes  OUT number_list,
+        p_failed_codes    OUT number_list
+    );
+
+    -- Sets updated_at to now on every record of the listed users; p_touched counts the rows.
+    PROCEDURE touch_users (
+        p_user_ids  IN  user_id_list,
+        p_touched   OUT NUMBER
+    );
+
+    -- Retention: deletes records created before p_cutoff (UTC); p_purged counts them.
+    -- Whole months older than the cutoff are better dropped as partitions (docs/oracle.md).
+    PROCEDURE purge_before (
+        p_cutoff  IN  TIMESTAMP,
+        p_purged  OUT NUMBER
+    );
+
+END data_records_bulk;
+/

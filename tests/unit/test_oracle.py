@@ -1,0 +1,178 @@
+"""Oracle checks that need no database: SQL parses, binds agree with the code, PL/SQL units are
+well formed, driver errors map to the service's own, the allow-list holds."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from app.errors import InvalidData, NotFound, StorageConflict, StorageUnavailable
+from app.repositories import oracle, postgres, sqlite
+from app.repositories.oracle import OracleRecordRepository, OracleTarget, error_for
+from app.repositories.sqlfiles import (
+    BindMismatch,
+    Statements,
+    load_migrations,
+    load_queries,
+    split_oracle_script,
+    strip_comments,
+)
+from app.settings import DEFAULT_PLSQL_DIR, DEFAULT_SQL_DIR
+
+ORACLE_SQL = sorted((DEFAULT_SQL_DIR / "oracle").glob("*.sql"))
+PLSQL = sorted(DEFAULT_PLSQL_DIR.glob("*.pk[sb]"))
+# sqlglot's Oracle dialect reads RETURNING ... INTO with one target only; the INTO list is cut
+# before parsing (its binds are still checked against the code below).
+_RETURNING_INTO = re.compile(r"(RETURNING\s+.+?)\s+INTO\s+:\w+(\s*,\s*:\w+)*\s*$", re.IGNORECASE | re.DOTALL)
+
+
+@pytest.mark.parametrize("path", ORACLE_SQL, ids=lambda p: p.name)
+def test_each_oracle_statement_parses(path: Path) -> None:
+    statement = _RETURNING_INTO.sub(r"\1", strip_comments(path.read_text()))
+
+    parsed = sqlglot.parse_one(statement, read="oracle")
+
+    if isinstance(parsed, exp.Command):
+        pytest.skip(f"unchecked: sqlglot keeps {path.name} only as an unparsed command")
+    assert isinstance(parsed, exp.Select | exp.Insert | exp.Update | exp.Delete)
+
+
+@pytest.mark.parametrize("module", [sqlite, postgres, oracle], ids=lambda m: m.__name__.rsplit(".", 1)[1])
+def test_the_code_and_the_sql_files_agree_on_every_bind(module: object) -> None:
+    dialect = {"sqlite": "sqlite", "postgres": "postgres", "oracle": "oracle"}[
+        module.__name__.rsplit(".", 1)[1]
+    ]
+
+    Statements(load_queries(DEFAULT_SQL_DIR, dialect), module.BINDS)
+
+
+def test_a_bind_the_code_does_not_know_stops_the_start() -> None:
+    with pytest.raises(BindMismatch, match="get_record"):
+        Statements({"get_record": "SELECT 1 FROM t WHERE id = :record_id"}, {"get_record": frozenset({"id"})})
+    with pytest.raises(BindMismatch, match="no SQL file"):
+        Statements({}, {"get_record": frozenset({"id"})})
+
+
+@pytest.mark.parametrize("path", PLSQL, ids=lambda p: p.name)
+def test_each_plsql_unit_is_well_formed(path: Path) -> None:
+    units = split_oracle_script(path.read_text())  # raises when a unit lacks its closing "/"
+
+    assert len(units) == 1
+    head = re.match(r"CREATE OR REPLACE PACKAGE (BODY )?(\w+)", units[0].strip(), re.IGNORECASE)
+    assert head is not None, "a unit starts with CREATE OR REPLACE PACKAGE [BODY] name"
+    assert (head.group(1) is not None) == (path.suffix == ".pkb")
+    assert re.search(rf"END {head.group(2)};\s*$", units[0], re.IGNORECASE), "it ends with END name;"
+    assert path.read_text().rstrip().endswith("/")
+
+
+def test_package_spec_and_body_declare_the_same_procedures() -> None:
+    spec, body = (
+        split_oracle_script(p.read_text())[0] for p in sorted(PLSQL, key=lambda p: p.suffix != ".pks")
+    )
+    declared = set(re.findall(r"PROCEDURE (\w+)", spec))
+
+    assert declared == set(re.findall(r"PROCEDURE (\w+)", body))
+    assert {name.split(".")[1] for name in oracle.PROCEDURES} <= declared
+
+
+def test_the_migration_splits_into_its_statements() -> None:
+    [create] = load_migrations(DEFAULT_SQL_DIR, "oracle")
+
+    statements = split_oracle_script(create.sql)
+
+    assert [s.split()[0].upper() for s in statements] == ["DECLARE", "CREATE", "CREATE", "CREATE"]
+    assert statements[0].rstrip().endswith("END;") and not statements[1].endswith(";")
+    assert "INTERVAL (NUMTOYMINTERVAL(1, ''MONTH''))" in statements[0]
+
+
+def test_optional_migrations_are_apart() -> None:
+    optional = load_migrations(DEFAULT_SQL_DIR, "oracle", "optional")
+
+    assert [m.version for m in optional] == [101]
+    assert "SEARCH INDEX" in optional[0].sql
+
+
+def test_the_splitter_keeps_plsql_units_whole() -> None:
+    script = """-- a comment
+CREATE TABLE t (a NUMBER);
+BEGIN
+    INSERT INTO t VALUES (1);
+    COMMIT;
+END;
+/
+INSERT INTO t VALUES (';');
+"""
+    assert split_oracle_script(script) == [
+        "CREATE TABLE t (a NUMBER)",
+        "BEGIN\n    INSERT INTO t VALUES (1);\n    COMMIT;\nEND;",
+        "INSERT INTO t VALUES (';')",
+    ]
+    with pytest.raises(ValueError, match="ends inside"):
+        split_oracle_script("BEGIN\n  NULL;\nEND;\n")
+
+
+@pytest.mark.parametrize(
+    ("code", "recoverable", "kind", "retryable"),
+    [
+        ("ORA-00001", False, StorageConflict, False),
+        ("ORA-12899", False, InvalidData, False),
+        ("ORA-02290", False, InvalidData, False),
+        ("ORA-01403", False, NotFound, False),
+        ("DPY-4011", False, StorageUnavailable, True),
+        ("DPY-6005", False, StorageUnavailable, True),
+        ("DPY-4005", False, StorageUnavailable, True),
+        ("DPY-4024", False, StorageUnavailable, True),
+        ("ORA-03113", True, StorageUnavailable, True),
+        ("ORA-00942", False, StorageUnavailable, False),
+    ],
+)
+def test_driver_errors_become_the_services_own(
+    code: str, recoverable: bool, kind: type, retryable: bool
+) -> None:
+    error = error_for(code, recoverable=recoverable)
+
+    assert type(error) is kind and error.retryable is retryable
+    assert code not in error.detail  # driver codes stay in the log
+
+
+def test_oracle_urls() -> None:
+    target = OracleTarget.from_url("oracle://app:p%40ss%3Aword@db.example:1522/FREEPDB1")
+
+    assert (target.user, target.password, target.host, target.port, target.service_name) == (
+        "app",
+        "p@ss:word",
+        "db.example",
+        1522,
+        "FREEPDB1",
+    )
+    assert OracleTarget.from_url("oracle://app:pw@db/ORCL").port == 1521
+    for bad in ("oracle://db:1521/x", "oracle://app:pw@db:1521", "postgresql://a:b@c/d"):
+        with pytest.raises(ValueError):
+            OracleTarget.from_url(bad)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("name", "params", "message"),
+    [
+        ("dbms_sql.execute", {}, "not a procedure"),
+        ("data_records_bulk.insert_many", {}, "not a procedure"),
+        ("data_records_bulk.purge_before", {"p_cutoff": "2026-01-01"}, "must be a datetime"),
+        ("data_records_bulk.purge_before", {"p_cutoff": datetime.now(UTC), "x": 1}, "takes exactly"),
+        ("data_records_bulk.touch_users", {"p_user_ids": ["a", 2]}, "must be a list"),
+    ],
+)
+async def test_only_allow_listed_procedures_with_typed_binds_are_called(
+    name: str, params: dict, message: str
+) -> None:
+    repository = OracleRecordRepository(
+        "oracle://app:pw@db:1521/FREEPDB1", load_queries(DEFAULT_SQL_DIR, "oracle"), pool_size=1, timeout=1
+    )
+
+    with pytest.raises(InvalidData, match=message):  # refused before any connection is made
+        await repository.execute_plsql_procedure(name, params)
