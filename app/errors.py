@@ -38,6 +38,18 @@ class MalformedRequest(ServiceError):
     status, slug, title = 400, "malformed-request", "Malformed request"
 
 
+class Unauthorized(ServiceError):
+    """No valid bearer token: missing, malformed, forged, expired or revoked."""
+
+    status, slug, title = 401, "unauthorized", "Authentication required"
+
+
+class Forbidden(ServiceError):
+    """The caller is known but may not do this (a role it lacks, another user's records)."""
+
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
 class NotFound(ServiceError):
     status, slug, title = 404, "not-found", "Not found"
 

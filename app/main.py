@@ -11,14 +11,20 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from app import __version__
+from app.auth import RoleNames
+from app.auth.keys import KeySet
+from app.auth.revocation import MemoryRevocations, RedisRevocations, Revocations
+from app.auth.tokens import TokenVerifier
 from app.cache import PageCache
 from app.cache.memory import MemoryPageCache
 from app.errors import ServiceError
+from app.http.auth import Authenticate
 from app.http.middleware import RequestContext
 from app.http.openapi import Handler, Operation
 from app.http.requests import BodyLimits
@@ -26,9 +32,11 @@ from app.http.responses import http_exception_handler, service_error_handler, un
 from app.observability import configure_logging
 from app.ratelimit import RateLimiter
 from app.ratelimit.memory import MemoryTokenBucket
+from app.redisio import Pause
 from app.repositories.protocol import RecordRepository
 from app.repositories.sqlfiles import load_queries
 from app.repositories.sqlite import SqliteRecordRepository, sqlite_path
+from app.routes.auth import AuthRoutes
 from app.routes.probes import OpenApiRoute, ProbeRoutes
 from app.routes.records import RecordRoutes
 from app.services.records import RecordService
@@ -91,6 +99,35 @@ def build_cache_and_limiter(settings: Settings) -> tuple[PageCache, RateLimiter,
     return cache, limiter, client
 
 
+def build_authentication(
+    settings: Settings, redis_client: Redis | None
+) -> tuple[Revocations, KeySet | None, TokenVerifier | None]:
+    """The deny-list (Redis when configured) and, with APP_AUTH_MODE=jwt, the token verifier."""
+    revocations: Revocations = MemoryRevocations()
+    if redis_client is not None:
+        revocations = RedisRevocations(redis_client, Pause())
+    if settings.auth_mode != "jwt":
+        return revocations, None, None
+    keys = KeySet(
+        secret=settings.jwt_secret,
+        jwks_file=settings.jwt_jwks_file,
+        jwks_url=settings.jwt_jwks_url,
+        refresh_seconds=settings.jwks_refresh_seconds,
+        min_refetch_seconds=settings.jwks_min_refetch_seconds,
+    )
+    verifier = TokenVerifier(
+        keys,
+        revocations,
+        algorithms=settings.algorithms,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+        leeway=settings.jwt_leeway_seconds,
+        roles_claim=settings.jwt_roles_claim,
+        role_names=RoleNames(settings.role_reader, settings.role_writer, settings.role_admin),
+    )
+    return revocations, keys, verifier
+
+
 def routes_for(operations: Sequence[Operation]) -> list[Route]:
     """One Starlette route a path, dispatching on the method, so 405 answers list every method."""
     by_path: dict[str, dict[str, Handler]] = {}
@@ -112,6 +149,7 @@ def create_app(settings: Settings) -> Starlette:
     configure_logging(settings.log_level)
     repository = build_repository(settings)
     cache, limiter, redis_client = build_cache_and_limiter(settings)
+    revocations, keys, verifier = build_authentication(settings, redis_client)
     service = RecordService(
         repository,
         cache,
@@ -125,11 +163,25 @@ def create_app(settings: Settings) -> Starlette:
         bulk_body=BodyLimits(settings.max_bulk_body_bytes, settings.max_json_depth),
     )
     probes = ProbeRoutes({"database": repository.ping, "cache": cache.ping})
-    docs = OpenApiRoute([*records.operations, *probes.operations], title="data-service", version=__version__)
+    auth = AuthRoutes(
+        revocations,
+        enabled=verifier is not None,
+        body=BodyLimits(settings.max_body_bytes, settings.max_json_depth),
+    )
+    docs = OpenApiRoute(
+        [*records.operations, *auth.operations, *probes.operations],
+        title="data-service",
+        version=__version__,
+        bearer_auth=verifier is not None,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await repository.open()
+        if keys is not None:
+            await keys.start()
+        if verifier is None:
+            log.warning("authentication is off (APP_AUTH_MODE=none): for local runs only")
         log.info(
             "started",
             dialect=settings.database_dialect,
@@ -139,6 +191,8 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
+            if keys is not None:
+                await keys.stop()
             await limiter.close()
             await cache.close()
             if redis_client is not None:
@@ -147,7 +201,23 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(
         routes=routes_for(docs.operations),
-        middleware=[Middleware(RequestContext)],
+        middleware=[
+            Middleware(RequestContext),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origin_list,
+                allow_credentials=settings.cors_allow_credentials,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                expose_headers=["Location", "X-Request-ID", "Retry-After", "RateLimit", "RateLimit-Policy"],
+                max_age=600,
+            ),
+            Middleware(
+                Authenticate,
+                verifier=verifier,
+                public=frozenset(op.path for op in docs.operations if op.public),
+            ),
+        ],
         exception_handlers={
             ServiceError: service_error_handler,
             HTTPException: http_exception_handler,

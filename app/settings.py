@@ -16,6 +16,15 @@ class ConfigError(ValueError):
     """A setting is missing or malformed; raised at start, never on a request."""
 
 
+def _boolean(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the service can be configured with, validated once at start."""
@@ -45,6 +54,25 @@ class Settings:
     redis_pool_size: int = 32
     oracle_pool_size: int = 8
     oracle_bulk_path: str = "array_dml"
+    max_string_length: int = 65_536
+    max_array_length: int = 10_000
+    # Security (README "Security"): bearer JWTs, roles, revocation, CORS.
+    auth_mode: str = "none"
+    jwt_algorithms: str = ""  # default: HS256 with a secret, RS256,ES256,EdDSA with a key set
+    jwt_secret: str = field(default="", repr=False)
+    jwt_jwks_url: str = ""
+    jwt_jwks_file: str = ""
+    jwt_audience: str = ""
+    jwt_issuer: str = ""
+    jwt_leeway_seconds: int = 30
+    jwt_roles_claim: str = "roles"
+    jwks_refresh_seconds: float = 300.0
+    jwks_min_refetch_seconds: float = 30.0
+    role_reader: str = "reader"
+    role_writer: str = "writer"
+    role_admin: str = "admin"
+    cors_origins: str = ""  # comma-separated exact origins
+    cors_allow_credentials: bool = False
 
     def __post_init__(self) -> None:
         if self.server not in SERVERS:
@@ -54,6 +82,7 @@ class Settings:
             raise ConfigError(f"APP_DATABASE_URL has an unknown scheme {scheme!r}")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("APP_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        self._check_security()
         if self.oracle_bulk_path not in ("array_dml", "plsql"):
             raise ConfigError("APP_ORACLE_BULK_PATH must be array_dml or plsql")
         if self.pg_pool_min_size > self.pg_pool_max_size:
@@ -77,6 +106,45 @@ class Settings:
             if getattr(self, name) < 1:
                 raise ConfigError(f"APP_{name.upper()} must be at least 1")
 
+    def _check_security(self) -> None:
+        if self.auth_mode not in ("none", "jwt"):
+            raise ConfigError("APP_AUTH_MODE must be jwt or none")
+        if self.auth_mode == "jwt":
+            sources = [bool(self.jwt_secret), bool(self.jwt_jwks_url), bool(self.jwt_jwks_file)]
+            if sum(sources) != 1:
+                raise ConfigError(
+                    "with APP_AUTH_MODE=jwt set exactly one of APP_JWT_SECRET, "
+                    "APP_JWT_JWKS_URL and APP_JWT_JWKS_FILE"
+                )
+            if not self.jwt_audience or not self.jwt_issuer:
+                raise ConfigError("with APP_AUTH_MODE=jwt set APP_JWT_AUDIENCE and APP_JWT_ISSUER")
+            if self.jwt_secret and len(self.jwt_secret.encode()) < 32:
+                raise ConfigError("APP_JWT_SECRET must hold at least 32 bytes (RFC 7518, section 3.2)")
+            algorithms = set(self.algorithms)
+            if not algorithms or "none" in {a.lower() for a in algorithms}:
+                raise ConfigError("APP_JWT_ALGORITHMS must list real algorithms, never none")
+            symmetric = {a for a in algorithms if a.startswith("HS")}
+            if self.jwt_secret and symmetric != algorithms:
+                raise ConfigError("a shared secret verifies HS* algorithms only")
+            if not self.jwt_secret and symmetric:
+                raise ConfigError("HS* algorithms need APP_JWT_SECRET; a key set verifies RS/PS/ES/EdDSA")
+        if self.jwt_leeway_seconds < 0 or self.jwt_leeway_seconds > 300:
+            raise ConfigError("APP_JWT_LEEWAY_SECONDS must lie between 0 and 300")
+        if "*" in self.cors_origin_list:
+            raise ConfigError("APP_CORS_ORIGINS takes exact origins; a wildcard is refused")
+
+    @property
+    def algorithms(self) -> list[str]:
+        """The JWT algorithms accepted."""
+        if self.jwt_algorithms:
+            return [a.strip() for a in self.jwt_algorithms.split(",") if a.strip()]
+        return ["HS256"] if self.jwt_secret else ["RS256", "ES256", "EdDSA"]
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """The exact origins CORS answers, from APP_CORS_ORIGINS."""
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
     @property
     def database_dialect(self) -> str:
         """The storage dialect named by the URL's scheme."""
@@ -95,7 +163,7 @@ class Settings:
                 continue
             kind = type(getattr(defaults, f.name))
             try:
-                values[f.name] = kind(raw)
+                values[f.name] = _boolean(raw) if kind is bool else kind(raw)
             except ValueError:
                 raise ConfigError(f"APP_{f.name.upper()}={raw!r} is not a valid {kind.__name__}") from None
         return cls(**values)  # type: ignore[arg-type]

@@ -29,7 +29,12 @@ class RequestContext:
         if not request_id:
             request_id = uuid.uuid4().hex.encode()
         scope["request_id"] = request_id.decode()
-        extra = [(b"x-request-id", request_id), (b"x-content-type-options", b"nosniff")]
+        # Records are private to their owner: no shared cache may keep an answer.
+        extra = [
+            (b"x-request-id", request_id),
+            (b"x-content-type-options", b"nosniff"),
+            (b"cache-control", b"no-store"),
+        ]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -43,14 +43,19 @@ class Operation:
     query: type | None = None
     errors: Sequence[int] = field(default=())
     response_headers: dict[int, dict[str, str]] = field(default_factory=dict)
+    body_required: bool = True
+    public: bool = False  # served without a token even when authentication is on
 
 
 def _media(status: int) -> str:
     return "application/problem+json" if status >= 400 else "application/json"
 
 
-def openapi_document(operations: Sequence[Operation], *, title: str, version: str) -> dict[str, Any]:
-    """An OpenAPI 3.1 document for these operations."""
+def openapi_document(
+    operations: Sequence[Operation], *, title: str, version: str, bearer_auth: bool = False
+) -> dict[str, Any]:
+    """An OpenAPI 3.1 document for these operations; with bearer_auth, every non-public one
+    needs a JWT and may answer 401 and 403."""
     types: list[Any] = [Problem]
     for op in operations:
         types += [t for t in (op.body, op.query, *op.responses.values()) if t is not None]
@@ -74,11 +79,14 @@ def openapi_document(operations: Sequence[Operation], *, title: str, version: st
             entry["parameters"] = parameters
         if op.body is not None:
             entry["requestBody"] = {
-                "required": True,
+                "required": op.body_required,
                 "content": {"application/json": {"schema": ref_of[op.body]}},
             }
         responses: dict[str, Any] = {}
-        statuses: dict[int, type | None] = {**op.responses, **dict.fromkeys(op.errors, Problem)}
+        errors = [*op.errors, *((401, 403) if bearer_auth and not op.public else ())]
+        statuses: dict[int, type | None] = {**op.responses, **dict.fromkeys(errors, Problem)}
+        if bearer_auth and not op.public:
+            entry["security"] = [{"bearer": []}]
         for status, kind in sorted(statuses.items()):
             answer: dict[str, Any] = {"description": _STATUS_TEXT.get(status, "")}
             if kind is not None:
@@ -92,9 +100,14 @@ def openapi_document(operations: Sequence[Operation], *, title: str, version: st
             responses[str(status)] = answer
         entry["responses"] = responses
         paths.setdefault(op.path, {})[op.method.lower()] = entry
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
         "paths": paths,
         "components": {"schemas": components},
     }
+    if bearer_auth:
+        document["components"]["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        }
+    return document

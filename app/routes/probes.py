@@ -46,7 +46,9 @@ class ProbeRoutes:
     def operations(self) -> list[Operation]:
         """The probe routes."""
         return [
-            Operation("GET", "/health", self.health, "health", "Liveness", responses={200: Health}),
+            Operation(
+                "GET", "/health", self.health, "health", "Liveness", responses={200: Health}, public=True
+            ),
             Operation(
                 "GET",
                 "/ready",
@@ -54,6 +56,7 @@ class ProbeRoutes:
                 "ready",
                 "Readiness of the database and cache",
                 responses={200: Ready, 503: Ready},
+                public=True,
             ),
         ]
 
@@ -61,10 +64,16 @@ class ProbeRoutes:
 class OpenApiRoute:
     """Serves the document generated from the routes' own operations, encoded once."""
 
-    def __init__(self, operations: Sequence[Operation], *, title: str, version: str) -> None:
-        own = Operation("GET", "/openapi.json", self.serve, "openapi", "This document", responses={200: None})
+    def __init__(
+        self, operations: Sequence[Operation], *, title: str, version: str, bearer_auth: bool = False
+    ) -> None:
+        own = Operation(
+            "GET", "/openapi.json", self.serve, "openapi", "This document", responses={200: None}, public=True
+        )
         self.operations = [*operations, own]
-        self.document: dict[str, Any] = openapi_document(self.operations, title=title, version=version)
+        self.document: dict[str, Any] = openapi_document(
+            self.operations, title=title, version=version, bearer_auth=bearer_auth
+        )
         self._body = encoder.encode(self.document)
 
     async def serve(self, request: Request) -> Response:

@@ -6,6 +6,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.auth import Caller
 from app.http.openapi import Operation
 from app.http.requests import BodyLimits, read_json, read_query
 from app.http.responses import json_response
@@ -30,6 +31,11 @@ _RATE_LIMIT_HEADERS = {
 _BODY_ERRORS = (400, 413, 415, 422, 429, 503)
 
 
+def caller(request: Request) -> Caller:
+    """Who is calling, as the authentication middleware found out."""
+    return Caller(principal=request.scope.get("principal"), request_id=request.scope.get("request_id", ""))
+
+
 class RecordRoutes:
     """The /data handlers, bound to one RecordService."""
 
@@ -40,20 +46,22 @@ class RecordRoutes:
 
     async def create(self, request: Request) -> Response:
         item = await read_json(request, _create, self._body)
-        record = await self._service.create(item)
+        record = await self._service.create(item, caller(request))
         location = f"{request.scope.get('root_path', '')}/data/{record.id}"
         return json_response(record, 201, {"Location": location})
 
     async def create_many(self, request: Request) -> Response:
         envelope = await read_json(request, _bulk, self._bulk_body)
-        result = await self._service.create_many(envelope.items, all_or_nothing=envelope.all_or_nothing)
+        result = await self._service.create_many(
+            envelope.items, all_or_nothing=envelope.all_or_nothing, caller=caller(request)
+        )
         return json_response(result, 207 if result.rejected else 201)
 
     async def get(self, request: Request) -> Response:
-        return json_response(await self._service.get(request.path_params["id"]))
+        return json_response(await self._service.get(request.path_params["id"], caller(request)))
 
     async def list_page(self, request: Request) -> Response:
-        return json_response(await self._service.list_page(read_query(request, ListQuery)))
+        return json_response(await self._service.list_page(read_query(request, ListQuery), caller(request)))
 
     @property
     def operations(self) -> list[Operation]:

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 
 import msgspec
 
+from app.auth import Caller
 from app.cache import PageCache
-from app.errors import FieldProblem, NotFound, RateLimited, ValidationFailed, field_problem
+from app.errors import FieldProblem, Forbidden, NotFound, RateLimited, ValidationFailed, field_problem
 from app.ratelimit import Decision, RateLimiter
 from app.repositories.protocol import NewRecord, RecordQuery, RecordRepository
 from app.schemas.records import (
@@ -47,18 +48,23 @@ class RecordService:
         self._bulk_max_items = bulk_max_items
         self._loading: dict[tuple[str, str, int], asyncio.Future[bytes]] = {}
 
-    async def create(self, item: CreateRecord) -> Record:
+    async def create(self, item: CreateRecord, caller: Caller) -> Record:
         """Store one record for its user."""
+        _may_write(caller)
+        _owner(caller, item.user_id)
         payload = _encode_payload(item)
         if isinstance(payload, FieldProblem):
             raise ValidationFailed("the body does not match the schema", errors=[payload])
-        await self._admit(item.user_id)
+        await self._admit(_limit_key(caller, item.user_id))
         record = await self._repository.create(NewRecord(item.user_id, payload))
         await self._cache.invalidate_user(item.user_id)
         return record
 
-    async def create_many(self, items: Sequence[msgspec.Raw], *, all_or_nothing: bool) -> BulkResult:
+    async def create_many(
+        self, items: Sequence[msgspec.Raw], *, all_or_nothing: bool, caller: Caller
+    ) -> BulkResult:
         """Store every valid item in one round trip and say what became of each one."""
+        _may_write(caller)
         if len(items) > self._bulk_max_items:
             raise ValidationFailed(
                 f"a bulk request holds at most {self._bulk_max_items} items",
@@ -83,7 +89,9 @@ class RecordService:
             raise _nothing_stored(rejected, all_or_nothing)
         users = sorted({item.user_id for _, item in accepted})
         for user_id in users:
-            await self._admit(user_id)
+            _owner(caller, user_id)
+        for key in sorted({_limit_key(caller, user_id) for user_id in users}):
+            await self._admit(key)
         outcome = await self._repository.create_many(
             [record for _, record in accepted], all_or_nothing=all_or_nothing
         )
@@ -98,19 +106,31 @@ class RecordService:
             raise _nothing_stored(rejected, all_or_nothing)
         return BulkResult(stored=sorted(stored, key=lambda s: s.index), rejected=rejected)
 
-    async def get(self, record_id: str) -> Record:
-        """One record by id."""
+    async def get(self, record_id: str, caller: Caller) -> Record:
+        """One record by id; another user's record is as absent as a missing one."""
+        _may_read(caller)
+        if caller.principal is not None:
+            await self._admit(caller.principal.subject)
         record = await self._repository.get_by_id(record_id) if len(record_id) <= 64 else None
+        if record is not None and caller.principal is not None and not caller.principal.is_admin:
+            record = record if record.user_id == caller.principal.subject else None
         if record is None:
             raise NotFound(f"no record has id {record_id!r}")
         return record
 
-    async def list_page(self, query: ListQuery) -> bytes:
+    async def list_page(self, query: ListQuery, caller: Caller) -> bytes:
         """A user's page, encoded; served from the cache when it holds it."""
+        _may_read(caller)
+        _owner(caller, query.user_id)
         self._check(query)
         key = _cache_key(query)
-        decision, cached, token = await self._cache.get_admitted(query.user_id, key, self._limiter)
-        _raise_if_refused(query.user_id, decision)
+        limit_key = _limit_key(caller, query.user_id)
+        if limit_key == query.user_id:  # the common case: the budget and the page in one round trip
+            decision, cached, token = await self._cache.get_admitted(query.user_id, key, self._limiter)
+            _raise_if_refused(limit_key, decision)
+        else:  # an admin reading another user's records spends its own budget
+            await self._admit(limit_key)
+            cached, token = await self._cache.get(query.user_id, key)
         if cached is not None:
             return cached
         # Concurrent misses on one key (and one write generation) share one query.
@@ -182,6 +202,27 @@ class RecordService:
 
     async def _admit(self, user_id: str) -> None:
         _raise_if_refused(user_id, await self._limiter.acquire(user_id))
+
+
+def _may_read(caller: Caller) -> None:
+    if caller.principal is not None and not caller.principal.can_read:
+        raise Forbidden("the token grants no role that reads records")
+
+
+def _may_write(caller: Caller) -> None:
+    if caller.principal is not None and not caller.principal.can_write:
+        raise Forbidden("the token grants no role that writes records")
+
+
+def _owner(caller: Caller, user_id: str) -> None:
+    """With authentication on, a caller acts on its own records only, unless it is an admin."""
+    principal = caller.principal
+    if principal is not None and not principal.is_admin and user_id != principal.subject:
+        raise Forbidden("user_id must be the token's subject")
+
+
+def _limit_key(caller: Caller, user_id: str) -> str:
+    return user_id if caller.principal is None else caller.principal.subject
 
 
 def _raise_if_refused(user_id: str, decision: Decision) -> None:

@@ -15,6 +15,7 @@ import redis
 from redis.crc import key_slot
 from starlette.testclient import TestClient
 
+from app.auth import Caller
 from app.cache.redis import RedisPageCache, page_keys
 from app.main import create_app
 from app.ratelimit.redis import RedisTokenBucket, bucket_key
@@ -58,7 +59,7 @@ async def test_hundred_concurrent_misses_on_one_key_make_one_query(postgres_db: 
     )
     await repository.open()
     try:
-        pages = await asyncio.gather(*(service.list_page(ListQuery(user_id="dogpile")) for _ in range(100)))
+        pages = await asyncio.gather(*(service.list_page(ListQuery(user_id="dogpile"), Caller(principal=None, request_id="t")) for _ in range(100)))
     finally:
         await repository.close()
         await client.aclose()

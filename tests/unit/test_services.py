@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
+from app.auth import Caller
 from app.cache.memory import MemoryPageCache
 from app.errors import NotFound, RateLimited, ValidationFailed
 from app.ratelimit.memory import MemoryTokenBucket
@@ -18,6 +19,7 @@ from app.services.cursor import decode_cursor
 from app.services.records import RecordService
 
 pytestmark = pytest.mark.anyio
+ANON = Caller(principal=None, request_id="test")
 
 
 class StubRepository:
@@ -88,7 +90,7 @@ async def test_hundred_concurrent_misses_on_one_page_make_one_query() -> None:
     repository = StubRepository(read_delay=0.05)
     records = service(repository)
 
-    pages = await asyncio.gather(*(records.list_page(ListQuery(user_id="alice")) for _ in range(100)))
+    pages = await asyncio.gather(*(records.list_page(ListQuery(user_id="alice"), ANON) for _ in range(100)))
 
     assert repository.reads == 1
     assert len(set(pages)) == 1
@@ -97,12 +99,12 @@ async def test_hundred_concurrent_misses_on_one_page_make_one_query() -> None:
 async def test_cached_page_is_served_until_the_user_writes() -> None:
     repository = StubRepository()
     records = service(repository)
-    await records.list_page(ListQuery(user_id="alice"))
-    await records.list_page(ListQuery(user_id="alice"))
+    await records.list_page(ListQuery(user_id="alice"), ANON)
+    await records.list_page(ListQuery(user_id="alice"), ANON)
     assert repository.reads == 1
 
-    await records.create(CreateRecord(user_id="alice", payload={}))
-    page = msgspec.json.decode(await records.list_page(ListQuery(user_id="alice")))
+    await records.create(CreateRecord(user_id="alice", payload={}), ANON)
+    page = msgspec.json.decode(await records.list_page(ListQuery(user_id="alice"), ANON))
 
     assert repository.reads == 2 and page["total"] == 1
 
@@ -111,11 +113,11 @@ async def test_a_write_during_a_slow_read_is_in_the_next_read() -> None:
     repository = StubRepository(read_delay=0.05)
     records = service(repository)
 
-    slow_read = asyncio.create_task(records.list_page(ListQuery(user_id="alice")))
+    slow_read = asyncio.create_task(records.list_page(ListQuery(user_id="alice"), ANON))
     await asyncio.sleep(0.01)
-    await records.create(CreateRecord(user_id="alice", payload={}))
+    await records.create(CreateRecord(user_id="alice", payload={}), ANON)
     await slow_read
-    after = msgspec.json.decode(await records.list_page(ListQuery(user_id="alice")))
+    after = msgspec.json.decode(await records.list_page(ListQuery(user_id="alice"), ANON))
 
     assert after["total"] == 1
 
@@ -124,11 +126,11 @@ async def test_page_mode_and_cursor_mode() -> None:
     repository = StubRepository()
     records = service(repository)
     for i in range(3):
-        await records.create(CreateRecord(user_id="alice", payload={"i": i}))
+        await records.create(CreateRecord(user_id="alice", payload={"i": i}), ANON)
 
-    first = msgspec.json.decode(await records.list_page(ListQuery(user_id="alice")))
+    first = msgspec.json.decode(await records.list_page(ListQuery(user_id="alice"), ANON))
     rest = msgspec.json.decode(
-        await records.list_page(ListQuery(user_id="alice", cursor=first["next_cursor"]))
+        await records.list_page(ListQuery(user_id="alice", cursor=first["next_cursor"]), ANON)
     )
 
     assert (first["page"], first["total"], first["has_more"]) == (1, 3, True)
@@ -149,6 +151,7 @@ async def test_bulk_maps_database_refusals_back_to_request_indexes() -> None:
             raw(user_id="c", payload={}),
         ],
         all_or_nothing=False,
+        caller=ANON,
     )
 
     assert [s.index for s in result.stored] == [0, 3]
@@ -161,7 +164,7 @@ async def test_bulk_all_or_nothing_with_a_database_refusal_stores_none() -> None
     records = service(repository)
 
     with pytest.raises(ValidationFailed) as raised:
-        await records.create_many([raw(user_id="a", payload={})], all_or_nothing=True)
+        await records.create_many([raw(user_id="a", payload={})], all_or_nothing=True, caller=ANON)
 
     assert repository.records == [] and raised.value.errors[0].path == "$.items[0]"
 
@@ -170,7 +173,7 @@ async def test_bulk_over_the_maximum_touches_nothing() -> None:
     repository = StubRepository()
 
     with pytest.raises(ValidationFailed):
-        await service(repository).create_many([raw(user_id="a", payload={})] * 6, all_or_nothing=False)
+        await service(repository).create_many([raw(user_id="a", payload={})] * 6, all_or_nothing=False, caller=ANON)
 
     assert repository.last_bulk == []
 
@@ -179,11 +182,11 @@ async def test_bulk_charges_each_named_user_once() -> None:
     repository = StubRepository()
     records = service(repository, rate=1)
 
-    await records.create_many([raw(user_id="a", payload={})] * 3, all_or_nothing=False)
+    await records.create_many([raw(user_id="a", payload={})] * 3, all_or_nothing=False, caller=ANON)
 
     with pytest.raises(RateLimited):
-        await records.create(CreateRecord(user_id="a", payload={}))
-    await records.create(CreateRecord(user_id="b", payload={}))
+        await records.create(CreateRecord(user_id="a", payload={}), ANON)
+    await records.create(CreateRecord(user_id="b", payload={}), ANON)
 
 
 async def test_unknown_or_absurd_ids_are_not_found() -> None:
@@ -191,4 +194,4 @@ async def test_unknown_or_absurd_ids_are_not_found() -> None:
 
     for record_id in ("nope", "x" * 10_000):
         with pytest.raises(NotFound):
-            await records.get(record_id)
+            await records.get(record_id, ANON)

@@ -1,0 +1,74 @@
+"""The deny-list of revoked tokens (by jti), kept until each token would have expired anyway."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.redisio import Pause
+
+
+class Revocations(Protocol):
+    """Where revoked token ids are kept."""
+
+    async def is_revoked(self, jti: str) -> bool: ...
+
+    async def revoke(self, jti: str, expires_at: float) -> None:
+        """Deny `jti` until `expires_at` (seconds since the epoch), when the token dies anyway."""
+        ...
+
+
+def revocation_key(jti: str) -> str:
+    """The architecture document's session store: session:{...} keys."""
+    return f"session:revoked:{jti}"
+
+
+class MemoryRevocations:
+    """The deny-list of one process (the default without Redis)."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+
+    async def is_revoked(self, jti: str) -> bool:
+        until = self._until.get(jti)
+        if until is not None and until <= time.time():
+            del self._until[jti]
+            return False
+        return until is not None
+
+    async def revoke(self, jti: str, expires_at: float) -> None:
+        now = time.time()
+        for old in [j for j, until in self._until.items() if until <= now]:
+            del self._until[old]
+        if expires_at > now:
+            self._until[jti] = expires_at
+
+
+class RedisRevocations:
+    """The deny-list shared by every process, each entry expiring with its token.
+
+    When Redis cannot be asked, a token is accepted (its signature and expiry still hold); a dead
+    Redis must not lock every user out. The failure is logged by the shared Pause.
+    """
+
+    def __init__(self, client: Redis, pause: Pause) -> None:
+        self._client = client
+        self._pause = pause
+
+    async def is_revoked(self, jti: str) -> bool:
+        if self._pause.active:
+            return False
+        try:
+            return bool(await self._client.exists(revocation_key(jti)))
+        except (RedisError, OSError) as exc:
+            self._pause.failed("revocation check", exc)
+            return False
+
+    async def revoke(self, jti: str, expires_at: float) -> None:
+        ttl_ms = math.ceil((expires_at - time.time()) * 1000)
+        if ttl_ms > 0:
+            await self._client.set(revocation_key(jti), b"1", px=ttl_ms)
