@@ -11,7 +11,6 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -25,6 +24,7 @@ from app.cache import PageCache
 from app.cache.memory import MemoryPageCache
 from app.errors import ServiceError
 from app.http.auth import Authenticate
+from app.http.cors import ExactOriginCors
 from app.http.middleware import RequestContext
 from app.http.openapi import Handler, Operation
 from app.http.requests import BodyLimits
@@ -204,13 +204,12 @@ def create_app(settings: Settings) -> Starlette:
         middleware=[
             Middleware(RequestContext),
             Middleware(
-                CORSMiddleware,
-                allow_origins=settings.cors_origin_list,
+                ExactOriginCors,
+                origins=settings.cors_origin_list,
                 allow_credentials=settings.cors_allow_credentials,
-                allow_methods=["GET", "POST"],
-                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                methods=["GET", "POST"],
+                request_headers=["Authorization", "Content-Type", "X-Request-ID"],
                 expose_headers=["Location", "X-Request-ID", "Retry-After", "RateLimit", "RateLimit-Policy"],
-                max_age=600,
             ),
             Middleware(
                 Authenticate,

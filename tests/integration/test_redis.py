@@ -59,7 +59,12 @@ async def test_hundred_concurrent_misses_on_one_key_make_one_query(postgres_db: 
     )
     await repository.open()
     try:
-        pages = await asyncio.gather(*(service.list_page(ListQuery(user_id="dogpile"), Caller(principal=None, request_id="t")) for _ in range(100)))
+        pages = await asyncio.gather(
+            *(
+                service.list_page(ListQuery(user_id="dogpile"), Caller(principal=None, request_id="t"))
+                for _ in range(100)
+            )
+        )
     finally:
         await repository.close()
         await client.aclose()

@@ -173,7 +173,9 @@ async def test_bulk_over_the_maximum_touches_nothing() -> None:
     repository = StubRepository()
 
     with pytest.raises(ValidationFailed):
-        await service(repository).create_many([raw(user_id="a", payload={})] * 6, all_or_nothing=False, caller=ANON)
+        await service(repository).create_many(
+            [raw(user_id="a", payload={})] * 6, all_or_nothing=False, caller=ANON
+        )
 
     assert repository.last_bulk == []
 

@@ -1,0 +1,383 @@
+"""Authentication, authorisation and the security headers, as an attacker and a user meet them."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from starlette.testclient import TestClient
+
+from app.main import create_app
+from app.settings import ConfigError, Settings
+
+ISSUER, AUDIENCE = "https://idp.example/", "data-service"
+RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OTHER_RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+EC_KEY = ec.generate_private_key(ec.SECP256R1())
+
+
+def jwk(key: Any, kid: str, alg: str) -> dict[str, Any]:
+    data = json.loads(jwt.algorithms.get_default_algorithms()[alg].to_jwk(key.public_key()))
+    return {**data, "kid": kid, "alg": alg, "use": "sig"}
+
+
+def write_jwks(path: Path, *keys: dict[str, Any]) -> None:
+    path.write_text(json.dumps({"keys": list(keys)}))
+
+
+@pytest.fixture
+def jwks_file(tmp_path: Path) -> Path:
+    path = tmp_path / "jwks.json"
+    write_jwks(path, jwk(RSA_KEY, "rsa-1", "RS256"), jwk(EC_KEY, "ec-1", "ES256"))
+    return path
+
+
+@pytest.fixture
+def secured(settings: Settings, jwks_file: Path) -> Settings:
+    return replace(
+        settings,
+        auth_mode="jwt",
+        jwt_jwks_file=str(jwks_file),
+        jwt_audience=AUDIENCE,
+        jwt_issuer=ISSUER,
+        jwt_leeway_seconds=30,
+        jwks_min_refetch_seconds=0,
+        cors_origins="https://app.example",
+    )
+
+
+@pytest.fixture
+def client(secured: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(secured)) as test_client:
+        yield test_client
+
+
+def token(
+    sub: str = "alice",
+    roles: object = ("writer",),
+    *,
+    key: Any = RSA_KEY,
+    kid: str | None = "rsa-1",
+    alg: str = "RS256",
+    **claims: Any,
+) -> str:
+    now = int(time.time())
+    body = {
+        "sub": sub,
+        "roles": list(roles) if isinstance(roles, tuple) else roles,
+        "aud": AUDIENCE,
+        "iss": ISSUER,
+        "iat": now,
+        "exp": now + 600,
+        "jti": f"{sub}-{now}-{id(claims)}",
+        **claims,
+    }
+    body = {k: v for k, v in body.items() if v is not None}
+    headers = {"kid": kid} if kid else {}
+    return jwt.encode(body, key, algorithm=alg, headers=headers)
+
+
+def auth(raw: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {raw}"}
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+NONE_HEADER = b64(b'{"alg":"none","typ":"JWT"}')
+
+
+def unsigned(claims: dict[str, Any], header: str = NONE_HEADER) -> str:
+    return f"{header}.{b64(json.dumps(claims).encode())}."
+
+
+def forged_tokens() -> dict[str, Callable[[], str]]:
+    now = int(time.time())
+    good = {"sub": "alice", "roles": ["admin"], "aud": AUDIENCE, "iss": ISSUER, "exp": now + 600}
+    public_pem = RSA_KEY.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+    def hs256_with_the_public_key() -> str:
+        header = b64(json.dumps({"alg": "HS256", "kid": "rsa-1", "typ": "JWT"}).encode())
+        payload = b64(json.dumps(good).encode())
+        import hashlib
+        import hmac
+
+        signature = hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+        return f"{header}.{payload}.{b64(signature)}"
+
+    def tampered() -> str:
+        header, payload, signature = token("mallory", ("reader",)).split(".")
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+        claims.update(sub="alice", roles=["admin"])
+        return f"{header}.{b64(json.dumps(claims).encode())}.{signature}"
+
+    return {
+        "alg none": lambda: unsigned(good),
+        "alg none, kid of a real key": lambda: unsigned(good, b64(b'{"alg":"none","kid":"rsa-1"}')),
+        "HS256 signed with the RSA public key": hs256_with_the_public_key,
+        "expired beyond the leeway": lambda: token(exp=now - 120),
+        "not valid for minutes yet": lambda: token(nbf=now + 300),
+        "wrong audience": lambda: token(aud="another-service"),
+        "wrong issuer": lambda: token(iss="https://evil.example/"),
+        "unknown kid": lambda: token(kid="nobody"),
+        "signed by an unknown key": lambda: token(key=OTHER_RSA_KEY),
+        "missing exp": lambda: token(exp=None),
+        "missing sub": lambda: token(sub=None),  # type: ignore[arg-type]
+        "tampered payload": tampered,
+        "RS256 header on the EC key": lambda: token(kid="ec-1"),
+        "not a JWT": lambda: "not.a.jwt",
+        "garbage": lambda: "x" * 5000,
+    }
+
+
+@pytest.mark.parametrize("name", list(forged_tokens()))
+def test_forged_and_invalid_tokens_are_401(client: TestClient, name: str) -> None:
+    forged = forged_tokens()[name]()
+
+    for response in (
+        client.get("/data", params={"user_id": "alice"}, headers=auth(forged)),
+        client.post("/data", json={"user_id": "alice", "payload": {}}, headers=auth(forged)),
+    ):
+        assert response.status_code == 401, (name, response.text)
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_no_token_or_another_scheme_is_401(client: TestClient) -> None:
+    assert client.get("/data", params={"user_id": "alice"}).status_code == 401
+    assert client.get("/data/x", headers={"Authorization": "Basic YWxpY2U6cHc="}).status_code == 401
+    assert client.get("/health").status_code == 200 and client.get("/openapi.json").status_code == 200
+
+
+def test_valid_tokens_within_the_leeway_pass(client: TestClient) -> None:
+    now = int(time.time())
+    for good in (
+        token(),
+        token(kid="ec-1", key=EC_KEY, alg="ES256"),
+        token(exp=now - 10),
+        token(nbf=now + 10),
+        token(roles="reader writer"),
+    ):
+        assert client.get("/data", params={"user_id": "alice"}, headers=auth(good)).status_code == 200
+
+
+def test_a_revoked_token_is_refused_everywhere(client: TestClient) -> None:
+    mine = token()
+    assert client.get("/data", params={"user_id": "alice"}, headers=auth(mine)).status_code == 200
+
+    assert client.post("/auth/revoke", headers=auth(mine)).status_code == 204
+
+    assert client.get("/data", params={"user_id": "alice"}, headers=auth(mine)).status_code == 401
+    assert client.get("/data", params={"user_id": "alice"}, headers=auth(token())).status_code == 200
+
+
+def test_only_admins_revoke_other_tokens(client: TestClient) -> None:
+    victim = token("bob", jti="bob-session")
+    body = {"jti": "bob-session", "expires_at": "2999-01-01T00:00:00Z"}
+
+    assert client.post("/auth/revoke", json=body, headers=auth(token("alice"))).status_code == 403
+    assert client.get("/data", params={"user_id": "bob"}, headers=auth(victim)).status_code == 200
+    assert client.post("/auth/revoke", json=body, headers=auth(token("root", ("admin",)))).status_code == 204
+    assert client.get("/data", params={"user_id": "bob"}, headers=auth(victim)).status_code == 401
+
+
+def test_user_b_gets_none_of_user_a_data(client: TestClient) -> None:
+    alice, bob = auth(token("alice")), auth(token("bob"))
+    secret = {"card": "4111-1111-1111-1111"}
+    record = client.post("/data", json={"user_id": "alice", "payload": secret}, headers=alice).json()
+    bulk = client.post("/data/bulk", json={"items": [{"user_id": "alice", "payload": secret}]}, headers=alice)
+    ids = [record["id"], bulk.json()["stored"][0]["id"]]
+
+    answers = [client.get(f"/data/{i}", headers=bob) for i in ids]
+    answers += [
+        client.get("/data", params={"user_id": "alice"}, headers=bob),
+        client.get("/data", params={"user_id": "alice", "type": "x"}, headers=bob),
+        client.post("/data", json={"user_id": "alice", "payload": {}}, headers=bob),
+        client.post(
+            "/data/bulk",
+            json={"items": [{"user_id": "bob", "payload": {}}, {"user_id": "alice", "payload": {}}]},
+            headers=bob,
+        ),
+    ]
+
+    assert [a.status_code for a in answers] == [404, 404, 403, 403, 403, 403]
+    assert all("4111" not in a.text for a in answers)
+    assert client.get("/data", params={"user_id": "alice"}, headers=alice).json()["total"] == 2
+    assert client.get("/data", params={"user_id": "bob"}, headers=bob).json()["total"] == 0
+
+
+def test_another_users_record_looks_exactly_like_a_missing_one(client: TestClient) -> None:
+    alice, bob = auth(token("alice")), auth(token("bob"))
+    record = client.post("/data", json={"user_id": "alice", "payload": {}}, headers=alice).json()
+
+    theirs = client.get(f"/data/{record['id']}", headers=bob)
+    missing = client.get("/data/ffffffff-ffff-4fff-bfff-ffffffffffff", headers=bob)
+
+    assert theirs.status_code == missing.status_code == 404
+    assert {k: v for k, v in theirs.json().items() if k not in ("instance", "request_id", "detail")} == {
+        k: v for k, v in missing.json().items() if k not in ("instance", "request_id", "detail")
+    }
+    assert "alice" not in theirs.text
+
+
+def test_roles_gate_reads_and_writes(client: TestClient) -> None:
+    reader, nobody = auth(token("alice", ("reader",))), auth(token("alice", ()))
+
+    assert client.get("/data", params={"user_id": "alice"}, headers=reader).status_code == 200
+    assert client.post("/data", json={"user_id": "alice", "payload": {}}, headers=reader).status_code == 403
+    assert (
+        client.post(
+            "/data/bulk", json={"items": [{"user_id": "alice", "payload": {}}]}, headers=reader
+        ).status_code
+        == 403
+    )
+    assert client.get("/data", params={"user_id": "alice"}, headers=nobody).status_code == 403
+
+
+def test_admins_act_for_any_user(client: TestClient) -> None:
+    admin = auth(token("root", ("admin",)))
+    record = client.post("/data", json={"user_id": "alice", "payload": {}}, headers=admin).json()
+
+    assert record["user_id"] == "alice"
+    assert client.get(f"/data/{record['id']}", headers=admin).status_code == 200
+    assert client.get("/data", params={"user_id": "alice"}, headers=admin).json()["total"] == 1
+
+
+def test_a_body_cannot_choose_id_timestamps_or_a_foreign_owner(client: TestClient) -> None:
+    alice = auth(token("alice"))
+    for body in (
+        {"user_id": "alice", "payload": {}, "id": "chosen"},
+        {"user_id": "alice", "payload": {}, "created_at": "2000-01-01T00:00:00Z"},
+        {"user_id": "alice", "payload": {}, "updated_at": "2000-01-01T00:00:00Z"},
+    ):
+        assert client.post("/data", json=body, headers=alice).status_code == 422
+    assert client.post("/data", json={"user_id": "bob", "payload": {}}, headers=alice).status_code == 403
+
+
+def test_a_new_key_is_picked_up_without_restart(client: TestClient, jwks_file: Path) -> None:
+    new_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    fresh = token(key=new_key, kid="rsa-2")
+    assert client.get("/data", params={"user_id": "alice"}, headers=auth(fresh)).status_code == 401
+
+    write_jwks(jwks_file, jwk(RSA_KEY, "rsa-1", "RS256"), jwk(new_key, "rsa-2", "RS256"))
+
+    assert client.get("/data", params={"user_id": "alice"}, headers=auth(fresh)).status_code == 200
+
+
+def test_cors_answers_only_the_listed_origin(client: TestClient) -> None:
+    alice = auth(token("alice"))
+    allowed = client.get(
+        "/data", params={"user_id": "alice"}, headers={**alice, "Origin": "https://app.example"}
+    )
+    other = client.get(
+        "/data", params={"user_id": "alice"}, headers={**alice, "Origin": "https://evil.example"}
+    )
+    preflight = client.options(
+        "/data", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
+
+    good_preflight = client.options(
+        "/data",
+        headers={
+            "Origin": "https://app.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+    assert "access-control-allow-credentials" not in allowed.headers
+    assert not [h for h in other.headers if h.startswith("access-control-")]
+    assert preflight.status_code == 403 and not [
+        h for h in preflight.headers if h.startswith("access-control-")
+    ]
+    assert good_preflight.status_code == 204
+    assert good_preflight.headers["access-control-allow-origin"] == "https://app.example"
+    assert "POST" in good_preflight.headers["access-control-allow-methods"]
+
+
+def test_security_headers_on_every_answer(client: TestClient) -> None:
+    for response in (
+        client.get("/health"),
+        client.get("/data", params={"user_id": "alice"}),
+        client.get("/data", params={"user_id": "alice"}, headers=auth(token())),
+    ):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["cache-control"] == "no-store"
+        assert "server" not in response.headers or "/" not in response.headers["server"]
+
+
+def test_openapi_declares_bearer_auth(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert document["paths"]["/data"]["get"]["security"] == [{"bearer": []}]
+    assert "401" in document["paths"]["/data"]["post"]["responses"]
+    assert "security" not in document["paths"]["/health"]["get"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"auth_mode": "jwt"},  # no key source
+        {"auth_mode": "jwt", "jwt_secret": "s" * 40},  # no audience / issuer
+        {"auth_mode": "jwt", "jwt_secret": "short", "jwt_audience": "a", "jwt_issuer": "i"},
+        {
+            "auth_mode": "jwt",
+            "jwt_secret": "s" * 40,
+            "jwt_audience": "a",
+            "jwt_issuer": "i",
+            "jwt_algorithms": "none",
+        },
+        {
+            "auth_mode": "jwt",
+            "jwt_secret": "s" * 40,
+            "jwt_audience": "a",
+            "jwt_issuer": "i",
+            "jwt_algorithms": "RS256",
+        },
+        {
+            "auth_mode": "jwt",
+            "jwt_jwks_file": "k.json",
+            "jwt_audience": "a",
+            "jwt_issuer": "i",
+            "jwt_algorithms": "HS256",
+        },
+        {"cors_origins": "*", "cors_allow_credentials": True},
+        {"cors_origins": "https://a.example,*"},
+        {"auth_mode": "maybe"},
+    ],
+)
+def test_unsafe_configurations_are_refused_at_start(change: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError):
+        Settings(**change)
+
+
+def test_a_shared_secret_works_for_hs256(settings: Settings) -> None:
+    secret = "a-long-enough-shared-secret-of-32+bytes"
+    configured = replace(
+        settings, auth_mode="jwt", jwt_secret=secret, jwt_audience=AUDIENCE, jwt_issuer=ISSUER
+    )
+
+    with TestClient(create_app(configured)) as client:
+        good = token(key=secret, alg="HS256", kid=None)
+        bad = token(key="another-secret-that-is-long-enough-too", alg="HS256", kid=None)
+        rs = token()
+        statuses = [
+            client.get("/data", params={"user_id": "alice"}, headers=auth(t)).status_code
+            for t in (good, bad, rs)
+        ]
+
+    assert statuses == [200, 401, 401]
