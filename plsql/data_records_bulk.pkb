@@ -35,10 +35,27 @@ CREATE OR REPLACE PACKAGE BODY data_records_bulk AS
         END;
     END insert_many;
 
-    PROCEDURE touch_users (
-        p_user_ids  IN  user_id_list,
-        p_touched   OUT NUMBER
+    PROCEDURE audit_rows (
+        p_ids         IN  id_table,
+        p_owners      IN  owner_table,
+        p_action      IN  VARCHAR2,
+        p_actor       IN  VARCHAR2,
+        p_request_id  IN  VARCHAR2
     ) IS
+    BEGIN
+        FORALL i IN 1 .. p_ids.COUNT
+            INSERT INTO data_audit (actor, action, record_id, owner, request_id)
+            VALUES (p_actor, p_action, p_ids(i), p_owners(i), p_request_id);
+    END audit_rows;
+
+    PROCEDURE touch_users (
+        p_user_ids    IN  user_id_list,
+        p_actor       IN  VARCHAR2,
+        p_request_id  IN  VARCHAR2,
+        p_touched     OUT NUMBER
+    ) IS
+        ids     id_table;
+        owners  owner_table;
     BEGIN
         p_touched := 0;
         IF p_user_ids.COUNT = 0 THEN
@@ -47,19 +64,25 @@ CREATE OR REPLACE PACKAGE BODY data_records_bulk AS
         FORALL i IN 1 .. p_user_ids.COUNT
             UPDATE data_records
                SET updated_at = SYS_EXTRACT_UTC(SYSTIMESTAMP)
-             WHERE user_id = p_user_ids(i);
-        FOR i IN 1 .. p_user_ids.COUNT LOOP
-            p_touched := p_touched + SQL%BULK_ROWCOUNT(i);
-        END LOOP;
+             WHERE user_id = p_user_ids(i)
+            RETURNING id, user_id BULK COLLECT INTO ids, owners;
+        p_touched := ids.COUNT;
+        audit_rows(ids, owners, 'update', p_actor, p_request_id);
     END touch_users;
 
     PROCEDURE purge_before (
-        p_cutoff  IN  TIMESTAMP,
-        p_purged  OUT NUMBER
+        p_cutoff      IN  TIMESTAMP,
+        p_actor       IN  VARCHAR2,
+        p_request_id  IN  VARCHAR2,
+        p_purged      OUT NUMBER
     ) IS
+        ids     id_table;
+        owners  owner_table;
     BEGIN
-        DELETE FROM data_records WHERE created_at < p_cutoff;
-        p_purged := SQL%ROWCOUNT;
+        DELETE FROM data_records WHERE created_at < p_cutoff
+        RETURNING id, user_id BULK COLLECT INTO ids, owners;
+        p_purged := ids.COUNT;
+        audit_rows(ids, owners, 'delete', p_actor, p_request_id);
     END purge_before;
 
 END data_records_bulk;

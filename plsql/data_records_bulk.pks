@@ -10,6 +10,8 @@ CREATE OR REPLACE PACKAGE data_records_bulk AUTHID DEFINER AS
     TYPE payload_list IS TABLE OF VARCHAR2(32767) INDEX BY PLS_INTEGER;
     TYPE id_list      IS TABLE OF VARCHAR2(32) INDEX BY PLS_INTEGER;
     TYPE number_list  IS TABLE OF NUMBER INDEX BY PLS_INTEGER;
+    TYPE id_table     IS TABLE OF VARCHAR2(32);
+    TYPE owner_table  IS TABLE OF VARCHAR2(100);
 
     -- Inserts p_user_ids(i), p_payloads(i) for i in 1 .. count with FORALL ... SAVE EXCEPTIONS:
     -- a refused row never stops the others. p_ids(i) is the new row's id (NULL when refused);
@@ -23,16 +25,22 @@ CREATE OR REPLACE PACKAGE data_records_bulk AUTHID DEFINER AS
     );
 
     -- Sets updated_at to now on every record of the listed users; p_touched counts the rows.
+    -- Writes an 'update' audit row for each, naming p_actor and p_request_id.
     PROCEDURE touch_users (
-        p_user_ids  IN  user_id_list,
-        p_touched   OUT NUMBER
+        p_user_ids    IN  user_id_list,
+        p_actor       IN  VARCHAR2,
+        p_request_id  IN  VARCHAR2,
+        p_touched     OUT NUMBER
     );
 
-    -- Retention: deletes records created before p_cutoff (UTC); p_purged counts them.
-    -- Whole months older than the cutoff are better dropped as partitions (docs/oracle.md).
+    -- Retention: deletes records created before p_cutoff (UTC); p_purged counts them. Writes a
+    -- 'delete' audit row for each. Whole months older than the cutoff are better dropped as
+    -- partitions by a DBA (docs/oracle.md), which the audit trail does not see.
     PROCEDURE purge_before (
-        p_cutoff  IN  TIMESTAMP,
-        p_purged  OUT NUMBER
+        p_cutoff      IN  TIMESTAMP,
+        p_actor       IN  VARCHAR2,
+        p_request_id  IN  VARCHAR2,
+        p_purged      OUT NUMBER
     );
 
 END data_records_bulk;

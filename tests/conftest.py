@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,8 +25,7 @@ def anyio_backend() -> str:
 def postgres_url() -> Iterator[str]:
     """A migrated PostgreSQL database for this test run."""
     with services.postgres_server() as server, services.scratch_database(server) as url:
-        with ThreadPoolExecutor(1) as thread:  # the migrator runs its own event loop
-            thread.submit(migrate, Settings(database_url=url)).result()
+        services.migrate_in_thread(url)
         yield url
 
 
@@ -35,8 +33,7 @@ def postgres_url() -> Iterator[str]:
 def oracle_url() -> Iterator[str]:
     """A migrated Oracle schema (ORACLE_DSN or a container), or a skip that says why."""
     with services.oracle_server() as url:
-        with ThreadPoolExecutor(1) as thread:
-            thread.submit(migrate, Settings(database_url=url)).result()
+        services.migrate_in_thread(url)
         yield url
 
 

@@ -202,3 +202,44 @@ def oracle_truncate(url: str) -> None:
             await conn.close()
 
     run_async(run())
+
+
+def migrate_in_thread(url: str) -> None:
+    """`python -m app migrate` for this URL, from sync or async code alike."""
+    from app.__main__ import migrate
+    from app.settings import Settings
+
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(migrate, Settings(database_url=url)).result()
+
+
+async def read_audit(url: str, record_id: str) -> list[tuple[str, ...]]:
+    """The audit rows of one record, read straight from the database of any dialect."""
+    columns = "actor, action, record_id, owner, request_id"
+    if url.startswith("sqlite:///"):
+        import sqlite3
+
+        with sqlite3.connect(url[len("sqlite:///") :]) as conn:
+            rows = conn.execute(
+                f"SELECT {columns} FROM data_audit WHERE record_id = ? ORDER BY id", (record_id,)
+            ).fetchall()
+        return [tuple(r) for r in rows]
+    if url.startswith("postgresql://"):
+        conn = await asyncpg.connect(url)
+        try:
+            records = await conn.fetch(
+                f"SELECT {columns} FROM data_audit WHERE record_id = $1::uuid ORDER BY id", record_id
+            )
+        finally:
+            await conn.close()
+        return [tuple(str(v) for v in r) for r in records]
+    from app.repositories.oracle import OracleTarget
+
+    oracle = await OracleTarget.from_url(url).connect()
+    try:
+        found = await oracle.fetchall(
+            f"SELECT {columns} FROM data_audit WHERE record_id = :1 ORDER BY id", [record_id]
+        )
+    finally:
+        await oracle.close()
+    return [tuple(r) for r in found]

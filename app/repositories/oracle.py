@@ -19,7 +19,7 @@ import oracledb
 from msgspec import Raw
 
 from app.errors import InvalidData, NotFound, ServiceError, StorageConflict, StorageUnavailable
-from app.repositories.protocol import FILTERS, BulkOutcome, NewRecord, RecordQuery, RowError
+from app.repositories.protocol import FILTERS, AuditEntry, BulkOutcome, NewRecord, RecordQuery, RowError
 from app.repositories.sqlfiles import Migration, Statements, pending, split_oracle_script
 from app.schemas.records import Record
 
@@ -29,6 +29,7 @@ oracledb.defaults.fetch_lobs = False
 BINDS = {
     "insert_record": frozenset({"user_id", "payload", "id", "created_at", "updated_at"}),
     "insert_records": frozenset({"id", "user_id", "payload"}),
+    "insert_audit": frozenset({"actor", "action", "record_id", "owner", "request_id"}),
     "get_record": frozenset({"id"}),
     "list_records": FILTERS | {"after_created_at", "after_id", "limit"},
     "list_records_counted": FILTERS | {"first_row", "last_row"},
@@ -185,42 +186,63 @@ class OracleRecordRepository:
     def _sql(self, name: str) -> str:
         return self._statements.sql[name]
 
-    async def create(self, record: NewRecord) -> Record:
+    async def create(self, record: NewRecord, audit: AuditEntry) -> Record:
         async with self._connection() as conn:
             cursor = conn.cursor()
             out = {
-                name: cursor.var(kind)
-                for name, kind in (
-                    ("id", str),
-                    ("created_at", oracledb.DB_TYPE_TIMESTAMP),
-                    ("updated_at", oracledb.DB_TYPE_TIMESTAMP),
-                )
+                "id": cursor.var(str),
+                "created_at": cursor.var(oracledb.DB_TYPE_TIMESTAMP),
+                "updated_at": cursor.var(oracledb.DB_TYPE_TIMESTAMP),
             }
             cursor.setinputsizes(payload=oracledb.DB_TYPE_CLOB)
-            await cursor.execute(
-                self._sql("insert_record"),
-                self._statements.binds(
-                    "insert_record",
-                    {
-                        "user_id": record.user_id,
-                        "payload": record.payload.decode(),
-                        **out,
-                    },
-                ),
-            )
+            values = {"user_id": record.user_id, "payload": record.payload.decode(), **out}
+            await cursor.execute(self._sql("insert_record"), self._statements.binds("insert_record", values))
+            record_id = out["id"].getvalue()[0]
+            await conn.execute(self._sql("insert_audit"), self._audit(record_id, record.user_id, audit))
             await conn.commit()
         created, updated = out["created_at"].getvalue()[0], out["updated_at"].getvalue()[0]
         return Record(
-            id=out["id"].getvalue()[0],
+            id=record_id,
             user_id=record.user_id,
             payload=Raw(record.payload),
             created_at=_utc(created),
             updated_at=_utc(updated),
         )
 
-    async def create_many(self, records: Sequence[NewRecord], *, all_or_nothing: bool) -> BulkOutcome:
-        if self._bulk_path == "plsql":
-            return await self._create_many_plsql(records, all_or_nothing)
+    def _audit(self, record_id: str, owner: str, audit: AuditEntry, action: str = "create") -> dict[str, Any]:
+        return self._statements.binds(
+            "insert_audit",
+            {
+                "actor": audit.actor,
+                "action": action,
+                "record_id": record_id,
+                "owner": owner,
+                "request_id": audit.request_id,
+            },
+        )
+
+    async def create_many(
+        self, records: Sequence[NewRecord], *, all_or_nothing: bool, audit: AuditEntry
+    ) -> BulkOutcome:
+        async with self._connection() as conn:
+            if self._bulk_path == "plsql":
+                stored, refused = await self._insert_with_package(conn, records)
+            else:
+                stored, refused = await self._insert_with_array_dml(conn, records)
+            if refused and all_or_nothing:
+                await conn.rollback()
+                return BulkOutcome(stored={}, refused=refused)
+            if stored:  # the audit rows, in the same transaction, as array DML too
+                await conn.executemany(
+                    self._sql("insert_audit"),
+                    [self._audit(record_id, records[i].user_id, audit) for i, record_id in stored.items()],
+                )
+            await conn.commit()
+        return BulkOutcome(stored=stored, refused=refused)
+
+    async def _insert_with_array_dml(
+        self, conn: oracledb.AsyncConnection, records: Sequence[NewRecord]
+    ) -> tuple[dict[int, str], list[RowError]]:
         ids = [uuid.uuid4().hex.upper() for _ in records]
         rows = [
             self._statements.binds(
@@ -228,52 +250,40 @@ class OracleRecordRepository:
             )
             for i, r in zip(ids, records, strict=True)
         ]
-        async with self._connection() as conn:
-            cursor = conn.cursor()
-            cursor.setinputsizes(payload=oracledb.DB_TYPE_CLOB)
-            await cursor.executemany(self._sql("insert_records"), rows, batcherrors=True)
-            refused = [
-                RowError(e.offset, f"refused by the database: {e.full_code}") for e in cursor.getbatcherrors()
-            ]
-            if refused and all_or_nothing:
-                await conn.rollback()
-                return BulkOutcome(stored={}, refused=refused)
-            await conn.commit()
+        cursor = conn.cursor()
+        cursor.setinputsizes(payload=oracledb.DB_TYPE_CLOB)
+        await cursor.executemany(self._sql("insert_records"), rows, batcherrors=True)
+        refused = [
+            RowError(e.offset, f"refused by the database: {e.full_code}") for e in cursor.getbatcherrors()
+        ]
         bad = {r.index for r in refused}
-        return BulkOutcome(
-            stored={i: record_id for i, record_id in enumerate(ids) if i not in bad}, refused=refused
-        )
+        return {i: record_id for i, record_id in enumerate(ids) if i not in bad}, refused
 
-    async def _create_many_plsql(self, records: Sequence[NewRecord], all_or_nothing: bool) -> BulkOutcome:
+    async def _insert_with_package(
+        self, conn: oracledb.AsyncConnection, records: Sequence[NewRecord]
+    ) -> tuple[dict[int, str], list[RowError]]:
         """The same through data_records_bulk.insert_many (FORALL ... SAVE EXCEPTIONS)."""
-        async with self._connection() as conn:
-            cursor = conn.cursor()
-            n = len(records)
-            ids = cursor.arrayvar(str, n, 32)
-            failed_at = cursor.arrayvar(int, n)
-            failed_codes = cursor.arrayvar(int, n)
-            await cursor.callproc(
-                "data_records_bulk.insert_many",
-                [
-                    cursor.arrayvar(str, [r.user_id for r in records], 100),
-                    cursor.arrayvar(str, [r.payload.decode() for r in records], 32767),
-                    ids,
-                    failed_at,
-                    failed_codes,
-                ],
-            )
-            refused = [
-                RowError(int(i) - 1, f"refused by the database: ORA-{int(c):05d}")
-                for i, c in zip(failed_at.getvalue(), failed_codes.getvalue(), strict=False)
-                if i is not None
-            ]
-            if refused and all_or_nothing:
-                await conn.rollback()
-                return BulkOutcome(stored={}, refused=refused)
-            await conn.commit()
-        return BulkOutcome(
-            stored={i: v for i, v in enumerate(ids.getvalue()) if v is not None}, refused=refused
+        cursor = conn.cursor()
+        n = len(records)
+        ids = cursor.arrayvar(str, n, 32)
+        failed_at = cursor.arrayvar(int, n)
+        failed_codes = cursor.arrayvar(int, n)
+        await cursor.callproc(
+            "data_records_bulk.insert_many",
+            [
+                cursor.arrayvar(str, [r.user_id for r in records], 100),
+                cursor.arrayvar(str, [r.payload.decode() for r in records], 32767),
+                ids,
+                failed_at,
+                failed_codes,
+            ],
         )
+        refused = [
+            RowError(int(i) - 1, f"refused by the database: ORA-{int(c):05d}")
+            for i, c in zip(failed_at.getvalue(), failed_codes.getvalue(), strict=False)
+            if i is not None
+        ]
+        return {i: v for i, v in enumerate(ids.getvalue()) if v is not None}, refused
 
     async def get_by_id(self, record_id: str) -> Record | None:
         if len(record_id) != 32:
@@ -311,8 +321,11 @@ class OracleRecordRepository:
             )
         return [], int(total[0]) if total else 0
 
-    async def execute_plsql_procedure(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Call an allow-listed procedure with typed binds; returns its OUT parameters."""
+    async def execute_plsql_procedure(
+        self, name: str, params: dict[str, Any], audit: AuditEntry
+    ) -> dict[str, Any]:
+        """Call an allow-listed procedure with typed binds; returns its OUT parameters. The
+        package writes an audit row for each record it changes, naming `audit`'s actor."""
         procedure = PROCEDURES.get(name)
         if procedure is None:
             raise InvalidData(f"{name!r} is not a procedure the service may call")
@@ -333,6 +346,8 @@ class OracleRecordRepository:
                     args[key] = _naive_utc(value) if value.tzinfo else value
                 else:
                     args[key] = value
+            args["p_actor"] = audit.actor
+            args["p_request_id"] = audit.request_id
             outs = {key: cursor.var(int) for key in procedure.outputs}
             await cursor.callproc(name, keyword_parameters={**args, **outs})
             await conn.commit()

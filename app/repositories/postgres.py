@@ -16,7 +16,7 @@ import asyncpg
 from msgspec import Raw
 
 from app.errors import InvalidData, StorageConflict, StorageUnavailable
-from app.repositories.protocol import FILTERS, BulkOutcome, NewRecord, RecordQuery, RowError
+from app.repositories.protocol import FILTERS, AuditEntry, BulkOutcome, NewRecord, RecordQuery, RowError
 from app.repositories.sqlfiles import Migration, Statements, pending, to_numbered
 from app.schemas.records import Record
 
@@ -24,8 +24,8 @@ FAR_PAST = datetime(1, 1, 1, tzinfo=UTC)
 FAR_FUTURE = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 LAST_ID = uuid.UUID(int=(1 << 128) - 1)
 BINDS = {
-    "insert_record": frozenset({"id", "user_id", "payload"}),
-    "insert_records": frozenset({"ids", "user_ids", "payloads"}),
+    "insert_record": frozenset({"id", "user_id", "payload", "actor", "request_id"}),
+    "insert_records": frozenset({"ids", "user_ids", "payloads", "actor", "request_id"}),
     "get_record": frozenset({"id"}),
     "list_records": FILTERS | {"after_created_at", "after_id", "limit", "offset"},
     "list_records_counted": FILTERS | {"limit", "offset"},
@@ -46,6 +46,16 @@ async def _translated() -> AsyncIterator[None]:
         raise InvalidData("the database refused a value") from exc
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
         raise StorageUnavailable("the database could not complete the request") from exc
+
+
+def _insert_values(record: NewRecord, record_id: str, audit: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": record_id,
+        "user_id": record.user_id,
+        "payload": record.payload.decode(),
+        "actor": audit.actor,
+        "request_id": audit.request_id,
+    }
 
 
 def _record(row: asyncpg.Record) -> Record:
@@ -91,16 +101,9 @@ class PostgresRecordRepository:
             raise StorageUnavailable("the database pool is not open")
         return self._pool
 
-    async def create(self, record: NewRecord) -> Record:
+    async def create(self, record: NewRecord, audit: AuditEntry) -> Record:
         record_id = str(uuid.uuid4())
-        sql, args = self._call(
-            "insert_record",
-            {
-                "id": record_id,
-                "user_id": record.user_id,
-                "payload": record.payload.decode(),
-            },
-        )
+        sql, args = self._call("insert_record", _insert_values(record, record_id, audit))
         async with _translated():
             row = await self.pool.fetchrow(sql, *args)
         if row is None:  # INSERT ... RETURNING always answers one row
@@ -113,7 +116,9 @@ class PostgresRecordRepository:
             updated_at=row[1],
         )
 
-    async def create_many(self, records: Sequence[NewRecord], *, all_or_nothing: bool) -> BulkOutcome:
+    async def create_many(
+        self, records: Sequence[NewRecord], *, all_or_nothing: bool, audit: AuditEntry
+    ) -> BulkOutcome:
         ids = [str(uuid.uuid4()) for _ in records]
         sql, args = self._call(
             "insert_records",
@@ -121,6 +126,8 @@ class PostgresRecordRepository:
                 "ids": ids,
                 "user_ids": [r.user_id for r in records],
                 "payloads": [r.payload.decode() for r in records],
+                "actor": audit.actor,
+                "request_id": audit.request_id,
             },
         )
         try:
@@ -129,10 +136,10 @@ class PostgresRecordRepository:
             return BulkOutcome(stored=dict(enumerate(ids)), refused=[])
         except (InvalidData, StorageConflict):
             pass
-        return await self._create_row_by_row(records, ids, all_or_nothing)
+        return await self._create_row_by_row(records, ids, all_or_nothing, audit)
 
     async def _create_row_by_row(
-        self, records: Sequence[NewRecord], ids: list[str], all_or_nothing: bool
+        self, records: Sequence[NewRecord], ids: list[str], all_or_nothing: bool, audit: AuditEntry
     ) -> BulkOutcome:
         """After a refused bulk statement: each row in a savepoint, to name the bad ones."""
         stored: dict[int, str] = {}
@@ -142,14 +149,7 @@ class PostgresRecordRepository:
             await transaction.start()
             try:
                 for i, (record, record_id) in enumerate(zip(records, ids, strict=True)):
-                    sql, args = self._call(
-                        "insert_record",
-                        {
-                            "id": record_id,
-                            "user_id": record.user_id,
-                            "payload": record.payload.decode(),
-                        },
-                    )
+                    sql, args = self._call("insert_record", _insert_values(record, record_id, audit))
                     try:
                         async with conn.transaction():
                             await conn.fetchrow(sql, *args)

@@ -22,6 +22,14 @@ class NewRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Who changes records and in which request: written with the change, in its transaction."""
+
+    actor: str
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Position:
     """A place in the (created_at, id) order that keyset pages start after."""
 
@@ -71,13 +79,15 @@ class RecordRepository(Protocol):
         """Connect; called once by the app's lifespan."""
         ...
 
-    async def create(self, record: NewRecord) -> Record:
-        """Store one record and return it as stored."""
+    async def create(self, record: NewRecord, audit: AuditEntry) -> Record:
+        """Store one record, and its audit row in the same transaction; return it as stored."""
         ...
 
-    async def create_many(self, records: Sequence[NewRecord], *, all_or_nothing: bool) -> BulkOutcome:
-        """Store many records in one round trip; refused rows never stop the others
-        unless all_or_nothing, in which case any refusal stores none."""
+    async def create_many(
+        self, records: Sequence[NewRecord], *, all_or_nothing: bool, audit: AuditEntry
+    ) -> BulkOutcome:
+        """Store many records (and an audit row for each stored one) in one round trip; refused
+        rows never stop the others unless all_or_nothing, in which case any refusal stores none."""
         ...
 
     async def get_by_id(self, record_id: str) -> Record | None:

@@ -21,7 +21,7 @@ import msgspec
 from msgspec import Raw
 
 from app.errors import StorageConflict, StorageUnavailable
-from app.repositories.protocol import FILTERS, BulkOutcome, NewRecord, RecordQuery, RowError
+from app.repositories.protocol import FILTERS, AuditEntry, BulkOutcome, NewRecord, RecordQuery, RowError
 from app.repositories.sqlfiles import Migration, Statements, pending
 from app.schemas.records import Record
 
@@ -29,6 +29,7 @@ T = TypeVar("T")
 BINDS = {
     "insert_record": frozenset({"id", "user_id", "payload", "created_at"}),
     "insert_records": frozenset({"rows", "created_at"}),
+    "insert_audit": frozenset({"occurred_at", "actor", "action", "record_id", "owner", "request_id"}),
     "get_record": frozenset({"id"}),
     "list_records": FILTERS | {"after_created_at", "after_id", "limit", "offset"},
     "list_records_counted": FILTERS | {"limit", "offset"},
@@ -74,6 +75,17 @@ def _translated() -> Iterator[None]:
         raise StorageConflict("the record conflicts with one already stored") from exc
     except sqlite3.Error as exc:
         raise StorageUnavailable("the database could not complete the request") from exc
+
+
+def _audit_row(row: dict[str, str], audit: AuditEntry) -> dict[str, str]:
+    return {
+        "occurred_at": row["created_at"],
+        "actor": audit.actor,
+        "action": "create",
+        "record_id": row["id"],
+        "owner": row["user_id"],
+        "request_id": audit.request_id,
+    }
 
 
 def _record(row: tuple[Any, ...]) -> Record:
@@ -139,11 +151,18 @@ class SqliteRecordRepository:
             "created_at": created_at,
         }
 
-    async def create(self, record: NewRecord) -> Record:
+    async def create(self, record: NewRecord, audit: AuditEntry) -> Record:
         row = self._row(record, to_text(datetime.now(UTC)))
 
         def insert(conn: sqlite3.Connection) -> None:
-            self._execute(conn, "insert_record", row)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._execute(conn, "insert_record", row)
+                self._execute(conn, "insert_audit", _audit_row(row, audit))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
         await self._write(insert)
         moment = datetime.fromisoformat(row["created_at"])
@@ -155,20 +174,29 @@ class SqliteRecordRepository:
             updated_at=moment,
         )
 
-    async def create_many(self, records: Sequence[NewRecord], *, all_or_nothing: bool) -> BulkOutcome:
+    async def create_many(
+        self, records: Sequence[NewRecord], *, all_or_nothing: bool, audit: AuditEntry
+    ) -> BulkOutcome:
         now = to_text(datetime.now(UTC))
         rows = [self._row(r, now) for r in records]
-        return await self._write(self._insert_many, rows, all_or_nothing)
+        return await self._write(self._insert_many, rows, all_or_nothing, audit)
 
     def _insert_many(
-        self, conn: sqlite3.Connection, rows: list[dict[str, str]], all_or_nothing: bool
+        self, conn: sqlite3.Connection, rows: list[dict[str, str]], all_or_nothing: bool, audit: AuditEntry
     ) -> BulkOutcome:
         as_json = _encoder.encode([[r["id"], r["user_id"], Raw(r["payload"])] for r in rows]).decode()
+        audit_sql = self._statements.sql["insert_audit"]
+        conn.execute("BEGIN IMMEDIATE")
         try:
             self._execute(conn, "insert_records", {"rows": as_json, "created_at": rows[0]["created_at"]})
+            conn.executemany(audit_sql, [_audit_row(r, audit) for r in rows])
+            conn.execute("COMMIT")
             return BulkOutcome(stored={i: r["id"] for i, r in enumerate(rows)}, refused=[])
         except sqlite3.IntegrityError:
-            pass
+            conn.execute("ROLLBACK")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
         # Some row broke a constraint: go row by row to tell the client which.
         stored: dict[int, str] = {}
         refused: list[RowError] = []
@@ -178,6 +206,7 @@ class SqliteRecordRepository:
                 conn.execute("SAVEPOINT bulk_row")
                 try:
                     self._execute(conn, "insert_record", row)
+                    self._execute(conn, "insert_audit", _audit_row(row, audit))
                     conn.execute("RELEASE bulk_row")
                     stored[i] = row["id"]
                 except sqlite3.IntegrityError as exc:

@@ -12,7 +12,7 @@ from app.auth import Caller
 from app.cache import PageCache
 from app.errors import FieldProblem, Forbidden, NotFound, RateLimited, ValidationFailed, field_problem
 from app.ratelimit import Decision, RateLimiter
-from app.repositories.protocol import NewRecord, RecordQuery, RecordRepository
+from app.repositories.protocol import AuditEntry, NewRecord, RecordQuery, RecordRepository
 from app.schemas.records import (
     BulkResult,
     CreateRecord,
@@ -56,7 +56,7 @@ class RecordService:
         if isinstance(payload, FieldProblem):
             raise ValidationFailed("the body does not match the schema", errors=[payload])
         await self._admit(_limit_key(caller, item.user_id))
-        record = await self._repository.create(NewRecord(item.user_id, payload))
+        record = await self._repository.create(NewRecord(item.user_id, payload), _audit(caller))
         await self._cache.invalidate_user(item.user_id)
         return record
 
@@ -93,7 +93,7 @@ class RecordService:
         for key in sorted({_limit_key(caller, user_id) for user_id in users}):
             await self._admit(key)
         outcome = await self._repository.create_many(
-            [record for _, record in accepted], all_or_nothing=all_or_nothing
+            [record for _, record in accepted], all_or_nothing=all_or_nothing, audit=_audit(caller)
         )
         for user_id in users:
             await self._cache.invalidate_user(user_id)
@@ -219,6 +219,10 @@ def _owner(caller: Caller, user_id: str) -> None:
     principal = caller.principal
     if principal is not None and not principal.is_admin and user_id != principal.subject:
         raise Forbidden("user_id must be the token's subject")
+
+
+def _audit(caller: Caller) -> AuditEntry:
+    return AuditEntry(actor=caller.actor, request_id=caller.request_id)
 
 
 def _limit_key(caller: Caller, user_id: str) -> str:

@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 
 from app.main import create_app
 from app.settings import ConfigError, Settings
+from tests import services
 
 ISSUER, AUDIENCE = "https://idp.example/", "data-service"
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -381,3 +382,29 @@ def test_a_shared_secret_works_for_hs256(settings: Settings) -> None:
         ]
 
     assert statuses == [200, 401, 401]
+
+
+def test_the_audit_trail_names_the_subject_and_the_request(client: TestClient, secured: Settings) -> None:
+    headers = {**auth(token("alice")), "X-Request-ID": "trace-7"}
+    record = client.post("/data", json={"user_id": "alice", "payload": {}}, headers=headers).json()
+    admin = {**auth(token("root", ("admin",))), "X-Request-ID": "trace-8"}
+    stored = client.post(
+        "/data/bulk", json={"items": [{"user_id": "bob", "payload": {}}]}, headers=admin
+    ).json()
+
+    rows = services.run_async(services.read_audit(secured.database_url, record["id"]))
+    bulk_rows = services.run_async(services.read_audit(secured.database_url, stored["stored"][0]["id"]))
+
+    assert rows == [("alice", "create", record["id"], "alice", "trace-7")]
+    assert bulk_rows == [("root", "create", stored["stored"][0]["id"], "bob", "trace-8")]
+
+
+def test_without_authentication_the_actor_is_anonymous(make_client, settings: Settings) -> None:
+    client = make_client()
+    record = client.post(
+        "/data", json={"user_id": "alice", "payload": {}}, headers={"X-Request-ID": "r-1"}
+    ).json()
+
+    assert services.run_async(services.read_audit(settings.database_url, record["id"])) == [
+        ("anonymous", "create", record["id"], "alice", "r-1")
+    ]

@@ -2,49 +2,64 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from app.repositories.postgres import PostgresRecordRepository
+from app.main import build_repository
 from app.repositories.protocol import RecordRepository
-from app.repositories.sqlfiles import load_migrations, load_queries
-from app.repositories.sqlite import SqliteRecordRepository, migrate_sqlite
-from app.settings import DEFAULT_SQL_DIR
+from app.settings import Settings
+from tests import services
 
 
-async def _sqlite(tmp_path: Path) -> RecordRepository:
-    path = str(tmp_path / "contract.db")
-    migrate_sqlite(path, load_migrations(DEFAULT_SQL_DIR, "sqlite"))
-    return SqliteRecordRepository(path, load_queries(DEFAULT_SQL_DIR, "sqlite"), readers=2)
+@dataclass
+class Database:
+    """An empty, migrated database of one dialect, and its open repository."""
+
+    url: str
+    repository: RecordRepository
+
+    async def audit_rows(self, record_id: str) -> list[tuple[str, ...]]:
+        """(actor, action, record_id, owner, request_id) of the record's audit rows."""
+        return await services.read_audit(self.url, record_id)
 
 
-async def _postgres(request: pytest.FixtureRequest) -> RecordRepository:
-    url = request.getfixturevalue("postgres_db")
-    return PostgresRecordRepository(
-        url, load_queries(DEFAULT_SQL_DIR, "postgres"), min_size=1, max_size=4, timeout=10
-    )
-
-
-async def _oracle(request: pytest.FixtureRequest) -> RecordRepository:
-    from app.repositories.oracle import OracleRecordRepository
-
-    url = request.getfixturevalue("oracle_db")
-    return OracleRecordRepository(url, load_queries(DEFAULT_SQL_DIR, "oracle"), pool_size=2, timeout=30)
+def _url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'contract.db'}"
+        services.migrate_in_thread(url)
+        return url
+    return str(request.getfixturevalue({"postgres": "postgres_db", "oracle": "oracle_db"}[request.param]))
 
 
 @pytest.fixture(params=["sqlite", "postgres", pytest.param("oracle", marks=pytest.mark.oracle)])
-async def repository(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RecordRepository]:
-    """An open repository on an empty, migrated database of each dialect."""
-    opened = {
-        "sqlite": lambda: _sqlite(tmp_path),
-        "postgres": lambda: _postgres(request),
-        "oracle": lambda: _oracle(request),
-    }
-    repo = await opened[request.param]()
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    url = _url(request, tmp_path)
+    repo = build_repository(
+        Settings(
+            database_url=url,
+            sqlite_readers=2,
+            pg_pool_min_size=1,
+            pg_pool_max_size=4,
+            oracle_pool_size=2,
+            database_timeout_seconds=30,
+        )
+    )
     await repo.open()
     try:
-        yield repo
+        yield Database(url, repo)
     finally:
         await repo.close()
+
+
+@pytest.fixture
+def repository(database: Database) -> RecordRepository:
+    """An open repository on an empty, migrated database of each dialect."""
+    return database.repository
+
+
+@pytest.fixture
+def audit_rows(database: Database) -> Callable[[str], Awaitable[list[tuple[str, ...]]]]:
+    return database.audit_rows

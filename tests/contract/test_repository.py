@@ -8,9 +8,10 @@ from datetime import timedelta
 import msgspec
 import pytest
 
-from app.repositories.protocol import NewRecord, Position, RecordQuery, RecordRepository
+from app.repositories.protocol import AuditEntry, NewRecord, Position, RecordQuery, RecordRepository
 
 pytestmark = pytest.mark.anyio
+AUDIT = AuditEntry(actor="tester", request_id="req-1")
 
 
 def new(user_id: str = "alice", **payload: object) -> NewRecord:
@@ -22,7 +23,7 @@ def payload_of(record) -> dict:
 
 
 async def test_create_then_get_returns_the_same_record(repository: RecordRepository) -> None:
-    created = await repository.create(new(type="order", n=1))
+    created = await repository.create(new(type="order", n=1), AUDIT)
 
     fetched = await repository.get_by_id(created.id)
 
@@ -38,15 +39,15 @@ async def test_get_unknown_id_is_none(repository: RecordRepository) -> None:
 
 
 async def test_ids_are_unique(repository: RecordRepository) -> None:
-    records = await asyncio.gather(*(repository.create(new()) for _ in range(50)))
+    records = await asyncio.gather(*(repository.create(new(), AUDIT) for _ in range(50)))
 
     assert len({r.id for r in records}) == 50
 
 
 async def test_get_by_user_is_newest_first_and_only_that_user(repository: RecordRepository) -> None:
-    first = await repository.create(new(n=1))
-    await repository.create(new("bob"))
-    second = await repository.create(new(n=2))
+    first = await repository.create(new(n=1), AUDIT)
+    await repository.create(new("bob"), AUDIT)
+    second = await repository.create(new(n=2), AUDIT)
 
     records, total = await repository.get_by_user(RecordQuery("alice", limit=10), with_total=True)
 
@@ -55,7 +56,7 @@ async def test_get_by_user_is_newest_first_and_only_that_user(repository: Record
 
 
 async def test_limit_and_offset_page_through(repository: RecordRepository) -> None:
-    ids = [(await repository.create(new(n=i))).id for i in range(5)]
+    ids = [(await repository.create(new(n=i), AUDIT)).id for i in range(5)]
 
     page, total = await repository.get_by_user(RecordQuery("alice", limit=2, offset=2), with_total=True)
     unpaged, none = await repository.get_by_user(RecordQuery("alice", limit=2), with_total=False)
@@ -66,7 +67,7 @@ async def test_limit_and_offset_page_through(repository: RecordRepository) -> No
 
 async def test_a_page_past_the_end_is_empty_but_still_counts(repository: RecordRepository) -> None:
     for i in range(3):
-        await repository.create(new(n=i))
+        await repository.create(new(n=i), AUDIT)
 
     page, total = await repository.get_by_user(RecordQuery("alice", limit=2, offset=10), with_total=True)
 
@@ -74,7 +75,7 @@ async def test_a_page_past_the_end_is_empty_but_still_counts(repository: RecordR
 
 
 async def test_keyset_pages_cover_records_created_in_one_batch(repository: RecordRepository) -> None:
-    outcome = await repository.create_many([new(i=i) for i in range(9)], all_or_nothing=False)
+    outcome = await repository.create_many([new(i=i) for i in range(9)], all_or_nothing=False, audit=AUDIT)
     seen: list[str] = []
     after = None
     while True:
@@ -89,9 +90,9 @@ async def test_keyset_pages_cover_records_created_in_one_batch(repository: Recor
 
 
 async def test_date_range_is_from_inclusive_to_exclusive(repository: RecordRepository) -> None:
-    a = await repository.create(new(n=1))
+    a = await repository.create(new(n=1), AUDIT)
     await asyncio.sleep(0.002)
-    b = await repository.create(new(n=2))
+    b = await repository.create(new(n=2), AUDIT)
 
     def q(**kw: object) -> RecordQuery:
         return RecordQuery("alice", limit=10, **kw)  # type: ignore[arg-type]
@@ -108,10 +109,10 @@ async def test_date_range_is_from_inclusive_to_exclusive(repository: RecordRepos
 
 
 async def test_payload_type_and_status_filters(repository: RecordRepository) -> None:
-    await repository.create(new(type="order", status="open"))
-    paid = await repository.create(new(type="order", status="paid"))
-    await repository.create(new(type="refund", status="paid"))
-    await repository.create(new(kind="order"))
+    await repository.create(new(type="order", status="open"), AUDIT)
+    paid = await repository.create(new(type="order", status="paid"), AUDIT)
+    await repository.create(new(type="refund", status="paid"), AUDIT)
+    await repository.create(new(kind="order"), AUDIT)
 
     orders, n_orders = await repository.get_by_user(
         RecordQuery("alice", limit=10, type="order"), with_total=True
@@ -125,7 +126,7 @@ async def test_payload_type_and_status_filters(repository: RecordRepository) -> 
 
 
 async def test_create_many_stores_every_row(repository: RecordRepository) -> None:
-    outcome = await repository.create_many([new(i=i) for i in range(100)], all_or_nothing=True)
+    outcome = await repository.create_many([new(i=i) for i in range(100)], all_or_nothing=True, audit=AUDIT)
 
     assert sorted(outcome.stored) == list(range(100)) and outcome.refused == []
     _, total = await repository.get_by_user(RecordQuery("alice", limit=1), with_total=True)
@@ -137,7 +138,7 @@ async def test_create_many_stores_every_row(repository: RecordRepository) -> Non
 async def test_payload_text_survives_unicode_and_big_numbers(repository: RecordRepository) -> None:
     payload = {"s": 'naïve ☃ \\u0000 "q" \\', "big": 2**62, "f": 0.1, "deep": [[{"x": None}]]}
 
-    created = await repository.create(new(**payload))
+    created = await repository.create(new(**payload), AUDIT)
     fetched = await repository.get_by_id(created.id)
 
     assert fetched is not None and payload_of(fetched) == payload
@@ -145,3 +146,14 @@ async def test_payload_text_survives_unicode_and_big_numbers(repository: RecordR
 
 async def test_ping_answers(repository: RecordRepository) -> None:
     await repository.ping()
+
+
+async def test_every_create_writes_its_audit_row(repository: RecordRepository, audit_rows) -> None:
+    one = await repository.create(new(n=1), AUDIT)
+    many = await repository.create_many(
+        [new("bob", n=2), new("carol", n=3)], all_or_nothing=False, audit=AUDIT
+    )
+
+    assert await audit_rows(one.id) == [("tester", "create", one.id, "alice", "req-1")]
+    for record_id, owner in zip(many.stored.values(), ("bob", "carol"), strict=True):
+        assert await audit_rows(record_id) == [("tester", "create", record_id, owner, "req-1")]

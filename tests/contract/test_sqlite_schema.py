@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from app.repositories.protocol import NewRecord
-from app.repositories.sqlfiles import MigrationDrift, load_migrations, load_queries
+from app.repositories.protocol import AuditEntry, NewRecord
+from app.repositories.sqlfiles import Migration, MigrationDrift, load_migrations, load_queries
 from app.repositories.sqlite import SqliteRecordRepository, migrate_sqlite
 from app.settings import DEFAULT_SQL_DIR
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def db(tmp_path: Path) -> str:
     path = str(tmp_path / "schema.db")
-    assert migrate_sqlite(path, load_migrations(DEFAULT_SQL_DIR, "sqlite")) == [1]
+    assert migrate_sqlite(path, load_migrations(DEFAULT_SQL_DIR, "sqlite")) == [1, 2]
     return path
 
 
@@ -26,7 +26,7 @@ def test_migrating_twice_applies_nothing_and_records_versions(db: str) -> None:
     assert migrate_sqlite(db, load_migrations(DEFAULT_SQL_DIR, "sqlite")) == []
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT version, description FROM schema_version").fetchall()
-    assert rows == [(1, "create data records")]
+    assert rows == [(1, "create data records"), (2, "create data audit")]
 
 
 def test_an_edited_migration_stops_the_migrator(db: str) -> None:
@@ -38,16 +38,14 @@ def test_an_edited_migration_stops_the_migrator(db: str) -> None:
 
 
 def test_a_failing_migration_leaves_no_trace(db: str, tmp_path: Path) -> None:
-    broken = [
-        *load_migrations(DEFAULT_SQL_DIR, "sqlite"),
-        type(load_migrations(DEFAULT_SQL_DIR, "sqlite")[0])(2, "broken", "CREATE TABLE t2 (a);\nNOT SQL;"),
-    ]
+    released = load_migrations(DEFAULT_SQL_DIR, "sqlite")
+    broken = [*released, Migration(len(released) + 1, "broken", "CREATE TABLE t2 (a);\nNOT SQL;")]
 
     with pytest.raises(sqlite3.Error):
         migrate_sqlite(db, broken)
 
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (1,)
+        assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (len(released),)
         assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 't2'").fetchone() == (0,)
 
 
@@ -55,7 +53,7 @@ async def test_wal_and_full_sync_and_updated_at_trigger(db: str) -> None:
     repo = SqliteRecordRepository(db, load_queries(DEFAULT_SQL_DIR, "sqlite"), readers=1)
     await repo.open()
     try:
-        record = await repo.create(NewRecord("alice", b'{"n": 1}'))
+        record = await repo.create(NewRecord("alice", b'{"n": 1}'), AuditEntry("tester", "req"))
         journal = repo._writer.execute("PRAGMA journal_mode").fetchone()[0]
         synchronous = repo._writer.execute("PRAGMA synchronous").fetchone()[0]
     finally:

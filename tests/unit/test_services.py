@@ -13,7 +13,7 @@ from app.auth import Caller
 from app.cache.memory import MemoryPageCache
 from app.errors import NotFound, RateLimited, ValidationFailed
 from app.ratelimit.memory import MemoryTokenBucket
-from app.repositories.protocol import BulkOutcome, NewRecord, RecordQuery, RowError
+from app.repositories.protocol import AuditEntry, BulkOutcome, NewRecord, RecordQuery, RowError
 from app.schemas.records import CreateRecord, ListQuery, Record
 from app.services.cursor import decode_cursor
 from app.services.records import RecordService
@@ -31,6 +31,7 @@ class StubRepository:
         self.refuse = set(refuse)
         self.read_delay = read_delay
         self.last_bulk: list[NewRecord] = []
+        self.audits: list[AuditEntry] = []
 
     def _store(self, new: NewRecord) -> Record:
         moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=len(self.records))
@@ -44,11 +45,15 @@ class StubRepository:
         self.records.append(record)
         return record
 
-    async def create(self, record: NewRecord) -> Record:
+    async def create(self, record: NewRecord, audit: AuditEntry) -> Record:
+        self.audits.append(audit)
         return self._store(record)
 
-    async def create_many(self, records: Sequence[NewRecord], *, all_or_nothing: bool) -> BulkOutcome:
+    async def create_many(
+        self, records: Sequence[NewRecord], *, all_or_nothing: bool, audit: AuditEntry
+    ) -> BulkOutcome:
         self.last_bulk = list(records)
+        self.audits.append(audit)
         refused = [RowError(i, "refused") for i in range(len(records)) if i in self.refuse]
         if all_or_nothing and refused:
             return BulkOutcome({}, refused)
