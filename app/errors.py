@@ -62,6 +62,10 @@ class PayloadTooLarge(ServiceError):
     status, slug, title = 413, "payload-too-large", "Request body too large"
 
 
+class HeadersTooLarge(ServiceError):
+    status, slug, title = 431, "headers-too-large", "Request headers too large"
+
+
 class UnsupportedMediaType(ServiceError):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from functools import partial
 
 import structlog
@@ -157,16 +158,20 @@ def create_app(settings: Settings) -> Starlette:
         page_size_default=settings.page_size_default,
         bulk_max_items=settings.bulk_max_items,
     )
+    body = BodyLimits(
+        settings.max_body_bytes,
+        settings.max_json_depth,
+        settings.max_string_length,
+        settings.max_array_length,
+    )
     records = RecordRoutes(
-        service,
-        body=BodyLimits(settings.max_body_bytes, settings.max_json_depth),
-        bulk_body=BodyLimits(settings.max_bulk_body_bytes, settings.max_json_depth),
+        service, body=body, bulk_body=replace(body, max_bytes=settings.max_bulk_body_bytes)
     )
     probes = ProbeRoutes({"database": repository.ping, "cache": cache.ping})
     auth = AuthRoutes(
         revocations,
         enabled=verifier is not None,
-        body=BodyLimits(settings.max_body_bytes, settings.max_json_depth),
+        body=body,
     )
     docs = OpenApiRoute(
         [*records.operations, *auth.operations, *probes.operations],
@@ -202,7 +207,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=routes_for(docs.operations),
         middleware=[
-            Middleware(RequestContext),
+            Middleware(RequestContext, max_header_bytes=settings.max_header_bytes),
             Middleware(
                 ExactOriginCors,
                 origins=settings.cors_origin_list,

@@ -15,6 +15,7 @@ def serve(settings: Settings) -> None:
     if settings.server == "granian":
         from granian import Granian
         from granian.constants import Interfaces, Loops
+        from granian.http import HTTP1Settings
         from granian.log import LogLevels
 
         Granian(
@@ -27,6 +28,8 @@ def serve(settings: Settings) -> None:
             websockets=False,
             log_level=LogLevels(settings.log_level),
             log_access=False,
+            # The read buffer holds the request line and headers; granian's floor is 8 KiB.
+            http1_settings=HTTP1Settings(max_buffer_size=max(8192, settings.max_header_bytes)),
         ).serve()
     elif settings.server == "uvicorn":
         import uvicorn
@@ -40,6 +43,7 @@ def serve(settings: Settings) -> None:
             http="httptools",
             access_log=False,
             server_header=False,
+            h11_max_incomplete_event_size=settings.max_header_bytes,
             log_level=settings.log_level,
         )
     else:
@@ -58,6 +62,7 @@ async def _hypercorn(settings: Settings) -> None:
     config.bind = [f"{settings.host}:{settings.port}"]
     config.accesslog = None
     config.include_server_header = False
+    config.h11_max_incomplete_size = settings.max_header_bytes
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -54,6 +54,7 @@ class Settings:
     redis_pool_size: int = 32
     oracle_pool_size: int = 8
     oracle_bulk_path: str = "array_dml"
+    max_header_bytes: int = 16_384
     max_string_length: int = 65_536
     max_array_length: int = 10_000
     # Security (README "Security"): bearer JWTs, roles, revocation, CORS.
@@ -93,6 +94,9 @@ class Settings:
             "max_body_bytes",
             "max_bulk_body_bytes",
             "max_json_depth",
+            "max_header_bytes",
+            "max_string_length",
+            "max_array_length",
             "bulk_max_items",
             "cache_max_bytes",
             "cache_local_max_bytes",

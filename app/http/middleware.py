@@ -5,27 +5,34 @@ from __future__ import annotations
 import re
 import uuid
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import HeadersTooLarge
+from app.http.responses import problem_response
 
 _CLIENT_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
 
 
 class RequestContext:
     """Gives each request an id (the client's X-Request-ID when well formed) and echoes it,
-    with the headers every answer carries."""
+    with the headers every answer carries; refuses oversized headers with 431 (each server
+    has a limit of its own, and uvicorn's httptools parser a generous one)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, max_header_bytes: int = 16_384) -> None:
         self.app = app
+        self.max_header_bytes = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request_id = b""
+        size = 0
         for name, value in scope["headers"]:
+            size += len(name) + len(value) + 4
             if name == b"x-request-id" and _CLIENT_ID.match(value):
                 request_id = value
-                break
         if not request_id:
             request_id = uuid.uuid4().hex.encode()
         scope["request_id"] = request_id.decode()
@@ -41,4 +48,8 @@ class RequestContext:
                 message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
+        if size > self.max_header_bytes:
+            problem = HeadersTooLarge(f"request headers may hold at most {self.max_header_bytes} bytes")
+            await problem_response(Request(scope), problem)(scope, receive, send_with_headers)
+            return
         await self.app(scope, receive, send_with_headers)

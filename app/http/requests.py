@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 from starlette.requests import Request
@@ -23,10 +23,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class BodyLimits:
-    """How large and how deeply nested a JSON body may be."""
+    """How large a JSON body may be, how deeply it may nest, how long its strings and arrays."""
 
     max_bytes: int
     max_depth: int
+    max_string_length: int = 65_536
+    max_array_length: int = 10_000
 
 
 def _is_json(content_type: str) -> bool:
@@ -88,6 +90,40 @@ def check_depth(body: bytes, max_depth: int) -> None:
     raise MalformedRequest(f"JSON may nest at most {max_depth} levels deep")
 
 
+def check_lengths(body: bytes, limits: BodyLimits) -> None:
+    """422 naming the first string (or key) or array longer than the limits allow."""
+    # Cheap proofs first: a string cannot be longer than the body, nor an array have more
+    # items than the body has commas.
+    if len(body) <= limits.max_string_length and body.count(b",") < limits.max_array_length:
+        return
+    stack: list[tuple[str, Any]] = [("$", msgspec.json.decode(body))]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if len(value) > limits.max_string_length:
+                raise ValidationFailed(
+                    "a string is too long",
+                    errors=[FieldProblem(path, f"at most {limits.max_string_length} characters")],
+                )
+        elif isinstance(value, list):
+            if len(value) > limits.max_array_length:
+                raise ValidationFailed(
+                    "an array is too long",
+                    errors=[FieldProblem(path, f"at most {limits.max_array_length} items")],
+                )
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if len(key) > limits.max_string_length:
+                    raise ValidationFailed(
+                        "a key is too long",
+                        errors=[
+                            FieldProblem(path, f"keys hold at most {limits.max_string_length} characters")
+                        ],
+                    )
+                stack.append((f"{path}.{key}", item))
+
+
 async def read_json(request: Request, decoder: msgspec.json.Decoder[T], limits: BodyLimits) -> T:
     """The body decoded into the decoder's type, or the problem that explains why not."""
     if not _is_json(request.headers.get("content-type", "")):
@@ -95,6 +131,7 @@ async def read_json(request: Request, decoder: msgspec.json.Decoder[T], limits: 
     body = await read_body(request, limits.max_bytes)
     check_depth(body, limits.max_depth)
     try:
+        check_lengths(body, limits)
         return decoder.decode(body)
     except msgspec.ValidationError as exc:
         raise ValidationFailed(

@@ -231,3 +231,31 @@ def test_client_request_id_is_echoed_and_a_bad_one_replaced(client: TestClient) 
 
     assert echoed.headers["x-request-id"] == "trace-123" == echoed.json()["request_id"]
     assert replaced.headers["x-request-id"] != "bad id;drop"
+
+
+@pytest.mark.parametrize(
+    ("payload", "path"),
+    [
+        ({"s": "x" * 11}, "$.payload.s"),
+        ({"deep": {"list": ["ok", "y" * 11]}}, "$.payload.deep.list[1]"),
+        ({"a": [1, 2, 3, 4]}, "$.payload.a"),
+        ({"k" * 11: 1}, "$.payload"),
+    ],
+)
+def test_strings_and_arrays_over_their_limits_are_422(make_client, payload: dict, path: str) -> None:
+    client = make_client(max_string_length=10, max_array_length=3)
+
+    assert_problem(client.post("/data", json={"user_id": "alice", "payload": payload}), 422, path)
+    assert (
+        client.post(
+            "/data", json={"user_id": "alice", "payload": {"s": "x" * 10, "a": [1, 2, 3]}}
+        ).status_code
+        == 201
+    )
+
+
+def test_oversized_headers_are_431(make_client) -> None:
+    client = make_client(max_header_bytes=2048)
+
+    assert_problem(client.get("/health", headers={"X-Padding": "p" * 4096}), 431)
+    assert client.get("/health", headers={"X-Padding": "p" * 512}).status_code == 200

@@ -60,3 +60,16 @@ def test_chunked_body_over_the_limit_is_413(served: int) -> None:
         answer = sock.recv(4096)
 
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+
+
+def test_oversized_headers_are_refused_not_crashed(served: int) -> None:
+    """A 64 KiB header is refused by the server (431 or 400) and the server keeps serving."""
+    with socket.create_connection(("127.0.0.1", served), timeout=10) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 65536 + b"\r\n\r\n")
+        try:
+            answer = sock.recv(4096)
+        except ConnectionResetError:
+            answer = b""
+
+    assert answer == b"" or answer.split(b" ", 2)[1] in (b"400", b"413", b"431"), answer[:100]
+    assert call(served, "GET", "/health")[0] == 200
