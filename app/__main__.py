@@ -26,13 +26,14 @@ def migrate(settings: Settings, optional: Sequence[str] = ()) -> list[int]:
             raise ConfigError(f"no such optional migration among {sorted(optional)}")
         migrations = sorted([*migrations, *extra], key=lambda m: m.version)
     if settings.database_dialect == "sqlite":
-        from app.repositories.sqlite import migrate_sqlite, sqlite_path
+        from app.repositories.migrate import migrate_sqlite
+        from app.repositories.sqlite import sqlite_path
 
         return migrate_sqlite(sqlite_path(settings.database_url), migrations)
     if settings.database_dialect == "postgres":
         import asyncio
 
-        from app.repositories.postgres import migrate_postgres
+        from app.repositories.migrate import migrate_postgres
         from app.repositories.sqlfiles import load_queries
 
         maintenance = load_queries(settings.sql_dir, "postgres")["maintain_partitions"]
@@ -40,7 +41,7 @@ def migrate(settings: Settings, optional: Sequence[str] = ()) -> list[int]:
     if settings.database_dialect == "oracle":
         import asyncio
 
-        from app.repositories.oracle import migrate_oracle
+        from app.repositories.migrate import migrate_oracle
 
         # Package specs before bodies: a body compiles against its spec.
         objects = sorted(settings.plsql_dir.glob("*.pk[sb]"), key=lambda p: (p.suffix != ".pks", p.name))

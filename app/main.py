@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from functools import partial
+from typing import TYPE_CHECKING
 
 import structlog
 from redis.asyncio import Redis
@@ -18,9 +19,7 @@ from starlette.routing import Route
 
 from app import __version__
 from app.auth import RoleNames
-from app.auth.keys import KeySet
 from app.auth.revocation import MemoryRevocations, RedisRevocations, Revocations
-from app.auth.tokens import TokenVerifier
 from app.cache import PageCache
 from app.cache.memory import MemoryPageCache
 from app.errors import ServiceError
@@ -42,6 +41,10 @@ from app.routes.probes import OpenApiRoute, ProbeRoutes
 from app.routes.records import RecordRoutes
 from app.services.records import RecordService
 from app.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from app.auth.keys import KeySet
+    from app.auth.tokens import TokenVerifier
 
 log = structlog.get_logger("app")
 
@@ -109,6 +112,9 @@ def build_authentication(
         revocations = RedisRevocations(redis_client, Pause())
     if settings.auth_mode != "jwt":
         return revocations, None, None
+    from app.auth.keys import KeySet  # jwt and cryptography: loaded only when tokens are used
+    from app.auth.tokens import TokenVerifier
+
     keys = KeySet(
         secret=settings.jwt_secret,
         jwks_file=settings.jwt_jwks_file,
@@ -127,6 +133,28 @@ def build_authentication(
         role_names=RoleNames(settings.role_reader, settings.role_writer, settings.role_admin),
     )
     return revocations, keys, verifier
+
+
+def middleware_for(
+    settings: Settings, verifier: TokenVerifier | None, operations: Sequence[Operation]
+) -> list[Middleware]:
+    """Request ids and headers always; CORS only for listed origins; tokens only when on."""
+    stack = [Middleware(RequestContext, max_header_bytes=settings.max_header_bytes)]
+    if settings.cors_origin_list:
+        stack.append(
+            Middleware(
+                ExactOriginCors,
+                origins=settings.cors_origin_list,
+                allow_credentials=settings.cors_allow_credentials,
+                methods=["GET", "POST"],
+                request_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                expose_headers=["Location", "X-Request-ID", "Retry-After", "RateLimit", "RateLimit-Policy"],
+            )
+        )
+    if verifier is not None:
+        public = frozenset(op.path for op in operations if op.public)
+        stack.append(Middleware(Authenticate, verifier=verifier, public=public))
+    return stack
 
 
 def routes_for(operations: Sequence[Operation]) -> list[Route]:
@@ -206,22 +234,7 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(
         routes=routes_for(docs.operations),
-        middleware=[
-            Middleware(RequestContext, max_header_bytes=settings.max_header_bytes),
-            Middleware(
-                ExactOriginCors,
-                origins=settings.cors_origin_list,
-                allow_credentials=settings.cors_allow_credentials,
-                methods=["GET", "POST"],
-                request_headers=["Authorization", "Content-Type", "X-Request-ID"],
-                expose_headers=["Location", "X-Request-ID", "Retry-After", "RateLimit", "RateLimit-Policy"],
-            ),
-            Middleware(
-                Authenticate,
-                verifier=verifier,
-                public=frozenset(op.path for op in docs.operations if op.public),
-            ),
-        ],
+        middleware=middleware_for(settings, verifier, docs.operations),
         exception_handlers={
             ServiceError: service_error_handler,
             HTTPException: http_exception_handler,

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.auth.tokens import TokenVerifier
 from app.errors import Unauthorized
 from app.http.responses import problem_response
+
+if TYPE_CHECKING:  # jwt and cryptography load only where tokens are verified
+    from app.auth.tokens import TokenVerifier
 
 
 class Authenticate:
     """Puts the verified Principal in the scope, or answers 401 before any route runs."""
 
-    def __init__(self, app: ASGIApp, verifier: TokenVerifier | None, public: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, verifier: TokenVerifier, public: frozenset[str]) -> None:
         self.app = app
         self.verifier = verifier
         self.public = public  # the probes and the OpenAPI document
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.verifier is None or scope["path"] in self.public:
+        if scope["type"] != "http" or scope["path"] in self.public:
             await self.app(scope, receive, send)
             return
         try:

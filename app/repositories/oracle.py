@@ -20,7 +20,7 @@ from msgspec import Raw
 
 from app.errors import InvalidData, NotFound, ServiceError, StorageConflict, StorageUnavailable
 from app.repositories.protocol import FILTERS, AuditEntry, BulkOutcome, NewRecord, RecordQuery, RowError
-from app.repositories.sqlfiles import Migration, Statements, pending, split_oracle_script
+from app.repositories.sqlfiles import Statements
 from app.schemas.records import Record
 
 # LOBs (the serialized payload) arrive as str, not as LOB locators needing another round trip.
@@ -61,7 +61,7 @@ def error_for(full_code: str, *, recoverable: bool) -> ServiceError:
 
 
 @asynccontextmanager
-async def _translated() -> AsyncIterator[None]:
+async def translated() -> AsyncIterator[None]:
     try:
         yield
     except oracledb.Error as exc:
@@ -179,7 +179,7 @@ class OracleRecordRepository:
     async def _connection(self) -> AsyncIterator[oracledb.AsyncConnection]:
         if self._pool is None:
             raise StorageUnavailable("the database pool is not open")
-        async with _translated(), self._pool.acquire() as conn:
+        async with translated(), self._pool.acquire() as conn:
             conn.call_timeout = self._timeout_ms
             yield conn
 
@@ -362,82 +362,3 @@ class OracleRecordRepository:
         if self._pool is not None:
             await self._pool.close(force=True)
             self._pool = None
-
-
-async def migrate_oracle(
-    url: str, migrations: list[Migration], repeatable: list[tuple[str, str]]
-) -> list[int]:
-    """Apply pending migrations, then the PL/SQL objects whose files changed.
-
-    Oracle commits every DDL statement, so a migration cannot be rolled back: a failure stops
-    the runner with the statement that failed, and the version is recorded only once all of a
-    migration's statements ran. A row lock held by a second session keeps migrators apart.
-    """
-    target = OracleTarget.from_url(url)
-    connect = {
-        "user": target.user,
-        "password": target.password,
-        "host": target.host,
-        "port": target.port,
-        "service_name": target.service_name,
-    }
-    async with _translated():
-        lock = await oracledb.connect_async(**connect)
-        conn = await oracledb.connect_async(**connect)
-    done: list[int] = []
-    try:
-        for ddl in (
-            "CREATE TABLE schema_lock (id NUMBER PRIMARY KEY)",
-            "CREATE TABLE schema_version (version NUMBER PRIMARY KEY, description VARCHAR2(200) NOT NULL, "
-            "checksum VARCHAR2(64) NOT NULL, applied_at TIMESTAMP DEFAULT SYS_EXTRACT_UTC(SYSTIMESTAMP))",
-            "CREATE TABLE schema_repeatable (name VARCHAR2(200) PRIMARY KEY, checksum VARCHAR2(64) NOT NULL, "
-            "applied_at TIMESTAMP DEFAULT SYS_EXTRACT_UTC(SYSTIMESTAMP))",
-        ):
-            try:
-                await conn.execute(ddl)
-            except oracledb.DatabaseError as exc:
-                if getattr(exc.args[0], "full_code", "") != "ORA-00955":  # exists already
-                    raise
-        await lock.execute(
-            "MERGE INTO schema_lock l USING dual ON (l.id = 1) WHEN NOT MATCHED THEN INSERT (id) VALUES (1)"
-        )
-        await lock.commit()
-        await lock.execute("SELECT id FROM schema_lock WHERE id = 1 FOR UPDATE")
-        applied = {int(v): c for v, c in await conn.fetchall("SELECT version, checksum FROM schema_version")}
-        for step in pending(migrations, applied):
-            for statement in split_oracle_script(step.sql):
-                await _run_ddl(conn, statement, f"V{step.version:04d}")
-            await conn.execute(
-                "INSERT INTO schema_version (version, description, checksum) "
-                "VALUES (:version, :description, :checksum)",
-                {"version": step.version, "description": step.description, "checksum": step.checksum},
-            )
-            await conn.commit()
-            done.append(step.version)
-        known = {n: c for n, c in await conn.fetchall("SELECT name, checksum FROM schema_repeatable")}
-        for name, text in repeatable:
-            checksum = Migration(0, name, text).checksum
-            if known.get(name) == checksum:
-                continue
-            for statement in split_oracle_script(text):
-                await _run_ddl(conn, statement, name)
-            await conn.execute(
-                "MERGE INTO schema_repeatable r USING dual ON (r.name = :name) "
-                "WHEN MATCHED THEN UPDATE SET checksum = :checksum, "
-                "applied_at = SYS_EXTRACT_UTC(SYSTIMESTAMP) "
-                "WHEN NOT MATCHED THEN INSERT (name, checksum) VALUES (:name, :checksum)",
-                {"name": name, "checksum": checksum},
-            )
-            await conn.commit()
-    finally:
-        await lock.rollback()
-        await lock.close()
-        await conn.close()
-    return done
-
-
-async def _run_ddl(conn: oracledb.AsyncConnection, statement: str, origin: str) -> None:
-    cursor = conn.cursor()
-    await cursor.execute(statement)
-    if cursor.warning is not None:  # e.g. a package that compiled with errors
-        raise RuntimeError(f"{origin}: {cursor.warning} in: {statement[:200]}")

@@ -17,7 +17,7 @@ from msgspec import Raw
 
 from app.errors import InvalidData, StorageConflict, StorageUnavailable
 from app.repositories.protocol import FILTERS, AuditEntry, BulkOutcome, NewRecord, RecordQuery, RowError
-from app.repositories.sqlfiles import Migration, Statements, pending, to_numbered
+from app.repositories.sqlfiles import Statements, to_numbered
 from app.schemas.records import Record
 
 FAR_PAST = datetime(1, 1, 1, tzinfo=UTC)
@@ -33,7 +33,6 @@ BINDS = {
     "ping": frozenset(),
     "maintain_partitions": frozenset(),
 }
-MIGRATION_LOCK = 0x64617461  # pg_advisory_lock key: one migrator at a time
 
 
 @asynccontextmanager
@@ -212,34 +211,3 @@ class PostgresRecordRepository:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
-
-
-async def migrate_postgres(dsn: str, migrations: list[Migration], maintenance: str) -> list[int]:
-    """Apply pending migrations in order, each in its own transaction, then maintain partitions."""
-    conn = await asyncpg.connect(dsn)
-    done: list[int] = []
-    try:
-        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, "
-            "description text NOT NULL, checksum text NOT NULL, "
-            "applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        applied: dict[int, str] = {
-            row["version"]: row["checksum"]
-            for row in await conn.fetch("SELECT version, checksum FROM schema_version")
-        }
-        for step in pending(migrations, applied):
-            async with conn.transaction():
-                await conn.execute(step.sql)
-                await conn.execute(
-                    "INSERT INTO schema_version (version, description, checksum) VALUES ($1, $2, $3)",
-                    step.version,
-                    step.description,
-                    step.checksum,
-                )
-            done.append(step.version)
-        await conn.fetchval(maintenance)
-    finally:
-        await conn.close()
-    return done

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
@@ -22,7 +21,7 @@ from msgspec import Raw
 
 from app.errors import StorageConflict, StorageUnavailable
 from app.repositories.protocol import FILTERS, AuditEntry, BulkOutcome, NewRecord, RecordQuery, RowError
-from app.repositories.sqlfiles import Migration, Statements, pending
+from app.repositories.sqlfiles import Statements
 from app.schemas.records import Record
 
 T = TypeVar("T")
@@ -58,7 +57,7 @@ def to_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _connect(path: str, *, readonly: bool) -> sqlite3.Connection:
+def connect_sqlite(path: str, *, readonly: bool) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
@@ -110,10 +109,10 @@ class SqliteRecordRepository:
 
     async def open(self) -> None:
         """Open the writer and reader connections and their threads."""
-        self._writer = _connect(self._path, readonly=False)
+        self._writer = connect_sqlite(self._path, readonly=False)
         self._all = [self._writer]
         for _ in range(self._reader_count):
-            conn = _connect(self._path, readonly=True)
+            conn = connect_sqlite(self._path, readonly=True)
             self._readers.put(conn)
             self._all.append(conn)
         self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
@@ -268,49 +267,3 @@ class SqliteRecordRepository:
         self._read_pool.shutdown(wait=True)
         for conn in self._all:
             conn.close()
-
-
-def _statements(script: str) -> Iterator[str]:
-    buffer = ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            yield buffer.strip()
-            buffer = ""
-    if buffer.strip() and not buffer.strip().startswith("--"):
-        raise ValueError("a migration ends with an incomplete statement")
-
-
-def migrate_sqlite(path: str, migrations: list[Migration]) -> list[int]:
-    """Apply pending migrations in order, each in its own transaction; returns their versions."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = _connect(path, readonly=False)
-    done: list[int] = []
-    try:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
-            "description TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)"
-        )
-        while True:
-            conn.execute("BEGIN IMMEDIATE")  # one migrator at a time, across processes
-            applied = dict(conn.execute("SELECT version, checksum FROM schema_version").fetchall())
-            todo = pending(migrations, applied)
-            if not todo:
-                conn.execute("COMMIT")
-                return done
-            step = todo[0]
-            try:
-                for statement in _statements(step.sql):
-                    conn.execute(statement)
-                conn.execute(
-                    "INSERT INTO schema_version (version, description, checksum, applied_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    (step.version, step.description, step.checksum, to_text(datetime.now(UTC))),
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            done.append(step.version)
-    finally:
-        conn.close()
