@@ -9,7 +9,6 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 import structlog
-from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -32,7 +31,7 @@ from app.http.responses import http_exception_handler, service_error_handler, un
 from app.observability import configure_logging
 from app.ratelimit import RateLimiter
 from app.ratelimit.memory import MemoryTokenBucket
-from app.redisio import Pause
+from app.redisio import Pause, RedisLink
 from app.repositories.protocol import RecordRepository
 from app.repositories.sqlfiles import load_queries
 from app.repositories.sqlite import SqliteRecordRepository, sqlite_path
@@ -80,14 +79,14 @@ def build_repository(settings: Settings) -> RecordRepository:
     raise ConfigError(f"the {dialect} dialect is not available in this build")
 
 
-def build_cache_and_limiter(settings: Settings) -> tuple[PageCache, RateLimiter, Redis | None]:
+def build_cache_and_limiter(settings: Settings) -> tuple[PageCache, RateLimiter, RedisLink | None]:
     """Redis when APP_REDIS_URL is set (shared by every process), else in-process ones."""
     if not settings.redis_url:
         memory = MemoryPageCache(max_bytes=settings.cache_max_bytes, ttl_seconds=settings.cache_ttl_seconds)
         return memory, MemoryTokenBucket(rate=settings.rate_limit_per_minute, window=60), None
     from app.cache.redis import RedisPageCache
     from app.ratelimit.redis import RedisTokenBucket
-    from app.redisio import Pause, connect
+    from app.redisio import connect
 
     client = connect(
         settings.redis_url, timeout=settings.redis_timeout_seconds, pool_size=settings.redis_pool_size
@@ -100,16 +99,16 @@ def build_cache_and_limiter(settings: Settings) -> tuple[PageCache, RateLimiter,
         local_max_bytes=settings.cache_local_max_bytes,
         pause=pause,
     )
-    return cache, limiter, client
+    return cache, limiter, RedisLink(client, pause)
 
 
 def build_authentication(
-    settings: Settings, redis_client: Redis | None
+    settings: Settings, redis: RedisLink | None
 ) -> tuple[Revocations, KeySet | None, TokenVerifier | None]:
     """The deny-list (Redis when configured) and, with APP_AUTH_MODE=jwt, the token verifier."""
     revocations: Revocations = MemoryRevocations()
-    if redis_client is not None:
-        revocations = RedisRevocations(redis_client, Pause())
+    if redis is not None:
+        revocations = RedisRevocations(redis.client, redis.pause)
     if settings.auth_mode != "jwt":
         return revocations, None, None
     from app.auth.keys import KeySet  # jwt and cryptography: loaded only when tokens are used
@@ -177,8 +176,8 @@ def create_app(settings: Settings) -> Starlette:
     """The ASGI app for these settings; connections open in its lifespan."""
     configure_logging(settings.log_level)
     repository = build_repository(settings)
-    cache, limiter, redis_client = build_cache_and_limiter(settings)
-    revocations, keys, verifier = build_authentication(settings, redis_client)
+    cache, limiter, redis = build_cache_and_limiter(settings)
+    revocations, keys, verifier = build_authentication(settings, redis)
     service = RecordService(
         repository,
         cache,
@@ -219,7 +218,7 @@ def create_app(settings: Settings) -> Starlette:
             "started",
             dialect=settings.database_dialect,
             server=settings.server,
-            cache="redis" if redis_client is not None else "memory",
+            cache="redis" if redis is not None else "memory",
         )
         try:
             yield
@@ -228,8 +227,8 @@ def create_app(settings: Settings) -> Starlette:
                 await keys.stop()
             await limiter.close()
             await cache.close()
-            if redis_client is not None:
-                await redis_client.aclose()
+            if redis is not None:
+                await redis.client.aclose()
             await repository.close()
 
     app = Starlette(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,15 @@ class Pause:
                 pause_seconds=self._seconds,
             )
         self._until = time.monotonic() + self._seconds
+
+
+@dataclass(frozen=True, slots=True)
+class RedisLink:
+    """One client and one Pause, shared by everything of a process that uses Redis, so one
+    failure noticed by any of them spares all the others the same timeout."""
+
+    client: Redis
+    pause: Pause
 
 
 class Batched:
