@@ -90,13 +90,14 @@ class RecordService:
         users = sorted({item.user_id for _, item in accepted})
         for user_id in users:
             _owner(caller, user_id)
-        for key in sorted({_limit_key(caller, user_id) for user_id in users}):
-            await self._admit(key)
+        # Concurrent calls: with Redis, every user's token travels in one pipeline.
+        keys = sorted({_limit_key(caller, user_id) for user_id in users})
+        for key, decision in zip(keys, await asyncio.gather(*map(self._limiter.acquire, keys)), strict=True):
+            _raise_if_refused(key, decision)
         outcome = await self._repository.create_many(
             [record for _, record in accepted], all_or_nothing=all_or_nothing, audit=_audit(caller)
         )
-        for user_id in users:
-            await self._cache.invalidate_user(user_id)
+        await asyncio.gather(*map(self._cache.invalidate_user, users))
         stored = [StoredItem(index=accepted[i][0], id=record_id) for i, record_id in outcome.stored.items()]
         for row in outcome.refused:
             index = accepted[row.index][0]
@@ -115,7 +116,7 @@ class RecordService:
         if record is not None and caller.principal is not None and not caller.principal.is_admin:
             record = record if record.user_id == caller.principal.subject else None
         if record is None:
-            raise NotFound(f"no record has id {record_id!r}")
+            raise NotFound(f"no record has id {record_id[:64]!r}")
         return record
 
     async def list_page(self, query: ListQuery, caller: Caller) -> bytes:
