@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from app.repositories.migrate import migrate_sqlite
 from app.repositories.protocol import AuditEntry, NewRecord
 from app.repositories.sqlfiles import Migration, MigrationDrift, load_migrations, load_queries
-from app.repositories.migrate import migrate_sqlite
 from app.repositories.sqlite import SqliteRecordRepository
 from app.settings import DEFAULT_SQL_DIR
 

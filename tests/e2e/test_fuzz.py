@@ -14,6 +14,7 @@ import schemathesis
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 
+from tests import services
 from tests.processes import running_server
 
 pytestmark = pytest.mark.e2e
@@ -35,17 +36,20 @@ def admin_token() -> str:
     return jwt.encode(claims, KEY, algorithm="ES256", headers={"kid": "fuzz"})
 
 
-@pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres+redis"])
+def base_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder: Path = tmp_path_factory.mktemp("fuzz")
     public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(KEY.public_key()))
     (folder / "jwks.json").write_text(json.dumps({"keys": [{**public, "kid": "fuzz", "alg": "ES256"}]}))
-    database = f"sqlite:///{folder / 'fuzz.db'}"
-    from tests.services import migrate_in_thread
-
-    migrate_in_thread(database)
+    storage: dict[str, str] = {}
+    if request.param == "sqlite":
+        storage["APP_DATABASE_URL"] = f"sqlite:///{folder / 'fuzz.db'}"
+        services.migrate_in_thread(storage["APP_DATABASE_URL"])
+    else:
+        storage["APP_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+        storage["APP_REDIS_URL"] = request.getfixturevalue("redis_server_url")
     env = {
-        "APP_DATABASE_URL": database,
+        **storage,
         "APP_AUTH_MODE": "jwt",
         "APP_JWT_JWKS_FILE": str(folder / "jwks.json"),
         "APP_JWT_AUDIENCE": AUDIENCE,
