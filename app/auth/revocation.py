@@ -9,6 +9,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app.errors import StorageUnavailable
 from app.redisio import Pause
 
 
@@ -70,5 +71,10 @@ class RedisRevocations:
 
     async def revoke(self, jti: str, expires_at: float) -> None:
         ttl_ms = math.ceil((expires_at - time.time()) * 1000)
-        if ttl_ms > 0:
+        if ttl_ms <= 0:
+            return
+        try:
             await self._client.set(revocation_key(jti), b"1", px=ttl_ms)
+        except (RedisError, OSError) as exc:  # the caller must know the token is still valid
+            self._pause.failed("revocation", exc)
+            raise StorageUnavailable("the deny-list cannot be reached; the token is not revoked") from exc

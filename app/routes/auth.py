@@ -66,6 +66,6 @@ class AuthRoutes:
                 responses={204: None},
                 body=RevokeToken,
                 body_required=False,
-                errors=(400, 404, 413, 415, 422),
+                errors=(400, 404, 413, 415, 422, 503),
             ),
         ]

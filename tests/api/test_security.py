@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -79,7 +80,7 @@ def token(
         "iss": ISSUER,
         "iat": now,
         "exp": now + 600,
-        "jti": f"{sub}-{now}-{id(claims)}",
+        "jti": uuid.uuid4().hex,
         **claims,
     }
     body = {k: v for k, v in body.items() if v is not None}

@@ -182,3 +182,38 @@ def test_reads_fall_back_to_the_database_and_stay_correct_while_redis_is_away(
         page = client.get("/data", params={"user_id": "away"}).json()
 
     assert page["total"] == 1 and page["items"][0]["payload"] == {"n": 1}
+
+
+def test_revoking_while_redis_is_away_is_503_not_a_silent_success(
+    settings_pg_redis: Settings, tmp_path
+) -> None:
+    import json as _json
+    import time as _time
+
+    import jwt as _jwt
+    from cryptography.hazmat.primitives.asymmetric import ec as _ec
+
+    key = _ec.generate_private_key(_ec.SECP256R1())
+    public = _json.loads(_jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    (tmp_path / "jwks.json").write_text(_json.dumps({"keys": [{**public, "kid": "k", "alg": "ES256"}]}))
+    settings = replace(
+        settings_pg_redis,
+        redis_url="redis://127.0.0.1:1/0",
+        auth_mode="jwt",
+        jwt_jwks_file=str(tmp_path / "jwks.json"),
+        jwt_audience="a",
+        jwt_issuer="i",
+    )
+    now = int(_time.time())
+    token = _jwt.encode(
+        {"sub": "alice", "roles": ["writer"], "aud": "a", "iss": "i", "exp": now + 60, "jti": "j-1"},
+        key,
+        algorithm="ES256",
+        headers={"kid": "k"},
+    )
+
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/auth/revoke", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
