@@ -5,20 +5,13 @@ from __future__ import annotations
 import pytest
 
 from app.cache.memory import MemoryPageCache
+from tests.clock import Clock
 
 pytestmark = pytest.mark.anyio
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_keeps_a_page_until_its_ttl() -> None:
-    clock = Clock()
+    clock = Clock(0.0)
     cache = MemoryPageCache(max_bytes=10_000, ttl_seconds=300, clock=clock)
     _, token = await cache.get("alice", "p1")
     await cache.set("alice", "p1", b"page", token)

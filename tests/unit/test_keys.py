@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.auth.keys import KeySet
 from app.errors import Unauthorized
+from tests.clock import Clock
 
 pytestmark = pytest.mark.anyio
 
@@ -55,13 +56,6 @@ def issuer() -> Iterator[Issuer]:
     yield served
     served.server.shutdown()
     served.server.server_close()
-
-
-class Clock:
-    now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_unknown_kids_refetch_at_most_once_per_interval(issuer: Issuer) -> None:

@@ -5,16 +5,9 @@ from __future__ import annotations
 import pytest
 
 from app.ratelimit.memory import MemoryTokenBucket
+from tests.clock import Clock
 
 pytestmark = pytest.mark.anyio
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_admits_the_budget_then_refuses_with_a_wait() -> None:
