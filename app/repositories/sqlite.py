@@ -106,6 +106,8 @@ class SqliteRecordRepository:
         self._reader_count = readers
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._all: list[sqlite3.Connection] = []
+        self._group: list[tuple[dict[str, str], AuditEntry, asyncio.Future[None]]] = []
+        self._committing: asyncio.Task[list[BaseException | None]] | None = None
 
     async def open(self) -> None:
         """Open the writer and reader connections and their threads."""
@@ -152,18 +154,13 @@ class SqliteRecordRepository:
 
     async def create(self, record: NewRecord, audit: AuditEntry) -> Record:
         row = self._row(record, to_text(datetime.now(UTC)))
-
-        def insert(conn: sqlite3.Connection) -> None:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._execute(conn, "insert_record", row)
-                self._execute(conn, "insert_audit", _audit_row(row, audit))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-
-        await self._write(insert)
+        # Group commit: while one transaction commits (and waits for its fsync), the creates
+        # that arrive gather for the next one; each is acknowledged once its own has committed.
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._group.append((row, audit, done))
+        if self._committing is None:
+            self._commit_next()
+        await done
         moment = datetime.fromisoformat(row["created_at"])
         return Record(
             id=row["id"],
@@ -172,6 +169,56 @@ class SqliteRecordRepository:
             created_at=moment,
             updated_at=moment,
         )
+
+    def _commit_next(self) -> None:
+        group, self._group = self._group, []
+        task = asyncio.get_running_loop().create_task(self._write(self._insert_group, group))
+        self._committing = task
+
+        def settle(finished: asyncio.Task[list[BaseException | None]]) -> None:
+            self._committing = None
+            if finished.cancelled():
+                outcomes: list[BaseException | None] = [asyncio.CancelledError()] * len(group)
+            elif (failure := finished.exception()) is not None:
+                outcomes = [failure] * len(group)
+            else:
+                outcomes = finished.result()
+            for (*_, future), outcome in zip(group, outcomes, strict=True):
+                if not future.done():
+                    if outcome is None:
+                        future.set_result(None)
+                    else:
+                        future.set_exception(outcome)
+            if self._group:
+                self._commit_next()
+
+        task.add_done_callback(settle)
+
+    def _insert_group(
+        self, conn: sqlite3.Connection, group: list[tuple[dict[str, str], AuditEntry, asyncio.Future[None]]]
+    ) -> list[BaseException | None]:
+        """Each create in its own savepoint, so one refused row fails only its own request."""
+        outcomes: list[BaseException | None] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for row, audit, _ in group:
+                conn.execute("SAVEPOINT one_create")
+                try:
+                    self._execute(conn, "insert_record", row)
+                    self._execute(conn, "insert_audit", _audit_row(row, audit))
+                    conn.execute("RELEASE one_create")
+                    outcomes.append(None)
+                except sqlite3.IntegrityError as exc:
+                    conn.execute("ROLLBACK TO one_create")
+                    conn.execute("RELEASE one_create")
+                    conflict = StorageConflict("the record conflicts with one already stored")
+                    conflict.__cause__ = exc
+                    outcomes.append(conflict)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return outcomes
 
     async def create_many(
         self, records: Sequence[NewRecord], *, all_or_nothing: bool, audit: AuditEntry

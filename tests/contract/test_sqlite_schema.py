@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from app.errors import StorageConflict
 from app.repositories.migrate import migrate_sqlite
 from app.repositories.protocol import AuditEntry, NewRecord
 from app.repositories.sqlfiles import Migration, MigrationDrift, load_migrations, load_queries
@@ -70,3 +72,28 @@ async def test_wal_and_full_sync_and_updated_at_trigger(db: str) -> None:
 def test_the_schema_refuses_what_is_not_a_json_object(db: str) -> None:
     with sqlite3.connect(db) as conn, pytest.raises(sqlite3.IntegrityError):
         conn.execute("INSERT INTO data_records VALUES ('x', 'alice', '[1]', 'a', 'a')")
+
+
+async def test_concurrent_creates_commit_together_and_fail_alone(db: str) -> None:
+    """Group commit: creates made while another commits share the next transaction; a row the
+    schema refuses fails only its own create."""
+    repo = SqliteRecordRepository(db, load_queries(DEFAULT_SQL_DIR, "sqlite"), readers=1)
+    await repo.open()
+    try:
+        results = await asyncio.gather(
+            *(
+                repo.create(
+                    NewRecord("x" * 101 if i == 7 else "alice", b'{"i": %d}' % i), AuditEntry("t", "r")
+                )
+                for i in range(40)
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        await repo.close()
+
+    failed = [i for i, r in enumerate(results) if isinstance(r, BaseException)]
+    assert failed == [7] and isinstance(results[7], StorageConflict)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM data_records").fetchone() == (39,)
+        assert conn.execute("SELECT count(*) FROM data_audit").fetchone() == (39,)
