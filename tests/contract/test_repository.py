@@ -8,6 +8,7 @@ from datetime import timedelta
 import msgspec
 import pytest
 
+from app.errors import ServiceError
 from app.repositories.protocol import AuditEntry, NewRecord, Position, RecordQuery, RecordRepository
 
 pytestmark = pytest.mark.anyio
@@ -157,3 +158,19 @@ async def test_every_create_writes_its_audit_row(repository: RecordRepository, a
     assert await audit_rows(one.id) == [("tester", "create", one.id, "alice", "req-1")]
     for record_id, owner in zip(many.stored.values(), ("bob", "carol"), strict=True):
         assert await audit_rows(record_id) == [("tester", "create", record_id, owner, "req-1")]
+
+
+async def test_concurrent_creates_fail_alone(repository: RecordRepository, audit_rows) -> None:
+    """Creates made together (committed together where the dialect groups them): a row the
+    database refuses fails only its own create."""
+    results = await asyncio.gather(
+        *(repository.create(new("x" * 101 if i == 7 else "alice", i=i), AUDIT) for i in range(40)),
+        return_exceptions=True,
+    )
+
+    failed = {i: r for i, r in enumerate(results) if isinstance(r, BaseException)}
+    assert list(failed) == [7] and isinstance(failed[7], ServiceError) and failed[7].status in (409, 422)
+    _, total = await repository.get_by_user(RecordQuery("alice", limit=1), with_total=True)
+    assert total == 39
+    stored = [r for r in results if not isinstance(r, BaseException)]
+    assert await audit_rows(stored[-1].id) == [("tester", "create", stored[-1].id, "alice", "req-1")]
