@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -182,6 +183,18 @@ def wrk(url: str, scenario: str, *, duration: str, connections: int, env: dict[s
     if line is None:
         raise RuntimeError(f"wrk printed no RESULT for {scenario}: {output[-1000:]}")
     return dict(json.loads(line[len("RESULT ") :]))
+
+
+def arguments(doc: str | None) -> argparse.ArgumentParser:
+    """The options every load benchmark takes: data size and the wrk run's shape."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--warmup", default="3s")
+    parser.add_argument("--duration", default="10s")
+    parser.add_argument("--connections", type=int, default=64)
+    return parser
 
 
 def require_wrk() -> None:

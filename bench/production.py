@@ -28,7 +28,7 @@ import asyncpg
 import redis
 
 from bench.harness import (
-    SCENARIOS,
+    arguments,
     peak_rss_mib,
     require_wrk,
     service,
@@ -140,16 +140,8 @@ def load(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
-    parser.add_argument("--records", type=int, default=100_000)
-    parser.add_argument("--users", type=int, default=10_000)
+    parser = arguments(__doc__)
     parser.add_argument("--hot-users", type=int, default=5000)
-    parser.add_argument("--warmup", default="3s")
-    parser.add_argument("--duration", default="10s")
-    parser.add_argument("--connections", type=int, default=64)
     args = parser.parse_args()
     require_wrk()
     peer_dir = os.environ.get("BENCH_PEER_DIR")

@@ -8,13 +8,12 @@ u1..u10000) and runs every scenario after a warm-up; figures print as a Markdown
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 from pathlib import Path
 
 from bench.harness import (
-    SCENARIOS,
+    arguments,
     copy_database,
     peak_rss_mib,
     require_wrk,
@@ -27,16 +26,8 @@ from bench.harness import (
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--servers", nargs="+", default=["granian", "uvicorn", "hypercorn"])
-    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
-    parser.add_argument("--records", type=int, default=100_000)
-    parser.add_argument("--users", type=int, default=10_000)
-    parser.add_argument("--warmup", default="3s")
-    parser.add_argument("--duration", default="10s")
-    parser.add_argument("--connections", type=int, default=64)
     args = parser.parse_args()
     require_wrk()
 
