@@ -17,7 +17,14 @@ import asyncpg
 from msgspec import Raw
 
 from app.errors import InvalidData, StorageConflict, StorageUnavailable
-from app.repositories.protocol import FILTERS, AuditEntry, BulkOutcome, NewRecord, RecordQuery, RowError
+from app.repositories.protocol import (
+    OFFSET_READ_BINDS,
+    AuditEntry,
+    BulkOutcome,
+    NewRecord,
+    RecordQuery,
+    RowError,
+)
 from app.repositories.sqlfiles import Statements, to_numbered
 from app.schemas.records import Record
 
@@ -27,12 +34,7 @@ LAST_ID = uuid.UUID(int=(1 << 128) - 1)
 BINDS = {
     "insert_record": frozenset({"id", "user_id", "payload", "actor", "request_id"}),
     "insert_records": frozenset({"ids", "user_ids", "payloads", "actors", "request_ids"}),
-    "get_record": frozenset({"id"}),
-    "list_records": FILTERS | {"after_created_at", "after_id", "limit", "offset"},
-    "list_records_counted": FILTERS | {"limit", "offset"},
-    "count_records": FILTERS,
-    "ping": frozenset(),
-    "maintain_partitions": frozenset(),
+    **OFFSET_READ_BINDS,
 }
 
 

@@ -11,6 +11,15 @@ from app.schemas.records import Record
 
 # The binds every dialect's list and count statements share: a RecordQuery's filters.
 FILTERS = frozenset({"user_id", "created_from", "created_to", "type", "status"})
+# The read statements' binds where pages are placed by LIMIT/OFFSET (SQLite, PostgreSQL).
+OFFSET_READ_BINDS = {
+    "get_record": frozenset({"id"}),
+    "list_records": FILTERS | {"after_created_at", "after_id", "limit", "offset"},
+    "list_records_counted": FILTERS | {"limit", "offset"},
+    "count_records": FILTERS,
+    "ping": frozenset(),
+    "maintain_partitions": frozenset(),
+}
 
 
 @dataclass(frozen=True, slots=True)

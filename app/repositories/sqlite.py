@@ -20,7 +20,14 @@ import msgspec
 from msgspec import Raw
 
 from app.errors import StorageConflict, StorageUnavailable
-from app.repositories.protocol import FILTERS, AuditEntry, BulkOutcome, NewRecord, RecordQuery, RowError
+from app.repositories.protocol import (
+    OFFSET_READ_BINDS,
+    AuditEntry,
+    BulkOutcome,
+    NewRecord,
+    RecordQuery,
+    RowError,
+)
 from app.repositories.sqlfiles import Statements
 from app.schemas.records import Record
 
@@ -29,12 +36,7 @@ BINDS = {
     "insert_record": frozenset({"id", "user_id", "payload", "created_at"}),
     "insert_records": frozenset({"rows", "created_at"}),
     "insert_audit": frozenset({"occurred_at", "actor", "action", "record_id", "owner", "request_id"}),
-    "get_record": frozenset({"id"}),
-    "list_records": FILTERS | {"after_created_at", "after_id", "limit", "offset"},
-    "list_records_counted": FILTERS | {"limit", "offset"},
-    "count_records": FILTERS,
-    "ping": frozenset(),
-    "maintain_partitions": frozenset(),
+    **OFFSET_READ_BINDS,
 }
 FAR_PAST = "0000-01-01T00:00:00.000000Z"
 _encoder = msgspec.json.Encoder()
