@@ -85,21 +85,34 @@ def build_cache_and_limiter(settings: Settings) -> tuple[PageCache, RateLimiter,
         memory = MemoryPageCache(max_bytes=settings.cache_max_bytes, ttl_seconds=settings.cache_ttl_seconds)
         return memory, MemoryTokenBucket(rate=settings.rate_limit_per_minute, window=60), None
     from app.cache.redis import RedisPageCache
+    from app.leases import Budget, Leases
     from app.ratelimit.redis import RedisTokenBucket
-    from app.redisio import connect
+    from app.redisio import connect, connect_listener
 
     client = connect(
         settings.redis_url, timeout=settings.redis_timeout_seconds, pool_size=settings.redis_pool_size
     )
     pause = Pause()
-    limiter = RedisTokenBucket(client, rate=settings.rate_limit_per_minute, window=60, pause=pause)
+    leases = Leases(
+        client,
+        connect_listener(settings.redis_url, timeout=settings.redis_timeout_seconds)
+        if settings.lease_seconds > 0
+        else None,
+        seconds=settings.lease_seconds,
+        max_tokens=settings.lease_max_tokens,
+        budget=Budget(rate=settings.rate_limit_per_minute, window=60),
+    )
+    limiter = RedisTokenBucket(
+        client, rate=settings.rate_limit_per_minute, window=60, pause=pause, leases=leases
+    )
     cache = RedisPageCache(
         client,
         ttl_seconds=settings.cache_ttl_seconds,
         local_max_bytes=settings.cache_local_max_bytes,
         pause=pause,
+        leases=leases,
     )
-    return cache, limiter, RedisLink(client, pause)
+    return cache, limiter, RedisLink(client, pause, leases)
 
 
 def build_authentication(
@@ -210,6 +223,8 @@ def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await repository.open()
+        if redis is not None and redis.leases is not None:
+            redis.leases.start()
         if keys is not None:
             await keys.start()
         if verifier is None:
@@ -228,6 +243,8 @@ def create_app(settings: Settings) -> Starlette:
             await limiter.close()
             await cache.close()
             if redis is not None:
+                if redis.leases is not None:
+                    await redis.leases.close()
                 await redis.client.aclose()
             await repository.close()
 

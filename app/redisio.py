@@ -1,5 +1,5 @@
-"""The Redis connection: explicit timeouts, no hidden retries, a pause after a failure, and the
-Lua scripts, registered once."""
+"""The Redis connection: explicit timeouts, no hidden retries, a pause after a failure, the
+Lua scripts, registered once, and the names of the keys."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -18,8 +18,30 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 from redis.typing import EncodableT
 
+if TYPE_CHECKING:
+    from app.leases import Leases
+
 log = structlog.get_logger("app.redis")
 LUA = Path(__file__).resolve().parent / "lua"
+
+
+# Every key of one user shares the user's hash tag ({user_id}): one Redis Cluster slot, so one
+# script may touch them all.
+
+
+def bucket_key(user_id: str) -> str:
+    """The user's token bucket."""
+    return f"rate_limit:{{{user_id}}}"
+
+
+def page_keys(user_id: str) -> list[str]:
+    """The user's page hash and generation counter."""
+    return [f"user_data:{{{user_id}}}", f"user_data:{{{user_id}}}:gen"]
+
+
+def lease_key(user_id: str) -> str:
+    """Who holds a read lease on the user's pages, and until when (app/leases.py)."""
+    return f"user_data:{{{user_id}}}:leases"
 
 
 def connect(url: str, *, timeout: float, pool_size: int) -> Redis:
@@ -35,6 +57,19 @@ def connect(url: str, *, timeout: float, pool_size: int) -> Redis:
         health_check_interval=0,
     )
     return Redis.from_pool(pool)  # closing the client closes the pool
+
+
+def connect_listener(url: str, *, timeout: float) -> Redis:
+    """A client for one long-lived subscription: it waits for messages as long as it takes,
+    but connects within `timeout` and never retries behind the caller's back."""
+    return Redis.from_url(
+        url,
+        socket_connect_timeout=timeout,
+        socket_timeout=None,
+        retry=Retry(NoBackoff(), 0),
+        retry_on_timeout=False,
+        health_check_interval=0,
+    )
 
 
 def script(client: Redis, name: str) -> AsyncScript:
@@ -68,10 +103,12 @@ class Pause:
 @dataclass(frozen=True, slots=True)
 class RedisLink:
     """One client and one Pause, shared by everything of a process that uses Redis, so one
-    failure noticed by any of them spares all the others the same timeout."""
+    failure noticed by any of them spares all the others the same timeout; and the process's
+    leases, whose channel the lifespan opens and closes."""
 
     client: Redis
     pause: Pause
+    leases: Leases | None = None
 
 
 class Batched:

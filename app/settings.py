@@ -44,7 +44,9 @@ class Settings:
     page_size_default: int = 20
     cache_ttl_seconds: float = 300.0
     cache_max_bytes: int = 64 * 1024 * 1024
-    cache_local_max_bytes: int = 8 * 1024 * 1024
+    cache_local_max_bytes: int = 16 * 1024 * 1024
+    lease_seconds: float = 5.0  # Redis only: read and token leases (app/leases.py); 0 turns them off
+    lease_max_tokens: int = 16
     rate_limit_per_minute: int = 100
     sqlite_readers: int = 4
     pg_pool_min_size: int = 4
@@ -88,6 +90,8 @@ class Settings:
             raise ConfigError("APP_ORACLE_BULK_PATH must be array_dml or plsql")
         if self.pg_pool_min_size > self.pg_pool_max_size:
             raise ConfigError("APP_PG_POOL_MIN_SIZE must not exceed APP_PG_POOL_MAX_SIZE")
+        if not 0 <= self.lease_seconds <= 30:
+            raise ConfigError("APP_LEASE_SECONDS must lie between 0 (no leases) and 30")
         if not 1 <= self.page_size_default <= 100:
             raise ConfigError("APP_PAGE_SIZE_DEFAULT must lie between 1 and 100")
         for name in (
@@ -106,6 +110,7 @@ class Settings:
             "pg_pool_max_size",
             "redis_pool_size",
             "oracle_pool_size",
+            "lease_max_tokens",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"APP_{name.upper()} must be at least 1")

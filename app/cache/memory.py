@@ -1,4 +1,8 @@
-"""The in-process page cache: an LRU bounded in bytes, with a TTL per entry."""
+"""The in-process page cache: an LRU bounded in bytes, with a TTL per entry.
+
+Pages are kept LZ4-compressed when that saves a quarter or more: JSON pages of records shrink
+several times, so the same bytes of memory hold the whole hot set (a hit pays about a
+microsecond to decompress 12 KB, far less than a round trip to Redis or the database)."""
 
 from __future__ import annotations
 
@@ -6,7 +10,20 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+import lz4.block
+
 from app.ratelimit import Decision, RateLimiter
+
+
+def pack(page: bytes) -> bytes | bytearray:
+    """The page as kept: LZ4 (as a bytearray, so it cannot be mistaken for a page) when that
+    saves at least a quarter, else the page itself."""
+    packed = lz4.block.compress(page, store_size=True)
+    return bytearray(packed) if len(packed) * 4 <= len(page) * 3 else page
+
+
+def unpack(kept: bytes | bytearray) -> bytes:
+    return lz4.block.decompress(kept) if isinstance(kept, bytearray) else kept
 
 
 class BoundedPages:
@@ -18,7 +35,7 @@ class BoundedPages:
         self._max_bytes = max_bytes
         self._ttl = ttl_seconds
         self._clock = clock
-        self._entries: OrderedDict[tuple[str, str], tuple[float, int, bytes]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], tuple[float, int, bytes | bytearray]] = OrderedDict()
         self._keys_by_user: dict[str, set[str]] = {}
         self.size_bytes = 0
 
@@ -32,15 +49,16 @@ class BoundedPages:
             self._drop((user_id, key))
             return None
         self._entries.move_to_end((user_id, key))
-        return token, value
+        return token, unpack(value)
 
     def put(self, user_id: str, key: str, token: int, value: bytes) -> None:
         """Keep the page, evicting the least recently used ones past the byte bound."""
-        cost = self._cost(user_id, key, value)
+        kept = pack(value)
+        cost = self._cost(user_id, key, kept)
         if cost > self._max_bytes:
             return
         self._drop((user_id, key))
-        self._entries[(user_id, key)] = (self._clock() + self._ttl, token, value)
+        self._entries[(user_id, key)] = (self._clock() + self._ttl, token, kept)
         self._keys_by_user.setdefault(user_id, set()).add(key)
         self.size_bytes += cost
         while self.size_bytes > self._max_bytes:
@@ -56,7 +74,7 @@ class BoundedPages:
         self._keys_by_user.clear()
         self.size_bytes = 0
 
-    def _cost(self, user_id: str, key: str, value: bytes) -> int:
+    def _cost(self, user_id: str, key: str, value: bytes | bytearray) -> int:
         return len(value) + len(user_id) + len(key) + self.ENTRY_OVERHEAD
 
     def _drop(self, entry_key: tuple[str, str], *, unlink: bool = True) -> None:

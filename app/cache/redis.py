@@ -6,6 +6,9 @@ hash in one script, so invalidation never scans the keyspace. A read asks Redis 
 generation (with the rate limit, in the same round trip) and is answered from the in-process
 copy when that copy was stored under the current generation; only otherwise do the page's bytes
 cross the network. Pages are kept and answered as stored bytes, never decoded.
+
+While the process holds a read lease on the user (app/leases.py), the copy is answered without
+asking at all: a write elsewhere is acknowledged only after the lease has been dropped.
 """
 
 from __future__ import annotations
@@ -17,16 +20,12 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.cache.memory import BoundedPages
+from app.leases import CHANNEL_PREFIX, Leases, Told
 from app.ratelimit import Decision, RateLimiter
-from app.ratelimit.redis import RedisTokenBucket, bucket_key
-from app.redisio import Batched, Pause, script
+from app.ratelimit.redis import RedisTokenBucket
+from app.redisio import Batched, Pause, bucket_key, lease_key, page_keys, script
 
 GENERATION_TTL_SECONDS = 86_400
-
-
-def page_keys(user_id: str) -> list[str]:
-    """The user's page hash and generation counter, under the user's hash tag."""
-    return [f"user_data:{{{user_id}}}", f"user_data:{{{user_id}}}:gen"]
 
 
 class RedisPageCache:
@@ -39,11 +38,13 @@ class RedisPageCache:
         ttl_seconds: float,
         local_max_bytes: int,
         pause: Pause,
+        leases: Leases,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._ttl = max(1, int(ttl_seconds))
         self._pause = pause
+        self._leases = leases
         self._local = BoundedPages(max_bytes=local_max_bytes, ttl_seconds=ttl_seconds, clock=clock)
         self._gate = Batched(client, script(client, "gate"))
         self._store = Batched(client, script(client, "store_page"))
@@ -69,26 +70,54 @@ class RedisPageCache:
         self, user_id: str, key: str, limiter: RedisTokenBucket | None
     ) -> tuple[Decision, bytes | None, int]:
         admitted = Decision(True, 0, 0, 0, 0) if limiter is None else limiter.admitted_anyway()
-        if self._pause.active or (self._unsent and not await self._resend()):
-            return admitted, None, -1  # Redis is away: the database answers, nothing is cached
+        decision = None if limiter is None else limiter.from_lease(user_id)
         local = self._local.get(user_id, key)
+        if limiter is None or decision is not None:  # no token to ask Redis for
+            leased = self._leases.read_generation(user_id)
+            if leased is not None and local is not None and local[0] == leased:
+                return decision or admitted, local[1], leased
+        if self._pause.active or (self._unsent and not await self._resend()):
+            return decision or admitted, None, -1  # Redis is away: the database answers, nothing is cached
+        own = limiter is not None and decision is None  # this request still needs its token
+        want = 0 if limiter is None else self._leases.want(user_id, own=own)
+        lease_ms = self._leases.read_lease_ms
+        asked_at = self._leases.now()
         try:
-            allowed, left, wait_ms, generation, page = await self._gate(
-                keys=[bucket_key(user_id), *page_keys(user_id)],
+            allowed, granted, left, wait_ms, generation, page = await self._gate(
+                keys=[bucket_key(user_id), *page_keys(user_id), lease_key(user_id)],
                 args=[
+                    want,
                     0 if limiter is None else limiter.rate,
                     0 if limiter is None else limiter.window,
                     key,
                     "" if local is None else local[0],
+                    lease_ms,
+                    self._leases.holder,
+                    int(own),
                 ],
             )
         except (RedisError, OSError) as exc:
             self._pause.failed("cache read", exc)
-            return admitted, None, -1
-        decision = admitted if limiter is None else limiter.decision(allowed, left, wait_ms)
-        if not allowed:
-            return decision, None, -1
+            return decision or admitted, None, -1
+        self._leases.contact()
+        if not allowed:  # a concurrent request of this process may have been handed spare tokens
+            assert limiter is not None and own
+            if (decision := limiter.from_lease(user_id)) is None:
+                return limiter.decision(allowed, left, wait_ms), None, -1
+            _, value, token = await self._read(user_id, key, None)
+            return decision, value, token
         token = int(generation)
+        self._leases.granted(
+            user_id,
+            asked_at=asked_at,
+            tokens=granted,
+            own=own,
+            left=left,
+            generation=token,
+            lease_ms=lease_ms,
+        )
+        if decision is None:
+            decision = admitted if limiter is None else limiter.decision(allowed, left, wait_ms)
         if local is not None and local[0] == token:
             return decision, local[1], token
         if page is not None:
@@ -107,22 +136,33 @@ class RedisPageCache:
             self._local.put(user_id, key, token, value)
 
     async def invalidate_user(self, user_id: str) -> None:
+        """Forget the user's pages everywhere; return once no process can serve an older one."""
         self._local.forget_user(user_id)
+        nonce, message = self._leases.writing(user_id)
+        told = None
         if self._pause.active:
             self._unsent.add(user_id)
-            return
-        try:
-            await self._invalidate(keys=page_keys(user_id), args=[GENERATION_TTL_SECONDS])
-        except (RedisError, OSError) as exc:
-            self._pause.failed("cache invalidation", exc)
-            self._unsent.add(user_id)
+        else:
+            try:
+                told = await self._send_invalidation(user_id, message)
+            except (RedisError, OSError) as exc:
+                self._pause.failed("cache invalidation", exc)
+                self._unsent.add(user_id)
+        await self._leases.written(user_id, nonce, told)
+
+    async def _send_invalidation(self, user_id: str, message: str) -> Told:
+        _, holders, told_ms, unheard_ms = await self._invalidate(
+            keys=[*page_keys(user_id), lease_key(user_id)],
+            args=[GENERATION_TTL_SECONDS, self._leases.holder, CHANNEL_PREFIX, message],
+        )
+        return Told(int(holders), int(told_ms) / 1000, int(unheard_ms) / 1000)
 
     async def _resend(self) -> bool:
         """Send the invalidations Redis missed; False while it still fails."""
         while self._unsent:
             user_id = self._unsent.pop()
             try:
-                await self._invalidate(keys=page_keys(user_id), args=[GENERATION_TTL_SECONDS])
+                await self._send_invalidation(user_id, f"{self._leases.holder} 0 {user_id}")
             except (RedisError, OSError) as exc:
                 self._unsent.add(user_id)
                 self._pause.failed("cache invalidation", exc)

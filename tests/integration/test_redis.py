@@ -16,10 +16,11 @@ from redis.crc import key_slot
 from starlette.testclient import TestClient
 
 from app.auth import Caller
-from app.cache.redis import RedisPageCache, page_keys
+from app.cache.redis import RedisPageCache
+from app.leases import Budget, Leases
 from app.main import create_app
-from app.ratelimit.redis import RedisTokenBucket, bucket_key
-from app.redisio import Pause, connect
+from app.ratelimit.redis import RedisTokenBucket
+from app.redisio import Pause, bucket_key, connect, lease_key, page_keys
 from app.repositories.postgres import PostgresRecordRepository
 from app.repositories.sqlfiles import load_queries
 from app.schemas.records import ListQuery
@@ -52,10 +53,11 @@ async def test_hundred_concurrent_misses_on_one_key_make_one_query(postgres_db: 
     )
     client = connect(redis_url, timeout=1, pool_size=100)
     pause = Pause()
+    leases = Leases(client, None, seconds=5.0, max_tokens=16, budget=Budget(rate=1000, window=60))
     service = RecordService(
         repository,  # type: ignore[arg-type]
-        RedisPageCache(client, ttl_seconds=300, local_max_bytes=1 << 20, pause=pause),
-        RedisTokenBucket(client, rate=1000, window=60, pause=pause),
+        RedisPageCache(client, ttl_seconds=300, local_max_bytes=1 << 20, pause=pause, leases=leases),
+        RedisTokenBucket(client, rate=1000, window=60, pause=pause, leases=leases),
     )
     await repository.open()
     try:
@@ -98,7 +100,10 @@ def test_cache_hits_are_the_bytes_stored_in_redis(client: TestClient, redis_url:
 def test_keys_of_one_user_share_a_cluster_slot() -> None:
     """The gate script touches the bucket and both cache keys: Redis Cluster needs one slot."""
     for user in ("alice", "user-42", "a.b@c|d"):
-        assert len({key_slot(key.encode()) for key in [bucket_key(user), *page_keys(user)]}) == 1
+        assert (
+            len({key_slot(key.encode()) for key in [bucket_key(user), *page_keys(user), lease_key(user)]})
+            == 1
+        )
 
 
 def test_invalidation_drops_the_page_hash_and_moves_the_generation(
@@ -113,12 +118,19 @@ def test_invalidation_drops_the_page_hash_and_moves_the_generation(
         assert 0 < r.ttl(page_keys("gen")[1]) <= 86_400
 
 
-def test_the_bucket_lives_in_redis_with_a_ttl_of_one_window(client: TestClient, redis_url: str) -> None:
-    client.get("/data", params={"user_id": "ttl"})
-
+def test_the_bucket_lives_in_redis_with_a_ttl_of_one_window(
+    settings_pg_redis: Settings, redis_url: str
+) -> None:
     with redis.Redis.from_url(redis_url) as r:
-        assert 0 < r.pttl(bucket_key("ttl")) <= 60_000
-        assert float(r.hget(bucket_key("ttl"), "t")) == pytest.approx(99, abs=0.1)
+        with TestClient(create_app(settings_pg_redis)) as client:
+            client.get("/data", params={"user_id": "ttl"})
+
+            assert 0 < r.pttl(bucket_key("ttl")) <= 60_000
+            # The process was handed its request's token and 15 spare ones (APP_LEASE_MAX_TOKENS).
+            assert float(r.hget(bucket_key("ttl"), "t")) == pytest.approx(84, abs=0.1)
+
+        # Stopping, the process gave back what it did not spend.
+        assert float(r.hget(bucket_key("ttl"), "t")) == pytest.approx(99, abs=0.2)
 
 
 @pytest.fixture

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from app.cache.memory import MemoryPageCache
 from tests.clock import Clock
 
 pytestmark = pytest.mark.anyio
+NOISE = random.Random(7).randbytes(1000)  # does not compress: sizes stay what they were
+
+
+async def test_compressible_pages_cost_a_fraction_of_their_size_and_come_back_whole() -> None:
+    page = b'{"items":[' + b",".join(b'{"body":"%s"}' % (b"%032x" % i * 26) for i in range(10)) + b"]}"
+    cache = MemoryPageCache(max_bytes=10_000, ttl_seconds=300)
+
+    await cache.set("alice", "p1", page, 0)
+
+    assert len(page) > 8_000 and cache.size_bytes < len(page) / 4
+    assert (await cache.get("alice", "p1"))[0] == page
 
 
 async def test_keeps_a_page_until_its_ttl() -> None:
@@ -26,10 +39,10 @@ async def test_keeps_a_page_until_its_ttl() -> None:
 async def test_stays_within_its_byte_bound_evicting_least_recently_used() -> None:
     cache = MemoryPageCache(max_bytes=3 * (100 + 200 + 6), ttl_seconds=300)
     for key in ("a", "b", "c"):
-        await cache.set("alice", key, b"x" * 100, (await cache.get("alice", key))[1])
+        await cache.set("alice", key, NOISE[:100], (await cache.get("alice", key))[1])
     await cache.get("alice", "a")  # a is now the most recently used
 
-    await cache.set("bob", "d", b"y" * 100, (await cache.get("bob", "d"))[1])
+    await cache.set("bob", "d", NOISE[100:200], (await cache.get("bob", "d"))[1])
 
     assert cache.size_bytes <= 3 * (100 + 200 + 6)
     assert (await cache.get("alice", "b"))[0] is None
@@ -40,7 +53,7 @@ async def test_stays_within_its_byte_bound_evicting_least_recently_used() -> Non
 async def test_a_value_larger_than_the_bound_is_not_kept() -> None:
     cache = MemoryPageCache(max_bytes=100, ttl_seconds=300)
 
-    await cache.set("alice", "a", b"x" * 500, 0)
+    await cache.set("alice", "a", NOISE[:500], 0)
 
     assert (await cache.get("alice", "a"))[0] is None and cache.size_bytes == 0
 

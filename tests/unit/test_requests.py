@@ -6,12 +6,32 @@ from datetime import UTC, datetime
 
 import msgspec
 import pytest
+from starlette.datastructures import QueryParams
 
 from app.errors import field_problem
-from app.http.requests import nests_deeper_than
+from app.http.requests import nests_deeper_than, query_pairs
 from app.schemas.records import BulkCreate, BulkEnvelope
 from app.services.cursor import InvalidCursor, decode_cursor, encode_cursor
 from app.settings import ConfigError, Settings
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"user_id=u1&page=1&page_size=20",
+        b"a",
+        b"a=&=b&&c=1&",
+        b"a=1&a=2",
+        b"a=b=c",
+        b"a=%20b&c=d+e",
+        b"x=%zz&y=%C3%A9",
+        b"a=1;b=2",
+        "user_id=\xe9t\xe9".encode("latin-1"),
+    ],
+)
+def test_query_pairs_read_the_query_string_as_starlette_does(raw: bytes) -> None:
+    assert query_pairs(raw) == QueryParams(raw).multi_items()
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,418 @@
+"""Leases on what Redis decides, so that most requests make no round trip to it.
+
+A request that waits for Redis costs the worker far more than the round trip itself (it is
+suspended, the event loop turns, the server resumes it), so each process holds, per user:
+
+- **Spare tokens.** The gate script hands a process up to `max_tokens` of a user's tokens at
+  once; the process spends them on the user's next requests. Tokens leave the shared bucket
+  when they are handed out, so no token is spent twice, whichever processes answer. Tokens not
+  spent when the lease ends go back to the bucket. While tokens are out, the bucket keeps
+  refilling; a burst right after it is full again can therefore pass the bucket size by at
+  most the refill of one lease (rate x lease seconds / window: 8 tokens at the defaults).
+- **Read leases.** While a process holds one, it answers the user's pages from its own copy
+  without asking Redis whether they are current. What keeps read-your-writes across processes
+  is on the write side: a write is acknowledged only after every other holder has dropped its
+  lease (it is told on its own channel and answers) or the lease has run out. A process that
+  cannot listen to its channel takes no read leases.
+
+Leases of users still in use are renewed in the background, a batch per tick, so a busy user's
+requests keep answering from memory. A lease ends on the holder's clock no later than Redis
+recorded it, because the holder starts counting before it asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import NoScriptError, RedisError
+
+from app.redisio import bucket_key, lease_key, page_keys, script
+
+log = structlog.get_logger("app.leases")
+
+CHANNEL_PREFIX = "lease:holder:"
+TICK_SECONDS = 0.5
+
+
+@dataclass(slots=True)
+class Lease:
+    """What this process holds for one user until `ends` (its monotonic clock)."""
+
+    ends: float
+    generation: int | None = None  # pages of this generation may be served without asking
+    spare: int = 0  # tokens taken from the bucket and not yet spent
+    left: int = 0  # what the bucket held after the last grant
+    used: bool = True  # served a request since the last renewal
+
+
+@dataclass(slots=True)
+class Acks:
+    """The acknowledgements one write waits for; some may arrive before the script answers."""
+
+    heard: int = 0
+    expected: int | None = None
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def hear(self) -> None:
+        self.heard += 1
+        if self.expected is not None and self.heard >= self.expected:
+            self.event.set()
+
+
+@dataclass(frozen=True, slots=True)
+class Told:
+    """What the invalidation script answered: whom it told, and how long their leases run."""
+
+    holders: int
+    told_seconds: float
+    unheard_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """The bucket the spare tokens come from: `rate` tokens a `window` of seconds."""
+
+    rate: int
+    window: int
+
+
+class Leases:
+    """This process's leases, its channel, and the acknowledgements its writes wait for."""
+
+    def __init__(
+        self,
+        client: Redis,
+        listener: Redis | None,
+        *,
+        seconds: float,
+        max_tokens: int,
+        budget: Budget,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.holder = secrets.token_hex(8)
+        self.channel = CHANNEL_PREFIX + self.holder
+        self._client = client
+        self._listener = listener  # None: no read leases (nothing would tell this process)
+        self._seconds = seconds  # 0: no leases at all
+        self._max_tokens = max(1, max_tokens) if seconds > 0 else 1
+        self._budget = budget
+        self._clock = clock
+        self._held: dict[str, Lease] = {}
+        self._revoked_at: dict[str, float] = {}
+        self._refunds: dict[str, int] = {}
+        self._acks: dict[int, Acks] = {}
+        self._nonces = itertools.count(1)
+        self._listening = False
+        self._last_contact = float("-inf")
+        self._tasks: list[asyncio.Task[None]] = []
+        self._sending: set[asyncio.Task[None]] = set()
+        self._gate = script(client, "gate")
+        self._refund = script(client, "refund")
+
+    # ---- the read side ----
+
+    def now(self) -> float:
+        return self._clock()
+
+    @property
+    def read_lease_ms(self) -> int:
+        """What to ask the gate for: 0 while this process cannot hear revocations."""
+        return int(self._seconds * 1000) if self._listening else 0
+
+    def lease(self, user_id: str) -> Lease | None:
+        """The user's lease while it runs; asking marks it in use (worth renewing)."""
+        lease = self._held.get(user_id)
+        if lease is None or lease.ends <= self._clock():
+            return None
+        lease.used = True
+        return lease
+
+    def take_token(self, user_id: str) -> Lease | None:
+        """Spend one spare token of the user's; None when there is none to spend."""
+        lease = self.lease(user_id)
+        if lease is None or lease.spare <= 0:
+            return None
+        lease.spare -= 1
+        return lease
+
+    def read_generation(self, user_id: str) -> int | None:
+        """The generation whose pages may be served without asking Redis, if any."""
+        lease = self.lease(user_id)
+        return None if lease is None else lease.generation
+
+    def want(self, user_id: str, *, own: bool) -> int:
+        """Tokens to ask for when calling the gate anyway: the most a process may hold when the
+        request needs a token (`own`) or the spare ones run low, else none."""
+        lease = self._held.get(user_id)
+        low = lease is None or lease.ends <= self._clock() or lease.spare * 2 < self._max_tokens
+        return self._max_tokens if own or (low and self._seconds > 0) else 0
+
+    def spare_left(self, lease: Lease) -> int:
+        """What the RateLimit headers report while a lease answers: the bucket's count at the
+        last grant plus the spare tokens this process still holds."""
+        return lease.left + lease.spare
+
+    def granted(
+        self,
+        user_id: str,
+        *,
+        asked_at: float,
+        tokens: int,
+        own: bool,
+        left: int,
+        generation: int | None,
+        lease_ms: int,
+    ) -> None:
+        """Record what the gate handed out to a call started at `asked_at`: `tokens` (one of
+        them the asking request's own when `own`) and, with `lease_ms`, a read lease on
+        `generation` unless a write was heard of since the call started."""
+        if self._seconds <= 0:
+            return
+        spare = tokens - 1 if own else tokens
+        revoked = self._revoked_at.get(user_id)
+        trusted = lease_ms > 0 and generation is not None and (revoked is None or revoked < asked_at)
+        lease = self._held.get(user_id)
+        if lease is None:
+            if spare <= 0 and not trusted:
+                return
+            lease = self._held[user_id] = Lease(ends=asked_at)
+        elif lease.ends <= self._clock():
+            self._lapse(user_id, lease)
+            lease.ends = asked_at
+        if spare > 0:
+            lease.spare += spare
+            lease.ends = max(lease.ends, asked_at + self._seconds)
+        lease.left = left
+        if trusted:
+            lease.generation = generation
+            lease.ends = max(lease.ends, asked_at + lease_ms / 1000)
+
+    # ---- the write side ----
+
+    def writing(self, user_id: str) -> tuple[int, str]:
+        """Before a write's invalidation: drop our own lease and name the message to others."""
+        self._drop(user_id)
+        nonce = next(self._nonces)
+        self._acks[nonce] = Acks()
+        return nonce, f"{self.holder} {nonce} {user_id}"
+
+    async def written(self, user_id: str, nonce: int, told: Told | None) -> None:
+        """After the invalidation script: wait until every lease it found has been dropped.
+        With `told` None the script did not run (Redis unreachable): wait out any lease that
+        may have been granted since this process last reached Redis."""
+        self._drop(user_id)  # again: a gate call that crossed the script may have installed one
+        started = self._clock()
+        try:
+            if told is None:
+                remaining = self._last_contact + self._seconds - started
+                if remaining > 0:
+                    await asyncio.sleep(remaining)
+                return
+            self._last_contact = started
+            acks = self._acks.get(nonce)
+            if told.holders and acks is not None:
+                acks.expected = told.holders
+                if acks.heard < told.holders:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(told.told_seconds):
+                            await acks.event.wait()
+            unheard = told.unheard_seconds - (self._clock() - started)
+            if unheard > 0:
+                await asyncio.sleep(unheard)
+        finally:
+            self._acks.pop(nonce, None)
+
+    def contact(self) -> None:
+        """Redis answered this process just now."""
+        self._last_contact = self._clock()
+
+    def _drop(self, user_id: str) -> None:
+        lease = self._held.get(user_id)
+        if lease is not None:
+            lease.generation = None
+        self._revoked_at[user_id] = self._clock()
+
+    # ---- the background: channel, renewals, refunds ----
+
+    def start(self) -> None:
+        if self._seconds <= 0 or self._tasks:
+            return
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._maintain()))
+        if self._listener is not None:
+            self._tasks.append(loop.create_task(self._listen()))
+
+    async def close(self) -> None:
+        """Give back what this process holds: spare tokens to their buckets and read leases
+        to their users, so that no write waits for a process that is going away."""
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        self._listening = False
+        released = [user_id for user_id, lease in self._held.items() if lease.generation is not None]
+        for user_id, lease in self._held.items():
+            self._lapse(user_id, lease)
+        self._held.clear()
+        with contextlib.suppress(RedisError, OSError):
+            if released:
+                pipe = self._client.pipeline(transaction=False)
+                for user_id in released:
+                    pipe.zrem(lease_key(user_id), self.holder)
+                await pipe.execute(raise_on_error=False)
+            await self._send_refunds()
+        if self._listener is not None:
+            await self._listener.aclose()
+
+    async def tick(self) -> None:
+        """Renew the leases of users in use that end before the next tick but one or run low
+        on tokens, let the others lapse, and give back the spare tokens of lapsed ones."""
+        now = self._clock()
+        due: list[tuple[str, Lease]] = []
+        for user_id, lease in list(self._held.items()):
+            if lease.ends <= now:
+                self._lapse(user_id, lease)
+                if lease.ends <= now - 60:
+                    del self._held[user_id]
+            elif lease.used and (lease.ends - now <= 2 * TICK_SECONDS or lease.spare * 2 < self._max_tokens):
+                due.append((user_id, lease))
+        revoked_horizon = now - self._seconds - 5.0  # longer than any gate call may take
+        for user_id in [u for u, at in self._revoked_at.items() if at < revoked_horizon]:
+            del self._revoked_at[user_id]
+        with contextlib.suppress(RedisError, OSError):
+            await self._renew(due)
+            await self._send_refunds()
+
+    async def _renew(self, due: list[tuple[str, Lease]]) -> None:
+        lease_ms = self.read_lease_ms
+        calls = [
+            (user_id, lease, want)
+            for user_id, lease in due
+            if (want := self.want(user_id, own=False)) or (lease_ms and lease.generation is not None)
+        ]
+        if not calls:
+            return
+        asked_at = self._clock()
+        replies = await self._run(
+            self._gate,
+            [
+                (
+                    [bucket_key(user_id), *page_keys(user_id), lease_key(user_id)],
+                    [
+                        want,
+                        self._budget.rate,
+                        self._budget.window,
+                        "",
+                        "" if lease.generation is None else lease.generation,
+                        lease_ms if lease.generation is not None else 0,
+                        self.holder,
+                        0,
+                    ],
+                )
+                for user_id, lease, want in calls
+            ],
+        )
+        self.contact()
+        for (user_id, lease, _), reply in zip(calls, replies, strict=True):
+            lease.used = False
+            if isinstance(reply, Exception):
+                continue
+            _, tokens, left, _, generation, _ = reply
+            held = lease_ms if lease.generation is not None else 0
+            self.granted(
+                user_id,
+                asked_at=asked_at,
+                tokens=int(tokens),
+                own=False,
+                left=int(left),
+                generation=None if generation is None else int(generation),
+                lease_ms=held,
+            )
+
+    async def _send_refunds(self) -> None:
+        refunds, self._refunds = self._refunds, {}
+        if refunds:
+            await self._run(self._refund, [([bucket_key(u)], [n]) for u, n in refunds.items()])
+
+    async def _run(self, lua: Any, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        """One pipeline of calls of one script; loaded again if Redis lost it."""
+        pipe = self._client.pipeline(transaction=False)
+        for keys, args in calls:
+            pipe.evalsha(lua.sha, len(keys), *keys, *args)
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        if any(isinstance(r, NoScriptError) for r in replies):
+            lua.sha = await self._client.script_load(lua.script)
+        return replies
+
+    def _lapse(self, user_id: str, lease: Lease) -> None:
+        """A lease ran out: its spare tokens go back to the bucket at the next tick."""
+        if lease.spare:
+            self._refunds[user_id] = self._refunds.get(user_id, 0) + lease.spare
+            lease.spare = 0
+        lease.generation = None
+
+    async def _maintain(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            await self.tick()
+
+    async def _listen(self) -> None:
+        assert self._listener is not None
+        while True:
+            pubsub: PubSub = self._listener.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.channel)
+                self._listening = True
+                quiet = 0
+                while True:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is None:
+                        quiet += 1
+                        if quiet >= 5:  # a silent, broken connection shows up on a ping
+                            await pubsub.ping()
+                            quiet = 0
+                    elif message["type"] == "message":
+                        self._heard(message["data"])
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                if self._listening:
+                    log.warning("lease channel lost, serving no read leases", error=type(exc).__name__)
+                self._listening = False
+                for lease in self._held.values():
+                    lease.generation = None
+                await asyncio.sleep(1.0)
+            finally:
+                self._listening = False
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    def _heard(self, data: bytes) -> None:
+        """A write elsewhere ended our lease ("<generation> <writer> <nonce> <user>"), or a
+        holder acknowledged one of our writes ("ack <nonce>")."""
+        head, _, rest = data.decode().partition(" ")
+        if head == "ack":
+            acks = self._acks.get(int(rest))
+            if acks is not None:
+                acks.hear()
+            return
+        writer, nonce, user_id = rest.split(" ", 2)
+        self._drop(user_id)
+        task = asyncio.get_running_loop().create_task(self._acknowledge(writer, nonce))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _acknowledge(self, writer: str, nonce: str) -> None:
+        with contextlib.suppress(RedisError, OSError):  # unanswered, the writer waits the lease out
+            await self._client.publish(CHANNEL_PREFIX + writer, f"ack {nonce}")

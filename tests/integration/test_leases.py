@@ -1,0 +1,187 @@
+"""Read and token leases (app/leases.py) against a real Redis: two "processes" of the service,
+each with its own connections, leases and channel, in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio
+
+from app.cache.redis import RedisPageCache
+from app.leases import Budget, Leases
+from app.ratelimit.redis import RedisTokenBucket
+from app.redisio import Pause, bucket_key, connect, connect_listener
+from tests.clock import Clock
+
+pytestmark = pytest.mark.anyio
+
+KEY = "page-1"
+
+
+@dataclass
+class Process:
+    leases: Leases
+    cache: RedisPageCache
+    limiter: RedisTokenBucket
+    client: redis.asyncio.Redis
+    gate_calls: int = 0
+
+    async def read(self, user_id: str) -> bytes | None:
+        """What GET /data does with the cache: the budget and the page; on a miss, the page
+        is 'loaded' (named after the generation it was read under) and stored."""
+        decision, page, token = await self.cache.get_admitted(user_id, KEY, self.limiter)
+        assert decision.allowed
+        if page is None:
+            page = f"page of generation {token}".encode()
+            await self.cache.set(user_id, KEY, page, token)
+        return page
+
+
+@pytest.fixture
+async def processes(redis_url: str) -> AsyncIterator[Callable[..., Any]]:
+    made: list[Process] = []
+
+    async def make(*, seconds: float = 5.0, clock: Callable[[], float] = time.monotonic) -> Process:
+        client = connect(redis_url, timeout=1.0, pool_size=8)
+        leases = Leases(
+            client,
+            connect_listener(redis_url, timeout=1.0),
+            seconds=seconds,
+            max_tokens=16,
+            budget=Budget(rate=100, window=60),
+            clock=clock,
+        )
+        pause = Pause()
+        process = Process(
+            leases,
+            RedisPageCache(client, ttl_seconds=300, local_max_bytes=1 << 20, pause=pause, leases=leases),
+            RedisTokenBucket(client, rate=100, window=60, pause=pause, leases=leases),
+            client,
+        )
+        gate = process.cache._gate  # counted: a call is a round trip on the request path
+
+        async def counted(keys: Any, args: Any) -> Any:
+            process.gate_calls += 1
+            return await gate(keys, args)
+
+        process.cache._gate = counted  # type: ignore[assignment]
+        leases.start()
+        for _ in range(100):  # subscribed: read leases may be taken
+            if leases.read_lease_ms:
+                break
+            await asyncio.sleep(0.01)
+        made.append(process)
+        return process
+
+    yield make
+    for process in made:
+        await process.leases.close()
+        await process.client.aclose()
+
+
+async def test_a_held_lease_answers_reads_without_asking_redis(processes: Callable[..., Any]) -> None:
+    a = await processes()
+
+    first = await a.read("alice")
+    calls = a.gate_calls
+    answers = [await a.read("alice") for _ in range(10)]
+
+    assert answers == [first] * 10
+    assert a.gate_calls == calls  # tokens and the page's currency both came from the lease
+
+
+async def test_a_write_elsewhere_is_acknowledged_only_after_the_holder_dropped_its_lease(
+    processes: Callable[..., Any],
+) -> None:
+    reader, writer = await processes(), await processes()
+    before = await reader.read("bob")
+    await reader.read("bob")
+    assert reader.leases.read_generation("bob") is not None
+
+    started = time.monotonic()
+    await writer.cache.invalidate_user("bob")
+    took = time.monotonic() - started
+
+    assert reader.leases.read_generation("bob") is None  # dropped before the write returned
+    assert took < 1.0  # acknowledged, not waited out (the lease runs 5 s)
+    after = await reader.read("bob")
+    assert after != before
+
+
+async def test_a_holder_that_cannot_hear_is_waited_out(processes: Callable[..., Any]) -> None:
+    reader, writer = await processes(seconds=1.0), await processes(seconds=1.0)
+    await reader.read("carol")
+    lease = reader.leases.lease("carol")
+    assert lease is not None and lease.generation is not None
+    for task in reader.leases._tasks:  # the channel goes silent, the lease stays held
+        task.cancel()
+    await asyncio.sleep(0.05)
+
+    await writer.cache.invalidate_user("carol")
+
+    assert time.monotonic() >= lease.ends  # the write waited until the reader's lease was over
+    assert reader.leases.read_generation("carol") is None
+
+
+async def test_a_stopping_process_gives_its_leases_back(processes: Callable[..., Any]) -> None:
+    leaving, writer = await processes(), await processes()
+    await leaving.read("dave")
+    await leaving.leases.close()
+
+    started = time.monotonic()
+    await writer.cache.invalidate_user("dave")
+
+    assert time.monotonic() - started < 1.0  # nobody left to wait for
+
+
+async def test_a_lease_granted_while_a_write_was_heard_of_is_not_trusted(
+    processes: Callable[..., Any],
+) -> None:
+    clock = Clock(100.0)
+    a = await processes(clock=clock)
+    a.leases.writing("erin")  # a write of erin's is under way in this process
+
+    a.leases.granted("erin", asked_at=99.0, tokens=1, own=True, left=0, generation=3, lease_ms=5000)
+    assert a.leases.read_generation("erin") is None  # the call may have crossed the write
+    clock.now = 101.0
+    a.leases.granted("erin", asked_at=100.5, tokens=1, own=True, left=0, generation=4, lease_ms=5000)
+    assert a.leases.read_generation("erin") == 4
+
+
+async def test_spare_tokens_go_back_to_the_bucket_when_a_lease_lapses(
+    processes: Callable[..., Any], redis_url: str
+) -> None:
+    clock = Clock(100.0)
+    a = await processes(clock=clock)
+    await a.limiter.acquire("frank")
+    await a.limiter.acquire("frank")  # spent from the lease
+    with redis.Redis.from_url(redis_url) as r:
+        assert float(r.hget(bucket_key("frank"), "t")) == pytest.approx(84, abs=0.2)
+
+        clock.now += 60  # unused: the lease lapses
+        await a.leases.tick()
+
+        assert float(r.hget(bucket_key("frank"), "t")) == pytest.approx(98, abs=0.2)
+
+
+async def test_a_user_in_use_keeps_its_lease_renewed_in_the_background(
+    processes: Callable[..., Any],
+) -> None:
+    clock = Clock(100.0)
+    a = await processes(clock=clock)
+    await a.read("grace")
+    calls = a.gate_calls
+    for _ in range(30):  # 15 s of reads, a few a second
+        clock.now += 0.5
+        await a.read("grace")
+        await a.leases.tick()
+
+    assert a.gate_calls == calls
+    lease = a.leases.lease("grace")
+    assert lease is not None and lease.generation is not None and lease.spare > 0
