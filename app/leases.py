@@ -42,6 +42,7 @@ log = structlog.get_logger("app.leases")
 
 CHANNEL_PREFIX = "lease:holder:"
 TICK_SECONDS = 0.5
+BATCH = 100  # calls in one background pipeline
 
 
 @dataclass(slots=True)
@@ -52,7 +53,9 @@ class Lease:
     generation: int | None = None  # pages of this generation may be served without asking
     spare: int = 0  # tokens taken from the bucket and not yet spent
     left: int = 0  # what the bucket held after the last grant
-    used: bool = True  # served a request since the last renewal
+    want: int = 4  # tokens to ask for next: doubled while all are spent in time, else halved
+    served: bool = False  # a page was answered under the read lease since its last renewal
+    spent: bool = False  # a spare token was spent since the last top-up
 
 
 @dataclass(slots=True)
@@ -130,12 +133,9 @@ class Leases:
         return int(self._seconds * 1000) if self._listening else 0
 
     def lease(self, user_id: str) -> Lease | None:
-        """The user's lease while it runs; asking marks it in use (worth renewing)."""
+        """The user's lease while it runs."""
         lease = self._held.get(user_id)
-        if lease is None or lease.ends <= self._clock():
-            return None
-        lease.used = True
-        return lease
+        return lease if lease is not None and lease.ends > self._clock() else None
 
     def take_token(self, user_id: str) -> Lease | None:
         """Spend one spare token of the user's; None when there is none to spend."""
@@ -143,6 +143,7 @@ class Leases:
         if lease is None or lease.spare <= 0:
             return None
         lease.spare -= 1
+        lease.spent = True
         return lease
 
     def read_generation(self, user_id: str) -> int | None:
@@ -150,12 +151,23 @@ class Leases:
         lease = self.lease(user_id)
         return None if lease is None else lease.generation
 
-    def want(self, user_id: str, *, own: bool) -> int:
-        """Tokens to ask for when calling the gate anyway: the most a process may hold when the
-        request needs a token (`own`) or the spare ones run low, else none."""
+    def served(self, user_id: str) -> None:
+        """A page was answered under the user's read lease: worth renewing it."""
         lease = self._held.get(user_id)
-        low = lease is None or lease.ends <= self._clock() or lease.spare * 2 < self._max_tokens
-        return self._max_tokens if own or (low and self._seconds > 0) else 0
+        if lease is not None:
+            lease.served = True
+
+    def want(self, user_id: str, *, own: bool) -> int:
+        """Tokens to ask for when calling the gate anyway. A user this process has not seen
+        lately gets the one its request needs (most users of a write-heavy load come once);
+        one seen again gets the lease's size when its request needs a token (`own`) or its
+        spare ones run low. The size doubles, up to the maximum, while a user spends every
+        token handed out before its lease ends, and halves when tokens are left over."""
+        lease = self._held.get(user_id)
+        if lease is None or self._seconds <= 0:
+            return int(own)
+        low = lease.ends <= self._clock() or lease.spare * 2 < lease.want
+        return lease.want if own or low else 0
 
     def spare_left(self, lease: Lease) -> int:
         """What the RateLimit headers report while a lease answers: the bucket's count at the
@@ -182,13 +194,13 @@ class Leases:
         revoked = self._revoked_at.get(user_id)
         trusted = lease_ms > 0 and generation is not None and (revoked is None or revoked < asked_at)
         lease = self._held.get(user_id)
-        if lease is None:
-            if spare <= 0 and not trusted:
-                return
-            lease = self._held[user_id] = Lease(ends=asked_at)
+        if lease is None:  # kept, even when empty, to know the user is back (`want`)
+            lease = self._held[user_id] = Lease(ends=asked_at, want=min(4, self._max_tokens))
         elif lease.ends <= self._clock():
             self._lapse(user_id, lease)
             lease.ends = asked_at
+        elif spare > 0:  # the spare tokens ran low before the lease ended: hand out more
+            lease.want = min(self._max_tokens, lease.want * 2)
         if spare > 0:
             lease.spare += spare
             lease.ends = max(lease.ends, asked_at + self._seconds)
@@ -276,16 +288,23 @@ class Leases:
             await self._listener.aclose()
 
     async def tick(self) -> None:
-        """Renew the leases of users in use that end before the next tick but one or run low
-        on tokens, let the others lapse, and give back the spare tokens of lapsed ones."""
+        """Renew the read leases that answered pages and end before the next tick but one, top
+        up the spare tokens of users who spend them, let the others lapse, and give back the
+        spare tokens of lapsed ones."""
         now = self._clock()
         due: list[tuple[str, Lease]] = []
-        for user_id, lease in list(self._held.items()):
+        for seen, (user_id, lease) in enumerate(list(self._held.items()), 1):
+            if seen % 2000 == 0:
+                await asyncio.sleep(0)  # a long sweep lets requests in
+            if self._held.get(user_id) is not lease:  # replaced while the sweep yielded
+                continue
             if lease.ends <= now:
                 self._lapse(user_id, lease)
                 if lease.ends <= now - 60:
                     del self._held[user_id]
-            elif lease.used and (lease.ends - now <= 2 * TICK_SECONDS or lease.spare * 2 < self._max_tokens):
+            elif (lease.served and lease.ends - now <= 2 * TICK_SECONDS) or (
+                lease.spent and lease.spare * 2 < lease.want
+            ):
                 due.append((user_id, lease))
         revoked_horizon = now - self._seconds - 5.0  # longer than any gate call may take
         for user_id in [u for u, at in self._revoked_at.items() if at < revoked_horizon]:
@@ -297,9 +316,8 @@ class Leases:
     async def _renew(self, due: list[tuple[str, Lease]]) -> None:
         lease_ms = self.read_lease_ms
         calls = [
-            (user_id, lease, want)
+            (user_id, lease, self.want(user_id, own=False), lease_ms if lease.served else 0)
             for user_id, lease in due
-            if (want := self.want(user_id, own=False)) or (lease_ms and lease.generation is not None)
         ]
         if not calls:
             return
@@ -315,21 +333,20 @@ class Leases:
                         self._budget.window,
                         "",
                         "" if lease.generation is None else lease.generation,
-                        lease_ms if lease.generation is not None else 0,
+                        held,
                         self.holder,
                         0,
                     ],
                 )
-                for user_id, lease, want in calls
+                for user_id, lease, want, held in calls
             ],
         )
         self.contact()
-        for (user_id, lease, _), reply in zip(calls, replies, strict=True):
-            lease.used = False
+        for (user_id, lease, _, held), reply in zip(calls, replies, strict=True):
+            lease.served = lease.spent = False
             if isinstance(reply, Exception):
                 continue
             _, tokens, left, _, generation, _ = reply
-            held = lease_ms if lease.generation is not None else 0
             self.granted(
                 user_id,
                 asked_at=asked_at,
@@ -346,11 +363,14 @@ class Leases:
             await self._run(self._refund, [([bucket_key(u)], [n]) for u, n in refunds.items()])
 
     async def _run(self, lua: Any, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
-        """One pipeline of calls of one script; loaded again if Redis lost it."""
-        pipe = self._client.pipeline(transaction=False)
-        for keys, args in calls:
-            pipe.evalsha(lua.sha, len(keys), *keys, *args)
-        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        """Calls of one script in pipelines of at most BATCH, so that requests get the event
+        loop between two of them; the script is loaded again if Redis lost it."""
+        replies: list[Any] = []
+        for start in range(0, len(calls), BATCH):
+            pipe = self._client.pipeline(transaction=False)
+            for keys, args in calls[start : start + BATCH]:
+                pipe.evalsha(lua.sha, len(keys), *keys, *args)
+            replies += await pipe.execute(raise_on_error=False)
         if any(isinstance(r, NoScriptError) for r in replies):
             lua.sha = await self._client.script_load(lua.script)
         return replies
@@ -359,6 +379,7 @@ class Leases:
         """A lease ran out: its spare tokens go back to the bucket at the next tick."""
         if lease.spare:
             self._refunds[user_id] = self._refunds.get(user_id, 0) + lease.spare
+            lease.want = max(1, lease.want // 2)
             lease.spare = 0
         lease.generation = None
 

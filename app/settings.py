@@ -44,7 +44,7 @@ class Settings:
     page_size_default: int = 20
     cache_ttl_seconds: float = 300.0
     cache_max_bytes: int = 64 * 1024 * 1024
-    cache_local_max_bytes: int = 16 * 1024 * 1024
+    cache_local_max_bytes: int = 12 * 1024 * 1024
     lease_seconds: float = 5.0  # Redis only: read and token leases (app/leases.py); 0 turns them off
     lease_max_tokens: int = 16
     rate_limit_per_minute: int = 100

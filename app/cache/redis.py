@@ -75,6 +75,7 @@ class RedisPageCache:
         if limiter is None or decision is not None:  # no token to ask Redis for
             leased = self._leases.read_generation(user_id)
             if leased is not None and local is not None and local[0] == leased:
+                self._leases.served(user_id)
                 return decision or admitted, local[1], leased
         if self._pause.active or (self._unsent and not await self._resend()):
             return decision or admitted, None, -1  # Redis is away: the database answers, nothing is cached
