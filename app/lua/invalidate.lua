@@ -8,11 +8,16 @@
 -- Each other holder of a live lease is told on its channel (prefix .. holder); the writer waits
 -- for their acknowledgements, and waits out the leases of holders nobody was listening for.
 -- Returns {generation, holders told, ms their leases still run, ms the unheard ones still run}.
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+-- A generation that was lost (expired, or Redis restarted empty) starts again above any it
+-- had before, from the clock: a page copy kept under an old number can never match again.
+if redis.call('EXISTS', KEYS[2]) == 0 then
+    redis.call('SET', KEYS[2], string.format('%d', now * 1000))
+end
 local generation = redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 redis.call('DEL', KEYS[1])
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local held = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. now, '+inf', 'WITHSCORES')
 redis.call('DEL', KEYS[3])
 local told, told_ms, unheard_ms = 0, 0, 0

@@ -114,8 +114,28 @@ def test_invalidation_drops_the_page_hash_and_moves_the_generation(
         assert r.exists(page_keys("gen")[0])
         client.post("/data", json={"user_id": "gen", "payload": {}})
         assert not r.exists(page_keys("gen")[0])
-        assert r.get(page_keys("gen")[1]) == b"1"
+        first = int(r.get(page_keys("gen")[1]))
         assert 0 < r.ttl(page_keys("gen")[1]) <= 86_400
+        client.post("/data", json={"user_id": "gen", "payload": {}})
+        assert int(r.get(page_keys("gen")[1])) == first + 1
+
+
+def test_a_lost_generation_starts_again_above_every_earlier_one(
+    client: TestClient, redis_url: str
+) -> None:
+    """Redis restarted empty, or the counter expired: a page copy a process keeps under an old
+    generation must not match the new one, or it would be served after a write."""
+    with redis.Redis.from_url(redis_url) as r:
+        client.post("/data", json={"user_id": "lost", "payload": {"n": 1}})
+        before = int(r.get(page_keys("lost")[1]))
+        stale = client.get("/data", params={"user_id": "lost"}).json()
+        r.flushdb()  # every key gone, the process's local copy still held
+
+        client.post("/data", json={"user_id": "lost", "payload": {"n": 2}})
+        after = client.get("/data", params={"user_id": "lost"}).json()
+
+        assert int(r.get(page_keys("lost")[1])) > before
+    assert len(stale["items"]) == 1 and len(after["items"]) == 2
 
 
 def test_the_bucket_lives_in_redis_with_a_ttl_of_one_window(
