@@ -3,12 +3,14 @@
 A request that waits for Redis costs the worker far more than the round trip itself (it is
 suspended, the event loop turns, the server resumes it), so each process holds, per user:
 
-- **Spare tokens.** The gate script hands a process up to `max_tokens` of a user's tokens at
-  once; the process spends them on the user's next requests. Tokens leave the shared bucket
-  when they are handed out, so no token is spent twice, whichever processes answer. Tokens not
-  spent when the lease ends go back to the bucket. While tokens are out, the bucket keeps
-  refilling; a burst right after it is full again can therefore pass the bucket size by at
-  most the refill of one lease (rate x lease seconds / window: 8 tokens at the defaults).
+- **Spare tokens.** The gate script hands a process some of a user's tokens at once (enough
+  for two lease periods at the user's pace, at most what the bucket refills during one lease
+  and at most `max_tokens`); the process spends them on the user's next requests. Tokens
+  leave the bucket when they are handed out, so no token is spent twice, whichever processes
+  answer; those not spent when the lease ends go back to the bucket. While tokens are out,
+  the bucket keeps refilling, so a burst right after it is full again can pass the bucket
+  size by at most the refill of one lease (rate x lease seconds / window: 9 tokens at the
+  defaults), and a process never holds more than that of a user's budget.
 - **Read leases.** While a process holds one, it answers the user's pages from its own copy
   without asking Redis whether they are current. What keeps read-your-writes across processes
   is on the write side: a write is acknowledged only after every other holder has dropped its
@@ -25,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -53,9 +56,16 @@ class Lease:
     generation: int | None = None  # pages of this generation may be served without asking
     spare: int = 0  # tokens taken from the bucket and not yet spent
     left: int = 0  # what the bucket held after the last grant
-    want: int = 4  # tokens to ask for next: doubled while all are spent in time, else halved
+    since: float = 0.0  # start of the window over which `count` counts the user's requests
+    count: float = 0.0  # the user's token-taking requests in this process since `since`
     served: bool = False  # a page was answered under the read lease since its last renewal
-    spent: bool = False  # a spare token was spent since the last top-up
+
+    def pace(self, now: float) -> float:
+        """The user's requests a second here, over the last half minute or so."""
+        if now - self.since > 30.0:  # older requests count half
+            self.count /= 2
+            self.since = now - 15.0
+        return self.count / max(now - self.since, 1.0)
 
 
 @dataclass(slots=True)
@@ -107,10 +117,15 @@ class Leases:
         self._client = client
         self._listener = listener  # None: no read leases (nothing would tell this process)
         self._seconds = seconds  # 0: no leases at all
-        self._max_tokens = max(1, max_tokens) if seconds > 0 else 1
+        # A process holds at most what the bucket refills during one lease: hoarding never
+        # keeps a user's other processes from more than that.
+        refill = math.ceil(budget.rate * seconds / budget.window)
+        self._max_tokens = max(1, min(max_tokens, refill))
         self._budget = budget
         self._clock = clock
-        self._held: dict[str, Lease] = {}
+        self._held: dict[str, Lease] = {}  # every user seen in the last minute
+        self._live: dict[str, Lease] = {}  # those whose lease runs (what a tick looks at)
+        self._ticks = 0
         self._revoked_at: dict[str, float] = {}
         self._refunds: dict[str, int] = {}
         self._acks: dict[int, Acks] = {}
@@ -143,7 +158,7 @@ class Leases:
         if lease is None or lease.spare <= 0:
             return None
         lease.spare -= 1
-        lease.spent = True
+        lease.count += 1
         return lease
 
     def read_generation(self, user_id: str) -> int | None:
@@ -159,15 +174,22 @@ class Leases:
 
     def want(self, user_id: str, *, own: bool) -> int:
         """Tokens to ask for when calling the gate anyway. A user this process has not seen
-        lately gets the one its request needs (most users of a write-heavy load come once);
-        one seen again gets the lease's size when its request needs a token (`own`) or its
-        spare ones run low. The size doubles, up to the maximum, while a user spends every
-        token handed out before its lease ends, and halves when tokens are left over."""
+        lately gets the one its request needs (most users of a write-heavy load come once).
+        One seen again gets enough for two lease periods at the pace its requests arrive here:
+        always when its request needs a token (`own`), else when its spare ones run low."""
         lease = self._held.get(user_id)
         if lease is None or self._seconds <= 0:
             return int(own)
-        low = lease.ends <= self._clock() or lease.spare * 2 < lease.want
-        return lease.want if own or low else 0
+        return self._top_up(lease, self._clock(), at_least=int(own))
+
+    def _top_up(self, lease: Lease, now: float, *, at_least: int = 0) -> int:
+        """Tokens that bring the spare ones to what two lease periods need at the user's pace,
+        never past the most a process may hold (besides the asking request's own)."""
+        need = min(self._max_tokens, math.ceil(lease.pace(now) * self._seconds * 2))
+        spare = lease.spare if lease.ends > now else 0
+        if spare * 2 >= need and not at_least:
+            return 0
+        return max(at_least, need - spare + at_least)
 
     def spare_left(self, lease: Lease) -> int:
         """What the RateLimit headers report while a lease answers: the bucket's count at the
@@ -195,19 +217,21 @@ class Leases:
         trusted = lease_ms > 0 and generation is not None and (revoked is None or revoked < asked_at)
         lease = self._held.get(user_id)
         if lease is None:  # kept, even when empty, to know the user is back (`want`)
-            lease = self._held[user_id] = Lease(ends=asked_at, want=min(4, self._max_tokens))
+            lease = self._held[user_id] = Lease(ends=asked_at, since=asked_at)
         elif lease.ends <= self._clock():
             self._lapse(user_id, lease)
             lease.ends = asked_at
-        elif spare > 0:  # the spare tokens ran low before the lease ended: hand out more
-            lease.want = min(self._max_tokens, lease.want * 2)
+        if own:
+            lease.count += 1
         if spare > 0:
             lease.spare += spare
             lease.ends = max(lease.ends, asked_at + self._seconds)
+            self._live[user_id] = lease
         lease.left = left
         if trusted:
             lease.generation = generation
             lease.ends = max(lease.ends, asked_at + lease_ms / 1000)
+            self._live[user_id] = lease
 
     # ---- the write side ----
 
@@ -277,6 +301,7 @@ class Leases:
         for user_id, lease in self._held.items():
             self._lapse(user_id, lease)
         self._held.clear()
+        self._live.clear()
         with contextlib.suppress(RedisError, OSError):
             if released:
                 pipe = self._client.pipeline(transaction=False)
@@ -289,39 +314,52 @@ class Leases:
 
     async def tick(self) -> None:
         """Renew the read leases that answered pages and end before the next tick but one, top
-        up the spare tokens of users who spend them, let the others lapse, and give back the
-        spare tokens of lapsed ones."""
+        up the spare tokens that would run out within two ticks at the user's pace, let the
+        other leases lapse, and give back the spare tokens of lapsed ones."""
         now = self._clock()
         due: list[tuple[str, Lease]] = []
-        for seen, (user_id, lease) in enumerate(list(self._held.items()), 1):
-            if seen % 2000 == 0:
-                await asyncio.sleep(0)  # a long sweep lets requests in
-            if self._held.get(user_id) is not lease:  # replaced while the sweep yielded
-                continue
+        for user_id, lease in list(self._live.items()):
             if lease.ends <= now:
                 self._lapse(user_id, lease)
-                if lease.ends <= now - 60:
-                    del self._held[user_id]
-            elif (lease.served and lease.ends - now <= 2 * TICK_SECONDS) or (
-                lease.spent and lease.spare * 2 < lease.want
-            ):
+                del self._live[user_id]
+            elif (lease.served and lease.ends - now <= 2 * TICK_SECONDS) or self._running_low(lease, now):
                 due.append((user_id, lease))
-        revoked_horizon = now - self._seconds - 5.0  # longer than any gate call may take
-        for user_id in [u for u, at in self._revoked_at.items() if at < revoked_horizon]:
-            del self._revoked_at[user_id]
+        self._ticks += 1
+        if self._ticks % 20 == 0:
+            await self._forget(now - 60.0)
         with contextlib.suppress(RedisError, OSError):
             await self._renew(due)
             await self._send_refunds()
 
+    def _running_low(self, lease: Lease, now: float) -> bool:
+        """A user who comes at least twice a lease period would spend its spare tokens
+        within the next two ticks."""
+        pace = lease.pace(now)
+        return pace * self._seconds >= 2 and lease.spare < min(pace * 2 * TICK_SECONDS, self._max_tokens / 2)
+
+    async def _forget(self, before: float) -> None:
+        """Forget users unseen since `before`, and writes heard of long enough ago that no
+        gate call can still be in flight from before them."""
+        for seen, (user_id, lease) in enumerate(list(self._held.items()), 1):
+            if seen % 2000 == 0:
+                await asyncio.sleep(0)  # a long sweep lets requests in
+            if lease.ends <= before and user_id not in self._live and self._held.get(user_id) is lease:
+                del self._held[user_id]
+        horizon = self._clock() - self._seconds - 5.0
+        for user_id in [u for u, at in self._revoked_at.items() if at < horizon]:
+            del self._revoked_at[user_id]
+
     async def _renew(self, due: list[tuple[str, Lease]]) -> None:
         lease_ms = self.read_lease_ms
-        calls = [
-            (user_id, lease, self.want(user_id, own=False), lease_ms if lease.served else 0)
-            for user_id, lease in due
-        ]
+        calls = []
+        asked_at = self._clock()
+        for user_id, lease in due:
+            want = self._top_up(lease, asked_at)
+            held = lease_ms if lease.served else 0
+            if want or held:
+                calls.append((user_id, lease, want, held))
         if not calls:
             return
-        asked_at = self._clock()
         replies = await self._run(
             self._gate,
             [
@@ -343,7 +381,7 @@ class Leases:
         )
         self.contact()
         for (user_id, lease, _, held), reply in zip(calls, replies, strict=True):
-            lease.served = lease.spent = False
+            lease.served = False
             if isinstance(reply, Exception):
                 continue
             _, tokens, left, _, generation, _ = reply
@@ -379,7 +417,6 @@ class Leases:
         """A lease ran out: its spare tokens go back to the bucket at the next tick."""
         if lease.spare:
             self._refunds[user_id] = self._refunds.get(user_id, 0) + lease.spare
-            lease.want = max(1, lease.want // 2)
             lease.spare = 0
         lease.generation = None
 

@@ -46,7 +46,7 @@ class Settings:
     cache_max_bytes: int = 64 * 1024 * 1024
     cache_local_max_bytes: int = 12 * 1024 * 1024
     lease_seconds: float = 5.0  # Redis only: read and token leases (app/leases.py); 0 turns them off
-    lease_max_tokens: int = 16
+    lease_max_tokens: int = 32
     rate_limit_per_minute: int = 100
     sqlite_readers: int = 4
     pg_pool_min_size: int = 4

@@ -13,7 +13,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -202,7 +202,10 @@ def require_wrk() -> None:
         sys.exit("make bench needs wrk (Debian: apt-get install wrk)")
 
 
-def table(rows: list[dict[str, object]], columns: list[str]) -> str:
+RESULT_COLUMNS = ["req_s", "p50_ms", "p99_ms", "status_429", "other_non2xx"]  # what wrk() measures
+
+
+def table(rows: Sequence[Mapping[str, object]], columns: list[str]) -> str:
     """A Markdown table of the rows."""
 
     def cell(value: object) -> str:

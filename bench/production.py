@@ -7,7 +7,9 @@ folder (the one holding peers/fastapi_ref and peers/ceiling).
 Environment: BENCH_POSTGRES_URL (a server where the bench may create databases; default
 TEST_POSTGRES_URL or postgresql://postgres@127.0.0.1:5432/postgres), BENCH_REDIS_URL (default
 redis://127.0.0.1:6379; databases 2 and 1 are flushed), BENCH_PEER_DIR (optional).
-Every target gets the same seeded rows and the same wrk scenarios, one after the other.
+Every target gets the same seeded rows and the same wrk scenarios. All targets run at once
+(idle but for the one under load); round after round, each scenario runs on each target back
+to back, and the figures are each target's median round (--rounds, 3 by default).
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import redis
 
 from bench.harness import (
+    RESULT_COLUMNS,
     arguments,
     peak_rss_mib,
     require_wrk,
@@ -106,50 +110,58 @@ def external(command: list[str], env: dict[str, str], url: str, log: Path) -> It
         process.wait(timeout=30)
 
 
-def load(
-    label: str,
-    url: str,
-    pid: int,
-    scenarios: list[str],
-    args: argparse.Namespace,
-    env: dict[str, str],
-    reset: int | None,
-) -> list[dict[str, object]]:
-    rows = []
-    for scenario in scenarios:
-        if reset is not None:
-            flush(reset)
-        wrk(url, scenario, duration=args.warmup, connections=args.connections, env=env)
-        result = wrk(url, scenario, duration=args.duration, connections=args.connections, env=env)
-        rows.append(
-            {
-                "target": label,
-                "scenario": scenario,
-                **result,
-                "worker_rss_mib": worker_peak_rss_mib(pid),
-                "total_rss_mib": peak_rss_mib(pid),
-            }
-        )
-        print(
-            f"{label:8} {scenario:10} {result['req_s']:9.0f} req/s  p50 {result['p50_ms']:7.2f} ms"
-            f"  p99 {result['p99_ms']:7.2f} ms  429 {result['status_429']:.0f}"
-            f"  other {result['other_non2xx']:.0f}",
-            flush=True,
-        )
-    return rows
+@dataclass(frozen=True)
+class Target:
+    """One server under test, and what its scenarios need."""
+
+    label: str
+    url: str
+    pid: int
+    env: dict[str, str]
+    reset: int | None  # the Redis database flushed before each scenario
+    scenarios: tuple[str, ...]
+
+
+def measure(target: Target, scenario: str, args: argparse.Namespace) -> dict[str, object]:
+    """One warm-up and one measured wrk run of a scenario against a target."""
+    if target.reset is not None:
+        flush(target.reset)
+    wrk(target.url, scenario, duration=args.warmup, connections=args.connections, env=target.env)
+    result = wrk(target.url, scenario, duration=args.duration, connections=args.connections, env=target.env)
+    print(
+        f"{target.label:8} {scenario:10} {result['req_s']:9.0f} req/s  p50 {result['p50_ms']:7.2f} ms"
+        f"  p99 {result['p99_ms']:7.2f} ms  429 {result['status_429']:.0f}"
+        f"  other {result['other_non2xx']:.0f}",
+        flush=True,
+    )
+    return {"target": target.label, "scenario": scenario, **result}
+
+
+def median_row(runs: list[dict[str, object]], target: Target) -> dict[str, object]:
+    """A target's scenario over every round: the run with the median req/s, the sum of the
+    refusals, and the worker's peak memory over the whole sitting."""
+    ordered = sorted(runs, key=lambda r: float(str(r["req_s"])))
+    row = dict(ordered[len(ordered) // 2])
+    for column in ("status_429", "other_non2xx"):
+        row[column] = sum(float(str(r[column])) for r in runs)
+    row["rounds"] = ", ".join(f"{float(str(r['req_s'])):,.0f}" for r in runs)
+    row["worker_rss_mib"] = worker_peak_rss_mib(target.pid)
+    row["total_rss_mib"] = peak_rss_mib(target.pid)
+    return row
 
 
 def main() -> None:
     parser = arguments(__doc__)
     parser.add_argument("--hot-users", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=3, help="times each scenario runs on each target")
     args = parser.parse_args()
     require_wrk()
     peer_dir = os.environ.get("BENCH_PEER_DIR")
 
-    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp, ExitStack() as running:
         work = Path(tmp)
-        rows: list[dict[str, object]] = []
         base_env = {"HOT_USERS": str(args.hot_users), "COLD_USERS": str(args.users)}
+        targets: list[Target] = []
 
         ours = fresh_database("bench_service")
         subprocess.run(
@@ -161,92 +173,78 @@ def main() -> None:
         print(f"seeding {args.records:,} records for {args.users:,} users ...", flush=True)
         (work / "ids.txt").write_text("\n".join(seed(ours, args.records, args.users)) + "\n")
         env = {"APP_DATABASE_URL": ours, "APP_REDIS_URL": f"{REDIS}/2", "APP_SERVER": "granian"}
-        with service(env, log=work / "service.log") as (url, pid):
-            rows += load(
-                "service",
-                url,
-                pid,
-                args.scenarios,
-                args,
-                {**base_env, "IDS_FILE": str(work / "ids.txt")},
-                reset=2,
-            )
+        url, pid = running.enter_context(service(env, log=work / "service.log"))
+        ids = {**base_env, "IDS_FILE": str(work / "ids.txt")}
+        targets.append(Target("service", url, pid, ids, 2, tuple(args.scenarios)))
 
         if peer_dir:
             peer = fresh_database("bench_peer")
-            peer_url = "http://127.0.0.1:8081"
             peer_env = {
                 "DATABASE_URL": peer.replace("postgresql://", "postgresql+asyncpg://", 1),
                 "REDIS_URL": f"{REDIS}/1",
             }
-            with external(
-                [f"{peer_dir}/peers/fastapi_ref/run.sh"], peer_env, peer_url, work / "peer.log"
-            ) as pid:
-                (work / "peer_ids.txt").write_text("\n".join(seed(peer, args.records, args.users)) + "\n")
-                rows += load(
-                    "peer",
-                    peer_url,
-                    pid,
-                    args.scenarios,
-                    args,
-                    {**base_env, "IDS_FILE": str(work / "peer_ids.txt")},
-                    reset=1,
-                )
-            with external(
-                [f"{peer_dir}/peers/ceiling/run.sh"],
-                {"CEILING_SERVER": "granian"},
-                "http://127.0.0.1:8082",
-                work / "ceiling.log",
-            ) as pid:
-                rows += load(
-                    "ceiling",
-                    "http://127.0.0.1:8082",
-                    pid,
-                    [s for s in args.scenarios if s in ("get_hot", "health")],
-                    args,
-                    base_env,
-                    None,
-                )
-
-        print()
-        print(
-            table(
-                rows,
-                [
-                    "target",
-                    "scenario",
-                    "req_s",
-                    "p50_ms",
-                    "p99_ms",
-                    "status_429",
-                    "other_non2xx",
-                    "worker_rss_mib",
-                    "total_rss_mib",
-                ],
+            peer_url = "http://127.0.0.1:8081"
+            pid = running.enter_context(
+                external([f"{peer_dir}/peers/fastapi_ref/run.sh"], peer_env, peer_url, work / "peer.log")
             )
-        )
-        by = {(str(r["target"]), str(r["scenario"])): r for r in rows}
+            (work / "peer_ids.txt").write_text("\n".join(seed(peer, args.records, args.users)) + "\n")
+            ids = {**base_env, "IDS_FILE": str(work / "peer_ids.txt")}
+            targets.append(Target("peer", peer_url, pid, ids, 1, tuple(args.scenarios)))
+            ceiling_url = "http://127.0.0.1:8082"
+            pid = running.enter_context(
+                external(
+                    [f"{peer_dir}/peers/ceiling/run.sh"],
+                    {"CEILING_SERVER": "granian"},
+                    ceiling_url,
+                    work / "ceiling.log",
+                )
+            )
+            scenarios = tuple(s for s in args.scenarios if s in ("get_hot", "health"))
+            targets.append(Target("ceiling", ceiling_url, pid, base_env, None, scenarios))
 
-        def ratio(scenario: str, other: str, column: str, digits: int) -> str:
-            ours_row, their_row = by.get(("service", scenario)), by.get((other, scenario))
-            if not ours_row or not their_row:
-                return ""
-            return f"{float(str(ours_row[column])) / float(str(their_row[column])):.{digits}f}x"
-
-        ratios = [
-            {
-                "scenario": scenario,
-                "req_s vs peer": ratio(scenario, "peer", "req_s", 1),
-                "p99 vs peer": ratio(scenario, "peer", "p99_ms", 2),
-                "req_s vs ceiling": ratio(scenario, "ceiling", "req_s", 2),
-                "worker RSS vs peer": ratio(scenario, "peer", "worker_rss_mib", 2),
-            }
-            for scenario in args.scenarios
-            if ("peer", scenario) in by
+        # Round after round, each scenario runs on every target back to back, so the machine's
+        # drift (it is shared) falls on all of them alike; each figure is the median round.
+        runs: dict[tuple[str, str], list[dict[str, object]]] = {}
+        for round_number in range(1, args.rounds + 1):
+            print(f"round {round_number} of {args.rounds}", flush=True)
+            for scenario in args.scenarios:
+                for target in targets:
+                    if scenario in target.scenarios:
+                        runs.setdefault((target.label, scenario), []).append(measure(target, scenario, args))
+        rows = [
+            median_row(runs[(target.label, scenario)], target)
+            for target in targets
+            for scenario in target.scenarios
         ]
-        if ratios:
-            print()
-            print(table(ratios, list(ratios[0])))
+        report(rows, args.scenarios)
+
+
+def report(rows: list[dict[str, object]], scenarios: list[str]) -> None:
+    print()
+    columns = ["target", "scenario", *RESULT_COLUMNS, "worker_rss_mib", "total_rss_mib", "rounds"]
+    print(table(rows, columns))
+    by = {(str(r["target"]), str(r["scenario"])): r for r in rows}
+
+    def ratio(scenario: str, other: str, column: str, digits: int) -> str:
+        ours_row, their_row = by.get(("service", scenario)), by.get((other, scenario))
+        if not ours_row or not their_row:
+            return ""
+        return f"{float(str(ours_row[column])) / float(str(their_row[column])):.{digits}f}x"
+
+    ratios = [
+        {
+            "scenario": scenario,
+            "req_s vs peer": ratio(scenario, "peer", "req_s", 1),
+            "p99 vs peer": ratio(scenario, "peer", "p99_ms", 2),
+            "req_s vs ceiling": ratio(scenario, "ceiling", "req_s", 2),
+            "worker RSS vs peer": ratio(scenario, "peer", "worker_rss_mib", 2),
+        }
+        for scenario in scenarios
+        if ("peer", scenario) in by
+    ]
+    if ratios:
+        print()
+        print(table(ratios, list(ratios[0])))
 
 
 if __name__ == "__main__":

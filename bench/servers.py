@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from bench.harness import (
+    RESULT_COLUMNS,
     arguments,
     copy_database,
     peak_rss_mib,
@@ -69,21 +70,7 @@ def main() -> None:
                         flush=True,
                     )
         print()
-        print(
-            table(
-                rows,
-                [
-                    "server",
-                    "scenario",
-                    "req_s",
-                    "p50_ms",
-                    "p99_ms",
-                    "status_429",
-                    "other_non2xx",
-                    "peak_rss_mib",
-                ],
-            )
-        )
+        print(table(rows, ["server", "scenario", *RESULT_COLUMNS, "peak_rss_mib"]))
 
 
 if __name__ == "__main__":

