@@ -3,14 +3,14 @@
 A request that waits for Redis costs the worker far more than the round trip itself (it is
 suspended, the event loop turns, the server resumes it), so each process holds, per user:
 
-- **Spare tokens.** The gate script hands a process some of a user's tokens at once (enough
-  for two lease periods at the user's pace, at most what the bucket refills during one lease
-  and at most `max_tokens`); the process spends them on the user's next requests. Tokens
-  leave the bucket when they are handed out, so no token is spent twice, whichever processes
-  answer; those not spent when the lease ends go back to the bucket. While tokens are out,
-  the bucket keeps refilling, so a burst right after it is full again can pass the bucket
-  size by at most the refill of one lease (rate x lease seconds / window: 9 tokens at the
-  defaults), and a process never holds more than that of a user's budget.
+- **Spare tokens.** The gate script hands a process several of a user's tokens at once (for
+  a user seen again, enough for two lease periods at its pace; never more than the bucket
+  refills during one lease, nor `max_tokens`); the process spends them on the user's next
+  requests. Tokens leave the bucket when they are handed out, so no token is spent twice,
+  whichever processes answer; those not spent when the lease ends go back to the bucket.
+  While tokens are out, the bucket keeps refilling, so a burst right after it is full again
+  can pass the bucket size by at most the refill of one lease (rate x lease seconds / window:
+  9 tokens at the defaults), and a process never holds more than that of a user's budget.
 - **Read leases.** While a process holds one, it answers the user's pages from its own copy
   without asking Redis whether they are current. What keeps read-your-writes across processes
   is on the write side: a write is acknowledged only after every other holder has dropped its
@@ -59,6 +59,7 @@ class Lease:
     since: float = 0.0  # start of the window over which `count` counts the user's requests
     count: float = 0.0  # the user's token-taking requests in this process since `since`
     served: bool = False  # a page was answered under the read lease since its last renewal
+    low: int = 0  # spare tokens below this: top up (what the user spends in about a second)
 
     def pace(self, now: float) -> float:
         """The user's requests a second here, over the last half minute or so."""
@@ -124,7 +125,10 @@ class Leases:
         self._budget = budget
         self._clock = clock
         self._held: dict[str, Lease] = {}  # every user seen in the last minute
-        self._live: dict[str, Lease] = {}  # those whose lease runs (what a tick looks at)
+        # Users by the tick their lease ends in (a timing wheel: a tick looks at the leases
+        # about to end, not at every lease), and users whose spare tokens run low.
+        self._ending: dict[int, list[str]] = {}
+        self._low: set[str] = set()
         self._ticks = 0
         self._revoked_at: dict[str, float] = {}
         self._refunds: dict[str, int] = {}
@@ -159,6 +163,8 @@ class Leases:
             return None
         lease.spare -= 1
         lease.count += 1
+        if lease.spare < lease.low:
+            self._low.add(user_id)
         return lease
 
     def read_generation(self, user_id: str) -> int | None:
@@ -174,12 +180,15 @@ class Leases:
 
     def want(self, user_id: str, *, own: bool) -> int:
         """Tokens to ask for when calling the gate anyway. A user this process has not seen
-        lately gets the one its request needs (most users of a write-heavy load come once).
+        lately gets the most a process may hold: what it leaves unspent goes back in the
+        background, which costs far less than a second round trip on the user's next request.
         One seen again gets enough for two lease periods at the pace its requests arrive here:
         always when its request needs a token (`own`), else when its spare ones run low."""
         lease = self._held.get(user_id)
-        if lease is None or self._seconds <= 0:
+        if self._seconds <= 0:
             return int(own)
+        if lease is None:
+            return self._max_tokens if own else 0
         return self._top_up(lease, self._clock(), at_least=int(own))
 
     def _top_up(self, lease: Lease, now: float, *, at_least: int = 0) -> int:
@@ -223,15 +232,18 @@ class Leases:
             lease.ends = asked_at
         if own:
             lease.count += 1
+        ends = lease.ends
         if spare > 0:
             lease.spare += spare
             lease.ends = max(lease.ends, asked_at + self._seconds)
-            self._live[user_id] = lease
         lease.left = left
         if trusted:
             lease.generation = generation
             lease.ends = max(lease.ends, asked_at + lease_ms / 1000)
-            self._live[user_id] = lease
+        if lease.ends != ends:
+            self._ending.setdefault(int(lease.ends / TICK_SECONDS), []).append(user_id)
+        pace = lease.pace(self._clock())
+        lease.low = int(min(pace, self._max_tokens / 2)) if pace * self._seconds >= 2 else 0
 
     # ---- the write side ----
 
@@ -301,7 +313,7 @@ class Leases:
         for user_id, lease in self._held.items():
             self._lapse(user_id, lease)
         self._held.clear()
-        self._live.clear()
+        self._ending.clear()
         with contextlib.suppress(RedisError, OSError):
             if released:
                 pipe = self._client.pipeline(transaction=False)
@@ -314,28 +326,34 @@ class Leases:
 
     async def tick(self) -> None:
         """Renew the read leases that answered pages and end before the next tick but one, top
-        up the spare tokens that would run out within two ticks at the user's pace, let the
+        up the spare tokens of users who would spend them within about a second, let the
         other leases lapse, and give back the spare tokens of lapsed ones."""
         now = self._clock()
-        due: list[tuple[str, Lease]] = []
-        for user_id, lease in list(self._live.items()):
-            if lease.ends <= now:
-                self._lapse(user_id, lease)
-                del self._live[user_id]
-            elif (lease.served and lease.ends - now <= 2 * TICK_SECONDS) or self._running_low(lease, now):
-                due.append((user_id, lease))
+        this = int(now / TICK_SECONDS)
+        due: dict[str, Lease] = {}
+        for slot in [s for s in self._ending if s <= this + 2]:
+            users = self._ending.pop(slot) if slot <= this else self._ending[slot]
+            for user_id in users:
+                lease = self._held.get(user_id)
+                if lease is None or int(lease.ends / TICK_SECONDS) != slot:
+                    continue  # gone, or its end moved to another slot
+                if lease.ends <= now:
+                    self._lapse(user_id, lease)
+                elif slot <= this:  # ends before the next tick: look again then
+                    self._ending.setdefault(this + 1, []).append(user_id)
+                elif lease.served:
+                    due[user_id] = lease
+        for user_id in self._low:
+            lease = self._held.get(user_id)
+            if lease is not None and lease.ends > now:
+                due[user_id] = lease
+        self._low.clear()
         self._ticks += 1
         if self._ticks % 20 == 0:
             await self._forget(now - 60.0)
         with contextlib.suppress(RedisError, OSError):
-            await self._renew(due)
+            await self._renew(list(due.items()))
             await self._send_refunds()
-
-    def _running_low(self, lease: Lease, now: float) -> bool:
-        """A user who comes at least twice a lease period would spend its spare tokens
-        within the next two ticks."""
-        pace = lease.pace(now)
-        return pace * self._seconds >= 2 and lease.spare < min(pace * 2 * TICK_SECONDS, self._max_tokens / 2)
 
     async def _forget(self, before: float) -> None:
         """Forget users unseen since `before`, and writes heard of long enough ago that no
@@ -343,7 +361,7 @@ class Leases:
         for seen, (user_id, lease) in enumerate(list(self._held.items()), 1):
             if seen % 2000 == 0:
                 await asyncio.sleep(0)  # a long sweep lets requests in
-            if lease.ends <= before and user_id not in self._live and self._held.get(user_id) is lease:
+            if lease.ends <= before and self._held.get(user_id) is lease:
                 del self._held[user_id]
         horizon = self._clock() - self._seconds - 5.0
         for user_id in [u for u, at in self._revoked_at.items() if at < horizon]:
@@ -356,6 +374,7 @@ class Leases:
         for user_id, lease in due:
             want = self._top_up(lease, asked_at)
             held = lease_ms if lease.served else 0
+            lease.served = False  # renewed once; serving again makes it due again
             if want or held:
                 calls.append((user_id, lease, want, held))
         if not calls:
@@ -380,8 +399,7 @@ class Leases:
             ],
         )
         self.contact()
-        for (user_id, lease, _, held), reply in zip(calls, replies, strict=True):
-            lease.served = False
+        for (user_id, _lease, _want, held), reply in zip(calls, replies, strict=True):
             if isinstance(reply, Exception):
                 continue
             _, tokens, left, _, generation, _ = reply

@@ -88,8 +88,8 @@ async def processes(redis_url: str) -> AsyncIterator[Callable[..., Any]]:
 async def test_a_held_lease_answers_reads_without_asking_redis(processes: Callable[..., Any]) -> None:
     a = await processes()
 
-    first = await a.read("alice")  # first seen: its token, the page, a read lease
-    await a.read("alice")  # seen again: spare tokens
+    first = await a.read("alice")  # its token and spare ones, the page, a read lease
+    await a.read("alice")
     lease = a.leases.lease("alice")
     assert lease is not None and lease.spare >= 3
     calls, spare = a.gate_calls, lease.spare
@@ -162,9 +162,9 @@ async def test_spare_tokens_go_back_to_the_bucket_when_a_lease_lapses(
 ) -> None:
     clock = Clock(100.0)
     a = await processes(clock=clock)
-    await a.limiter.acquire("frank")  # first seen: one token
-    await a.limiter.acquire("frank")  # back at once: its own token and spare ones
+    await a.limiter.acquire("frank")  # its own token and spare ones
     await a.limiter.acquire("frank")  # spent from the lease
+    await a.limiter.acquire("frank")
     lease = a.leases.lease("frank")
     assert lease is not None and lease.spare > 0
     with redis.Redis.from_url(redis_url) as r:

@@ -120,9 +120,7 @@ def test_invalidation_drops_the_page_hash_and_moves_the_generation(
         assert int(r.get(page_keys("gen")[1])) == first + 1
 
 
-def test_a_lost_generation_starts_again_above_every_earlier_one(
-    client: TestClient, redis_url: str
-) -> None:
+def test_a_lost_generation_starts_again_above_every_earlier_one(client: TestClient, redis_url: str) -> None:
     """Redis restarted empty, or the counter expired: a page copy a process keeps under an old
     generation must not match the new one, or it would be served after a write."""
     with redis.Redis.from_url(redis_url) as r:
@@ -144,13 +142,11 @@ def test_the_bucket_lives_in_redis_with_a_ttl_of_one_window(
     with redis.Redis.from_url(redis_url) as r:
         with TestClient(create_app(settings_pg_redis)) as client:
             client.get("/data", params={"user_id": "ttl"})
+            client.get("/data", params={"user_id": "ttl"})
 
             assert 0 < r.pttl(bucket_key("ttl")) <= 60_000
-            assert float(r.hget(bucket_key("ttl"), "t")) == pytest.approx(99, abs=0.1)
-
-            client.get("/data", params={"user_id": "ttl"})
-            # A user back at once: the process took its request's token and spare ones, which
-            # the user's next requests spend without asking Redis.
+            # The process took more than the two tokens spent: spare ones, which the user's
+            # next requests there spend without asking Redis.
             assert float(r.hget(bucket_key("ttl"), "t")) < 97
 
         # Stopping, the process gave back what it did not spend.
