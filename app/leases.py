@@ -178,17 +178,18 @@ class Leases:
         if lease is not None:
             lease.served = True
 
-    def want(self, user_id: str, *, own: bool) -> int:
+    def want(self, user_id: str, *, own: bool, eager: bool = False) -> int:
         """Tokens to ask for when calling the gate anyway. A user this process has not seen
-        lately gets the most a process may hold: what it leaves unspent goes back in the
-        background, which costs far less than a second round trip on the user's next request.
+        lately gets the one its request needs, or, for a list read (`eager`: pages are read
+        again and again), the most a process may hold: what it leaves unspent goes back in
+        the background, which costs far less than a second round trip on its next request.
         One seen again gets enough for two lease periods at the pace its requests arrive here:
         always when its request needs a token (`own`), else when its spare ones run low."""
         lease = self._held.get(user_id)
         if self._seconds <= 0:
             return int(own)
         if lease is None:
-            return self._max_tokens if own else 0
+            return (self._max_tokens if eager else 1) if own else 0
         return self._top_up(lease, self._clock(), at_least=int(own))
 
     def _top_up(self, lease: Lease, now: float, *, at_least: int = 0) -> int:

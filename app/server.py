@@ -67,4 +67,4 @@ async def _hypercorn(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await hypercorn_serve(create_app(settings), config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    await hypercorn_serve(create_app(settings, served=True), config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]

@@ -80,7 +80,7 @@ class RedisPageCache:
         if self._pause.active or (self._unsent and not await self._resend()):
             return decision or admitted, None, -1  # Redis is away: the database answers, nothing is cached
         own = limiter is not None and decision is None  # this request still needs its token
-        want = 0 if limiter is None else self._leases.want(user_id, own=own)
+        want = 0 if limiter is None else self._leases.want(user_id, own=own, eager=True)
         lease_ms = self._leases.read_lease_ms
         asked_at = self._leases.now()
         try:
