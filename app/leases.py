@@ -194,8 +194,12 @@ class Leases:
 
     def _top_up(self, lease: Lease, now: float, *, at_least: int = 0) -> int:
         """Tokens that bring the spare ones to what two lease periods need at the user's pace,
-        never past the most a process may hold (besides the asking request's own)."""
-        need = min(self._max_tokens, math.ceil(lease.pace(now) * self._seconds * 2))
+        never past the most a process may hold (besides the asking request's own); none to
+        spare for a user who comes less than twice a lease period (they would go back)."""
+        pace = lease.pace(now)
+        if pace * self._seconds < 2:
+            return at_least
+        need = min(self._max_tokens, math.ceil(pace * self._seconds * 2))
         spare = lease.spare if lease.ends > now else 0
         if spare * 2 >= need and not at_least:
             return 0

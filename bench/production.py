@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -142,10 +143,12 @@ def measure(target: Target, scenario: str, args: argparse.Namespace) -> dict[str
 
 
 def median_row(runs: list[dict[str, object]], target: Target) -> dict[str, object]:
-    """A target's scenario over every round: the run with the median req/s, the sum of the
-    refusals, and the worker's peak memory over the whole sitting."""
-    ordered = sorted(runs, key=lambda r: float(str(r["req_s"])))
-    row = dict(ordered[len(ordered) // 2])
+    """A target's scenario over every round: the median of each figure (one stall in one round
+    moves a p99 a lot), the sum of the refusals, and the worker's peak memory over the
+    whole sitting."""
+    row: dict[str, object] = {"target": target.label, "scenario": runs[0]["scenario"]}
+    for column in ("req_s", "p50_ms", "p99_ms"):
+        row[column] = statistics.median(float(str(r[column])) for r in runs)
     for column in ("status_429", "other_non2xx"):
         row[column] = sum(float(str(r[column])) for r in runs)
     row["rounds"] = ", ".join(f"{float(str(r['req_s'])):,.0f}" for r in runs)
