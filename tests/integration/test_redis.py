@@ -97,6 +97,20 @@ def test_cache_hits_are_the_bytes_stored_in_redis(client: TestClient, redis_url:
     assert stored == [first.content] and second.content == first.content
 
 
+def test_with_leases_off_every_read_asks_redis_and_still_sees_writes(
+    settings_pg_redis: Settings, redis_url: str
+) -> None:
+    with TestClient(create_app(replace(settings_pg_redis, lease_seconds=0))) as client:
+        client.get("/data", params={"user_id": "nolease"})
+        client.post("/data", json={"user_id": "nolease", "payload": {"n": 1}})
+        page = client.get("/data", params={"user_id": "nolease"}).json()
+        with redis.Redis.from_url(redis_url) as r:
+            assert not r.exists(lease_key("nolease"))  # nobody holds a read lease
+            assert float(r.hget(bucket_key("nolease"), "t")) == pytest.approx(97, abs=0.2)
+
+    assert page["total"] == 1
+
+
 def test_keys_of_one_user_share_a_cluster_slot() -> None:
     """The gate script touches the bucket and both cache keys: Redis Cluster needs one slot."""
     for user in ("alice", "user-42", "a.b@c|d"):

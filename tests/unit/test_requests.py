@@ -112,6 +112,9 @@ def test_settings_come_from_app_variables() -> None:
         {"APP_SERVER": "gunicorn"},
         {"APP_DATABASE_URL": "mysql://x"},
         {"APP_PAGE_SIZE_DEFAULT": "0"},
+        {"APP_LEASE_SECONDS": "-1"},
+        {"APP_LEASE_SECONDS": "31"},
+        {"APP_LEASE_MAX_TOKENS": "0"},
         {"APP_MAX_BODY_BYTES": "-1"},
     ],
 )
