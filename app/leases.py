@@ -248,7 +248,7 @@ class Leases:
         if lease.ends != ends:
             self._ending.setdefault(int(lease.ends / TICK_SECONDS), []).append(user_id)
         pace = lease.pace(self._clock())
-        lease.low = int(min(pace, self._max_tokens / 2)) if pace * self._seconds >= 2 else 0
+        lease.low = min(math.ceil(pace * 2), self._max_tokens - 1) if pace * self._seconds >= 2 else 0
 
     # ---- the write side ----
 
