@@ -37,9 +37,10 @@ from typing import Any
 import structlog
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
-from redis.exceptions import NoScriptError, RedisError
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
 
-from app.redisio import bucket_key, lease_key, page_keys, script
+from app.redisio import Batched, bucket_key, lease_key, page_keys, run_script, script
 
 log = structlog.get_logger("app.leases")
 
@@ -138,7 +139,9 @@ class Leases:
         self._last_contact = float("-inf")
         self._tasks: list[asyncio.Task[None]] = []
         self._sending: set[asyncio.Task[None]] = set()
-        self._gate = script(client, "gate")
+        # The gate script, its calls of one event-loop turn in one pipeline, shared by the
+        # limiter and the page cache of this process; background renewals call its script.
+        self.gate = Batched(client, script(client, "gate"))
         self._refund = script(client, "refund")
 
     # ---- the read side ----
@@ -385,7 +388,7 @@ class Leases:
         if not calls:
             return
         replies = await self._run(
-            self._gate,
+            self.gate.script,
             [
                 (
                     [bucket_key(user_id), *page_keys(user_id), lease_key(user_id)],
@@ -423,17 +426,12 @@ class Leases:
         if refunds:
             await self._run(self._refund, [([bucket_key(u)], [n]) for u, n in refunds.items()])
 
-    async def _run(self, lua: Any, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+    async def _run(self, lua: AsyncScript, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
         """Calls of one script in pipelines of at most BATCH, so that requests get the event
-        loop between two of them; the script is loaded again if Redis lost it."""
+        loop between two of them."""
         replies: list[Any] = []
         for start in range(0, len(calls), BATCH):
-            pipe = self._client.pipeline(transaction=False)
-            for keys, args in calls[start : start + BATCH]:
-                pipe.evalsha(lua.sha, len(keys), *keys, *args)
-            replies += await pipe.execute(raise_on_error=False)
-        if any(isinstance(r, NoScriptError) for r in replies):
-            lua.sha = await self._client.script_load(lua.script)
+            replies += await run_script(self._client, lua, calls[start : start + BATCH])
         return replies
 
     def _lapse(self, user_id: str, lease: Lease) -> None:

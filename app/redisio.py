@@ -111,13 +111,32 @@ class RedisLink:
     leases: Leases | None = None
 
 
+async def run_script(
+    client: Redis, lua: AsyncScript, calls: Sequence[tuple[Sequence[str], Sequence[EncodableT]]]
+) -> list[Any]:
+    """Calls of one Lua script in one pipeline; the replies in order, errors as values. Calls
+    that found the script gone (Redis restarted or flushed its scripts) run again after it is
+    loaded."""
+    pipe = client.pipeline(transaction=False)
+    for keys, args in calls:
+        pipe.evalsha(lua.sha, len(keys), *keys, *args)
+    replies: list[Any] = await pipe.execute(raise_on_error=False)
+    if any(isinstance(r, NoScriptError) for r in replies):
+        lua.sha = await client.script_load(lua.script)
+        replies = [
+            await lua(keys, args) if isinstance(reply, NoScriptError) else reply
+            for (keys, args), reply in zip(calls, replies, strict=True)
+        ]
+    return replies
+
+
 class Batched:
     """Calls of one Lua script from concurrent requests, sent together: every call made while
     the event loop runs one turn goes out in one pipeline, one round trip for all of them."""
 
     def __init__(self, client: Redis, script: AsyncScript) -> None:
         self._client = client
-        self._script = script
+        self.script = script
         self._waiting: list[tuple[Sequence[str], Sequence[EncodableT], asyncio.Future[Any]]] = []
 
     async def __call__(self, keys: Sequence[str], args: Sequence[EncodableT]) -> Any:
@@ -138,16 +157,7 @@ class Batched:
         self, batch: list[tuple[Sequence[str], Sequence[EncodableT], asyncio.Future[Any]]]
     ) -> None:
         try:
-            pipe = self._client.pipeline(transaction=False)
-            for keys, args, _ in batch:
-                pipe.evalsha(self._script.sha, len(keys), *keys, *args)
-            replies = await pipe.execute(raise_on_error=False)
-            if any(isinstance(r, NoScriptError) for r in replies):  # Redis restarted or flushed scripts
-                self._script.sha = await self._client.script_load(self._script.script)
-                replies = [
-                    await self._script(keys, args) if isinstance(reply, NoScriptError) else reply
-                    for (keys, args, _), reply in zip(batch, replies, strict=True)
-                ]
+            replies = await run_script(self._client, self.script, [(keys, args) for keys, args, _ in batch])
         except BaseException as exc:
             for *_, future in batch:
                 if not future.done():

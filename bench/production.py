@@ -131,8 +131,14 @@ def measure(target: Target, scenario: str, args: argparse.Namespace) -> dict[str
     wrk(target.url, scenario, duration=args.warmup, connections=args.connections, env=target.env)
     result = wrk(target.url, scenario, duration=args.duration, connections=args.connections, env=target.env)
     if scenario == "post" and target.database:  # the reads of the next round see the seeded rows
-        asyncio.run(_sql(target.database, "DELETE FROM data_records WHERE user_id LIKE 'w%'", "SELECT 1"))
-        asyncio.run(_sql(target.database, "VACUUM ANALYZE data_records", "SELECT 1"))
+        asyncio.run(
+            _sql(
+                target.database,
+                "DELETE FROM data_records WHERE user_id LIKE 'w%'",
+                "VACUUM ANALYZE data_records",
+                "SELECT 1",
+            )
+        )
     print(
         f"{target.label:8} {scenario:10} {result['req_s']:9.0f} req/s  p50 {result['p50_ms']:7.2f} ms"
         f"  p99 {result['p99_ms']:7.2f} ms  429 {result['status_429']:.0f}"

@@ -26,6 +26,14 @@ from app.ratelimit.redis import RedisTokenBucket
 from app.redisio import Batched, Pause, bucket_key, lease_key, page_keys, script
 
 GENERATION_TTL_SECONDS = 86_400
+NO_LIMIT = Decision(True, 0, 0, 0, 0)  # what a read on behalf of nobody's budget is "admitted" with
+
+
+def _anyway(decision: Decision | None, limiter: RedisTokenBucket | None) -> Decision:
+    """The decision when Redis cannot be asked: the lease's, or admitted (fail-open)."""
+    if decision is not None:
+        return decision
+    return NO_LIMIT if limiter is None else limiter.admitted_anyway()
 
 
 class RedisPageCache:
@@ -46,7 +54,7 @@ class RedisPageCache:
         self._pause = pause
         self._leases = leases
         self._local = BoundedPages(max_bytes=local_max_bytes, ttl_seconds=ttl_seconds, clock=clock)
-        self._gate = Batched(client, script(client, "gate"))
+        self._gate = leases.gate
         self._store = Batched(client, script(client, "store_page"))
         self._invalidate = Batched(client, script(client, "invalidate"))
         self._unsent: set[str] = set()  # users whose invalidation Redis missed
@@ -69,17 +77,17 @@ class RedisPageCache:
     async def _read(
         self, user_id: str, key: str, limiter: RedisTokenBucket | None
     ) -> tuple[Decision, bytes | None, int]:
-        admitted = Decision(True, 0, 0, 0, 0) if limiter is None else limiter.admitted_anyway()
-        decision = None if limiter is None else limiter.from_lease(user_id)
+        decision = NO_LIMIT if limiter is None else limiter.from_lease(user_id)
         local = self._local.get(user_id, key)
-        if limiter is None or decision is not None:  # no token to ask Redis for
+        if decision is not None:  # no token to ask Redis for
             leased = self._leases.read_generation(user_id)
             if leased is not None and local is not None and local[0] == leased:
                 self._leases.served(user_id)
-                return decision or admitted, local[1], leased
+                return decision, local[1], leased
         if self._pause.active or (self._unsent and not await self._resend()):
-            return decision or admitted, None, -1  # Redis is away: the database answers, nothing is cached
-        own = limiter is not None and decision is None  # this request still needs its token
+            return _anyway(decision, limiter), None, -1  # Redis is away: the database answers
+
+        own = decision is None  # this request still needs its token (and there is a limiter)
         want = 0 if limiter is None else self._leases.want(user_id, own=own, eager=True)
         lease_ms = self._leases.read_lease_ms
         asked_at = self._leases.now()
@@ -99,7 +107,7 @@ class RedisPageCache:
             )
         except (RedisError, OSError) as exc:
             self._pause.failed("cache read", exc)
-            return decision or admitted, None, -1
+            return _anyway(decision, limiter), None, -1
         self._leases.contact()
         if not allowed:  # a concurrent request of this process may have been handed spare tokens
             assert limiter is not None and own
@@ -118,7 +126,8 @@ class RedisPageCache:
             lease_ms=lease_ms,
         )
         if decision is None:
-            decision = admitted if limiter is None else limiter.decision(allowed, left, wait_ms)
+            assert limiter is not None
+            decision = limiter.decision(allowed, left, wait_ms)
         if local is not None and local[0] == token:
             return decision, local[1], token
         if page is not None:

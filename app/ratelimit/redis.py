@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 
 from app.leases import Leases
 from app.ratelimit import Decision
-from app.redisio import Batched, Pause, bucket_key, script
+from app.redisio import Pause, bucket_key
 
 
 class RedisTokenBucket:
@@ -26,7 +26,7 @@ class RedisTokenBucket:
         self.window = window
         self.pause = pause
         self.leases = leases
-        self.gate = Batched(client, script(client, "gate"))
+        self.gate = leases.gate
 
     def decision(self, allowed: int, left: int, wait_ms: int) -> Decision:
         """The Decision for what the gate script answered."""
