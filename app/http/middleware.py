@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
+from random import getrandbits
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,7 +34,7 @@ class RequestContext:
             if name == b"x-request-id" and _CLIENT_ID.match(value):
                 request_id = value
         if not request_id:
-            request_id = os.urandom(16).hex().encode()  # as random as uuid4, and cheaper
+            request_id = b"%032x" % getrandbits(128)
         scope["request_id"] = request_id.decode()
         # Records are private to their owner: no shared cache may keep an answer.
         extra = [
