@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import hiredis
 import structlog
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
@@ -44,11 +46,24 @@ def lease_key(user_id: str) -> str:
     return f"user_data:{{{user_id}}}:leases"
 
 
+class PackedConnection(Connection):
+    """A connection that packs commands with hiredis's C serializer: redis-py's asyncio client
+    packs in Python, a third of what a pipelined script call costs the process."""
+
+    def pack_command(self, *args: EncodableT) -> list[bytes]:
+        words = (*args[0].encode().split(), *args[1:]) if isinstance(args[0], str) else args
+        try:  # 'SCRIPT LOAD' and the like go as separate words, as redis-py sends them
+            return [hiredis.pack_command(words)]  # type: ignore[arg-type]  # its stub: one item
+        except TypeError:  # a bytearray or memoryview, or what redis-py refuses (None, a bool)
+            return super().pack_command(*args)
+
+
 def connect(url: str, *, timeout: float, pool_size: int) -> Redis:
     """A client that fails fast: redis-py would otherwise retry a dead server several times."""
     pool = BlockingConnectionPool.from_url(
         url,
         max_connections=pool_size,
+        connection_class=PackedConnection,
         timeout=timeout,  # waiting for a free connection
         socket_connect_timeout=timeout,
         socket_timeout=timeout,
