@@ -5,12 +5,14 @@ suspended, the event loop turns, the server resumes it), so each process holds, 
 
 - **Spare tokens.** The gate script hands a process several of a user's tokens at once (for
   a user seen again, enough for two lease periods at its pace; never more than the bucket
-  refills during one lease, nor `max_tokens`); the process spends them on the user's next
+  refills during two leases, nor `max_tokens`); the process spends them on the user's next
   requests. Tokens leave the bucket when they are handed out, so no token is spent twice,
   whichever processes answer; those not spent when the lease ends go back to the bucket.
   While tokens are out, the bucket keeps refilling, so a burst right after it is full again
-  can pass the bucket size by at most the refill of one lease (rate x lease seconds / window:
-  9 tokens at the defaults), and a process never holds more than that of a user's budget.
+  can pass the bucket size by what the processes hold at that moment: at most the refill of
+  two leases each (rate x 2 x lease seconds / window: 17 tokens at the defaults). A renewal
+  that goes to Redis anyway tops the tokens up too, so a busy user costs about one call a
+  lease period, not one every few requests.
 - **Read leases.** While a process holds one, it answers the user's pages from its own copy
   without asking Redis whether they are current. What keeps read-your-writes across processes
   is on the write side: a write is acknowledged only after every other holder has dropped its
@@ -119,9 +121,9 @@ class Leases:
         self._client = client
         self._listener = listener  # None: no read leases (nothing would tell this process)
         self._seconds = seconds  # 0: no leases at all
-        # A process holds at most what the bucket refills during one lease: hoarding never
+        # A process holds at most what the bucket refills during two leases: hoarding never
         # keeps a user's other processes from more than that.
-        refill = math.ceil(budget.rate * seconds / budget.window)
+        refill = math.ceil(budget.rate * 2 * seconds / budget.window)
         self._max_tokens = max(1, min(max_tokens, refill))
         self._budget = budget
         self._clock = clock
@@ -195,16 +197,17 @@ class Leases:
             return (self._max_tokens if eager else 1) if own else 0
         return self._top_up(lease, self._clock(), at_least=int(own))
 
-    def _top_up(self, lease: Lease, now: float, *, at_least: int = 0) -> int:
+    def _top_up(self, lease: Lease, now: float, *, at_least: int = 0, calling: bool = False) -> int:
         """Tokens that bring the spare ones to what two lease periods need at the user's pace,
         never past the most a process may hold (besides the asking request's own); none to
-        spare for a user who comes less than twice a lease period (they would go back)."""
+        spare for a user who comes less than twice a lease period (they would go back). Unless
+        a call goes to Redis anyway (`at_least`, `calling`), none while half of them are left."""
         pace = lease.pace(now)
         if pace * self._seconds < 2:
             return at_least
         need = min(self._max_tokens, math.ceil(pace * self._seconds * 2))
         spare = lease.spare if lease.ends > now else 0
-        if spare * 2 >= need and not at_least:
+        if spare * 2 >= need and not (at_least or calling):
             return 0
         return max(at_least, need - spare + at_least)
 
@@ -380,8 +383,8 @@ class Leases:
         calls = []
         asked_at = self._clock()
         for user_id, lease in due:
-            want = self._top_up(lease, asked_at)
             held = lease_ms if lease.served else 0
+            want = self._top_up(lease, asked_at, calling=held > 0)
             lease.served = False  # renewed once; serving again makes it due again
             if want or held:
                 calls.append((user_id, lease, want, held))
