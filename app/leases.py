@@ -203,13 +203,18 @@ class Leases:
         spare for a user who comes less than twice a lease period (they would go back). Unless
         a call goes to Redis anyway (`at_least`, `calling`), none while half of them are left."""
         pace = lease.pace(now)
-        if pace * self._seconds < 2:
+        if not self._keeps_spare(pace):
             return at_least
         need = min(self._max_tokens, math.ceil(pace * self._seconds * 2))
         spare = lease.spare if lease.ends > now else 0
         if spare * 2 >= need and not (at_least or calling):
             return 0
         return max(at_least, need - spare + at_least)
+
+    def _keeps_spare(self, pace: float) -> bool:
+        """Whether a user at this pace comes often enough (twice a lease period) to hold spare
+        tokens for; a rarer one's would only go back."""
+        return pace * self._seconds >= 2
 
     def spare_left(self, lease: Lease) -> int:
         """What the RateLimit headers report while a lease answers: the bucket's count at the
@@ -254,7 +259,7 @@ class Leases:
         if lease.ends != ends:
             self._ending.setdefault(int(lease.ends / TICK_SECONDS), []).append(user_id)
         pace = lease.pace(self._clock())
-        lease.low = min(math.ceil(pace * 2), self._max_tokens - 1) if pace * self._seconds >= 2 else 0
+        lease.low = min(math.ceil(pace * 2), self._max_tokens - 1) if self._keeps_spare(pace) else 0
 
     # ---- the write side ----
 
