@@ -12,7 +12,7 @@ from app.settings import ConfigError, Settings
 def migrate(settings: Settings, optional: Sequence[str] = ()) -> list[int]:
     """Apply the dialect's pending migrations (and the optional ones named, e.g. V0101);
     returns the versions applied."""
-    from app.repositories.sqlfiles import load_migrations
+    from app.adapters.db.sqlfiles import load_migrations
 
     migrations = load_migrations(settings.sql_dir, settings.database_dialect)
     if optional:
@@ -26,22 +26,22 @@ def migrate(settings: Settings, optional: Sequence[str] = ()) -> list[int]:
             raise ConfigError(f"no such optional migration among {sorted(optional)}")
         migrations = sorted([*migrations, *extra], key=lambda m: m.version)
     if settings.database_dialect == "sqlite":
-        from app.repositories.migrate import migrate_sqlite
-        from app.repositories.sqlite import sqlite_path
+        from app.adapters.db.migrate import migrate_sqlite
+        from app.adapters.db.sqlite import sqlite_path
 
         return migrate_sqlite(sqlite_path(settings.database_url), migrations)
     if settings.database_dialect == "postgres":
         import asyncio
 
-        from app.repositories.migrate import migrate_postgres
-        from app.repositories.sqlfiles import load_queries
+        from app.adapters.db.migrate import migrate_postgres
+        from app.adapters.db.sqlfiles import load_queries
 
         maintenance = load_queries(settings.sql_dir, "postgres")["maintain_partitions"]
         return asyncio.run(migrate_postgres(settings.database_url, migrations, maintenance))
     if settings.database_dialect == "oracle":
         import asyncio
 
-        from app.repositories.migrate import migrate_oracle
+        from app.adapters.db.migrate import migrate_oracle
 
         # Package specs before bodies: a body compiles against its spec.
         objects = sorted(settings.plsql_dir.glob("*.pk[sb]"), key=lambda p: (p.suffix != ".pks", p.name))

@@ -20,8 +20,8 @@ from starlette.routing import Route
 from app import __version__
 from app.auth import RoleNames
 from app.auth.revocation import MemoryRevocations, RedisRevocations, Revocations
-from app.cache import PageCache
-from app.cache.memory import MemoryPageCache
+from app.ports.cache import PageCache
+from app.adapters.memory.pages import MemoryPageCache
 from app.errors import ServiceError
 from app.http.auth import Authenticate
 from app.http.cors import ExactOriginCors
@@ -29,13 +29,13 @@ from app.http.middleware import RequestContext
 from app.http.openapi import Handler, Operation
 from app.http.requests import BodyLimits
 from app.http.responses import http_exception_handler, service_error_handler, unexpected_error_handler
-from app.observability import configure_logging
-from app.ratelimit import RateLimiter
-from app.ratelimit.memory import MemoryTokenBucket
-from app.redisio import Pause, RedisLink
-from app.repositories.protocol import RecordRepository
-from app.repositories.sqlfiles import load_queries
-from app.repositories.sqlite import SqliteRecordRepository, sqlite_path
+from app.observability.logging import configure_logging
+from app.ports.admission import RateLimiter
+from app.adapters.memory.admission import MemoryTokenBucket
+from app.adapters.redis.client import Pause, RedisLink
+from app.ports.storage import RecordRepository
+from app.adapters.db.sqlfiles import load_queries
+from app.adapters.db.sqlite import SqliteRecordRepository, sqlite_path
 from app.routes.auth import AuthRoutes
 from app.routes.probes import OpenApiRoute, ProbeRoutes
 from app.routes.records import RecordRoutes
@@ -58,7 +58,7 @@ def build_repository(settings: Settings) -> RecordRepository:
             sqlite_path(settings.database_url), queries, readers=settings.sqlite_readers
         )
     if dialect == "postgres":
-        from app.repositories.postgres import PostgresRecordRepository
+        from app.adapters.db.postgres import PostgresRecordRepository
 
         return PostgresRecordRepository(
             settings.database_url,
@@ -68,7 +68,7 @@ def build_repository(settings: Settings) -> RecordRepository:
             timeout=settings.database_timeout_seconds,
         )
     if dialect == "oracle":
-        from app.repositories.oracle import OracleRecordRepository
+        from app.adapters.db.oracle import OracleRecordRepository
 
         return OracleRecordRepository(
             settings.database_url,
@@ -85,10 +85,10 @@ def build_cache_and_limiter(settings: Settings) -> tuple[PageCache, RateLimiter,
     if not settings.redis_url:
         memory = MemoryPageCache(max_bytes=settings.cache_max_bytes, ttl_seconds=settings.cache_ttl_seconds)
         return memory, MemoryTokenBucket(rate=settings.rate_limit_per_minute, window=60), None
-    from app.cache.redis import RedisPageCache
-    from app.leases import Budget, Leases
-    from app.ratelimit.redis import RedisTokenBucket
-    from app.redisio import connect, connect_listener
+    from app.adapters.redis.pages import RedisPageCache
+    from app.adapters.redis.leases import Budget, Leases
+    from app.adapters.redis.admission import RedisTokenBucket
+    from app.adapters.redis.client import connect, connect_listener
 
     client = connect(
         settings.redis_url, timeout=settings.redis_timeout_seconds, pool_size=settings.redis_pool_size

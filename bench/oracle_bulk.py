@@ -15,9 +15,9 @@ import statistics
 import sys
 import time
 
-from app.repositories.oracle import OracleRecordRepository, OracleTarget
-from app.repositories.protocol import NewRecord
-from app.repositories.sqlfiles import load_queries
+from app.adapters.db.oracle import OracleRecordRepository, OracleTarget
+from app.ports.storage import NewRecord
+from app.adapters.db.sqlfiles import load_queries
 from app.settings import DEFAULT_SQL_DIR
 from bench.harness import payload
 

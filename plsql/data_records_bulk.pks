@@ -1,7 +1,7 @@
 -- data_records_bulk (spec): bulk operations on data_records, for Oracle.
 -- Applied by the migration runner as a repeatable object (re-applied whenever this file
 -- changes, after the versioned migrations); or by hand: @plsql/data_records_bulk.pks
--- The service may call only the procedures on its allow-list (app/repositories/oracle.py).
+-- The service may call only the procedures on its allow-list (app/adapters/db/oracle.py).
 CREATE OR REPLACE PACKAGE data_records_bulk AUTHID DEFINER AS
 
     TYPE user_id_list IS TABLE OF VARCHAR2(100) INDEX BY PLS_INTEGER;

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from app.__main__ import migrate
 from app.main import build_repository, create_app
-from app.repositories.protocol import RecordQuery
+from app.ports.storage import RecordQuery
 from app.settings import Settings
 from tests import services
 

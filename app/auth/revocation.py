@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.errors import StorageUnavailable
-from app.redisio import Pause
+from app.adapters.redis.client import Pause
 
 
 class Revocations(Protocol):

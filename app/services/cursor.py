@@ -8,7 +8,7 @@ from datetime import datetime
 
 import msgspec
 
-from app.repositories.protocol import Position
+from app.ports.storage import Position
 
 
 class InvalidCursor(ValueError):

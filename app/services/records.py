@@ -9,10 +9,10 @@ from collections.abc import Sequence
 import msgspec
 
 from app.auth import Caller
-from app.cache import PageCache
+from app.ports.cache import PageCache
 from app.errors import FieldProblem, Forbidden, NotFound, RateLimited, ValidationFailed, field_problem
-from app.ratelimit import Decision, RateLimiter
-from app.repositories.protocol import AuditEntry, NewRecord, RecordQuery, RecordRepository
+from app.ports.admission import Decision, RateLimiter
+from app.ports.storage import AuditEntry, NewRecord, RecordQuery, RecordRepository
 from app.schemas.records import (
     BulkResult,
     CreateRecord,

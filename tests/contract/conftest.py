@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.main import build_repository
-from app.repositories.protocol import RecordRepository
+from app.ports.storage import RecordRepository
 from app.settings import Settings
 from tests import services
 

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from app.errors import ServiceError
-from app.repositories.protocol import AuditEntry, NewRecord, Position, RecordQuery, RecordRepository
+from app.ports.storage import AuditEntry, NewRecord, Position, RecordQuery, RecordRepository
 
 pytestmark = pytest.mark.anyio
 AUDIT = AuditEntry(actor="tester", request_id="req-1")

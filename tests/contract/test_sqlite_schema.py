@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from app.errors import StorageConflict
-from app.repositories.migrate import migrate_sqlite
-from app.repositories.protocol import AuditEntry, NewRecord
-from app.repositories.sqlfiles import Migration, MigrationDrift, load_migrations, load_queries
-from app.repositories.sqlite import SqliteRecordRepository
+from app.adapters.db.migrate import migrate_sqlite
+from app.ports.storage import AuditEntry, NewRecord
+from app.adapters.db.sqlfiles import Migration, MigrationDrift, load_migrations, load_queries
+from app.adapters.db.sqlite import SqliteRecordRepository
 from app.settings import DEFAULT_SQL_DIR
 
 pytestmark = pytest.mark.anyio

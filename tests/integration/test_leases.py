@@ -13,10 +13,10 @@ import pytest
 import redis
 import redis.asyncio
 
-from app.cache.redis import RedisPageCache
-from app.leases import Budget, Leases
-from app.ratelimit.redis import RedisTokenBucket
-from app.redisio import Pause, bucket_key, connect, connect_listener
+from app.adapters.redis.pages import RedisPageCache
+from app.adapters.redis.leases import Budget, Leases
+from app.adapters.redis.admission import RedisTokenBucket
+from app.adapters.redis.client import Pause, bucket_key, connect, connect_listener
 from tests.clock import Clock
 
 pytestmark = pytest.mark.anyio

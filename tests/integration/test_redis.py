@@ -16,13 +16,13 @@ from redis.crc import key_slot
 from starlette.testclient import TestClient
 
 from app.auth import Caller
-from app.cache.redis import RedisPageCache
-from app.leases import Budget, Leases
+from app.adapters.redis.pages import RedisPageCache
+from app.adapters.redis.leases import Budget, Leases
 from app.main import create_app
-from app.ratelimit.redis import RedisTokenBucket
-from app.redisio import Pause, bucket_key, connect, lease_key, page_keys
-from app.repositories.postgres import PostgresRecordRepository
-from app.repositories.sqlfiles import load_queries
+from app.adapters.redis.admission import RedisTokenBucket
+from app.adapters.redis.client import Pause, bucket_key, connect, lease_key, page_keys
+from app.adapters.db.postgres import PostgresRecordRepository
+from app.adapters.db.sqlfiles import load_queries
 from app.schemas.records import ListQuery
 from app.services.records import RecordService
 from app.settings import DEFAULT_SQL_DIR, Settings

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from app.cache.memory import MemoryPageCache
+from app.adapters.memory.pages import MemoryPageCache
 from tests.clock import Clock
 
 pytestmark = pytest.mark.anyio

@@ -12,10 +12,10 @@ import sqlglot
 from sqlglot import exp
 
 from app.errors import InvalidData, NotFound, StorageConflict, StorageUnavailable
-from app.repositories import oracle, postgres, sqlite
-from app.repositories.oracle import OracleRecordRepository, OracleTarget, error_for
-from app.repositories.protocol import AuditEntry
-from app.repositories.sqlfiles import (
+from app.adapters.db import oracle, postgres, sqlite
+from app.adapters.db.oracle import OracleRecordRepository, OracleTarget, error_for
+from app.ports.storage import AuditEntry
+from app.adapters.db.sqlfiles import (
     BindMismatch,
     Statements,
     load_migrations,

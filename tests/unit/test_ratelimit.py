@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.ratelimit.memory import MemoryTokenBucket
+from app.adapters.memory.admission import MemoryTokenBucket
 from tests.clock import Clock
 
 pytestmark = pytest.mark.anyio

@@ -6,7 +6,7 @@ import pytest
 from redis.asyncio.connection import Connection
 from redis.exceptions import DataError
 
-from app.redisio import PackedConnection
+from app.adapters.redis.client import PackedConnection
 
 COMMANDS = [
     ("EVALSHA", "0" * 40, 4, "rate_limit:{u1}", "user_data:{u1}", 17, 100, 60, "", "", 5000, "abc", 0),

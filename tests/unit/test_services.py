@@ -10,10 +10,10 @@ import msgspec
 import pytest
 
 from app.auth import Caller
-from app.cache.memory import MemoryPageCache
+from app.adapters.memory.pages import MemoryPageCache
 from app.errors import NotFound, RateLimited, ValidationFailed
-from app.ratelimit.memory import MemoryTokenBucket
-from app.repositories.protocol import AuditEntry, BulkOutcome, NewRecord, RecordQuery, RowError
+from app.adapters.memory.admission import MemoryTokenBucket
+from app.ports.storage import AuditEntry, BulkOutcome, NewRecord, RecordQuery, RowError
 from app.schemas.records import CreateRecord, ListQuery, Record
 from app.services.cursor import decode_cursor
 from app.services.records import RecordService

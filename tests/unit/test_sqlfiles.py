@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.repositories.sqlfiles import Migration, MigrationDrift, bind_names, load_migrations, pending
+from app.adapters.db.sqlfiles import Migration, MigrationDrift, bind_names, load_migrations, pending
 from app.settings import DEFAULT_SQL_DIR
 
 DIALECTS = sorted(p.name for p in DEFAULT_SQL_DIR.iterdir() if p.is_dir())

@@ -42,9 +42,9 @@ from redis.asyncio.client import PubSub
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
-from app.redisio import Batched, bucket_key, lease_key, page_keys, run_script, script
+from app.adapters.redis.client import Batched, bucket_key, lease_key, page_keys, run_script, script
 
-log = structlog.get_logger("app.leases")
+log = structlog.get_logger("app.adapters.redis.leases")
 
 CHANNEL_PREFIX = "lease:holder:"
 TICK_SECONDS = 0.5

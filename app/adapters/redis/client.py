@@ -21,7 +21,7 @@ from redis.exceptions import NoScriptError
 from redis.typing import EncodableT
 
 if TYPE_CHECKING:
-    from app.leases import Leases
+    from app.adapters.redis.leases import Leases
 
 log = structlog.get_logger("app.redis")
 LUA = Path(__file__).resolve().parent / "lua"

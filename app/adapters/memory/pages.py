@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import blosc
 
-from app.ratelimit import Decision, RateLimiter
+from app.ports.admission import Decision, RateLimiter
 
 blosc.set_releasegil(False)
 blosc.set_nthreads(1)  # a page is one block: helper threads would only wait on each other

@@ -11,8 +11,8 @@ from typing import Any
 
 import asyncpg
 
-from app.repositories.sqlfiles import Migration, pending, split_oracle_script
-from app.repositories.sqlite import connect_sqlite, to_text
+from app.adapters.db.sqlfiles import Migration, pending, split_oracle_script
+from app.adapters.db.sqlite import connect_sqlite, to_text
 
 MIGRATION_LOCK = 0x64617461  # PostgreSQL advisory lock key: one migrator at a time
 
@@ -105,7 +105,7 @@ async def migrate_oracle(
     """
     import oracledb  # the oracle extra: imported only where Oracle is used
 
-    from app.repositories.oracle import OracleTarget, translated
+    from app.adapters.db.oracle import OracleTarget, translated
 
     target = OracleTarget.from_url(url)
     async with translated():

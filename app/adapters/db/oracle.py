@@ -19,8 +19,8 @@ import oracledb
 from msgspec import Raw
 
 from app.errors import InvalidData, NotFound, ServiceError, StorageConflict, StorageUnavailable
-from app.repositories.protocol import FILTERS, AuditEntry, BulkOutcome, NewRecord, RecordQuery, RowError
-from app.repositories.sqlfiles import Statements
+from app.ports.storage import FILTERS, AuditEntry, BulkOutcome, NewRecord, RecordQuery, RowError
+from app.adapters.db.sqlfiles import Statements
 from app.schemas.records import Record
 
 # LOBs (the serialized payload) arrive as str, not as LOB locators needing another round trip.

@@ -17,7 +17,7 @@ import asyncpg
 from msgspec import Raw
 
 from app.errors import InvalidData, StorageConflict, StorageUnavailable
-from app.repositories.protocol import (
+from app.ports.storage import (
     OFFSET_READ_BINDS,
     AuditEntry,
     BulkOutcome,
@@ -25,7 +25,7 @@ from app.repositories.protocol import (
     RecordQuery,
     RowError,
 )
-from app.repositories.sqlfiles import Statements, to_numbered
+from app.adapters.db.sqlfiles import Statements, to_numbered
 from app.schemas.records import Record
 
 FAR_PAST = datetime(1, 1, 1, tzinfo=UTC)

@@ -6,7 +6,7 @@ import math
 import time
 from collections.abc import Callable
 
-from app.ratelimit import Decision
+from app.ports.admission import Decision
 
 
 class MemoryTokenBucket:

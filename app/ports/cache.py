@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from app.ratelimit import Decision, RateLimiter
+from app.ports.admission import Decision, RateLimiter
 
 
 class PageCache(Protocol):

@@ -11,9 +11,9 @@ import math
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.leases import Leases
-from app.ratelimit import Decision
-from app.redisio import Pause, bucket_key
+from app.adapters.redis.leases import Leases
+from app.ports.admission import Decision
+from app.adapters.redis.client import Pause, bucket_key
 
 
 class RedisTokenBucket:

@@ -19,11 +19,11 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.cache.memory import BoundedPages
-from app.leases import CHANNEL_PREFIX, Leases, Told
-from app.ratelimit import Decision, RateLimiter
-from app.ratelimit.redis import RedisTokenBucket
-from app.redisio import Batched, Pause, bucket_key, lease_key, page_keys, script
+from app.adapters.memory.pages import BoundedPages
+from app.adapters.redis.leases import CHANNEL_PREFIX, Leases, Told
+from app.ports.admission import Decision, RateLimiter
+from app.adapters.redis.admission import RedisTokenBucket
+from app.adapters.redis.client import Batched, Pause, bucket_key, lease_key, page_keys, script
 
 GENERATION_TTL_SECONDS = 86_400
 NO_LIMIT = Decision(True, 0, 0, 0, 0)  # what a read on behalf of nobody's budget is "admitted" with

@@ -20,7 +20,7 @@ import msgspec
 from msgspec import Raw
 
 from app.errors import StorageConflict, StorageUnavailable
-from app.repositories.protocol import (
+from app.ports.storage import (
     OFFSET_READ_BINDS,
     AuditEntry,
     BulkOutcome,
@@ -28,7 +28,7 @@ from app.repositories.protocol import (
     RecordQuery,
     RowError,
 )
-from app.repositories.sqlfiles import Statements
+from app.adapters.db.sqlfiles import Statements
 from app.schemas.records import Record
 
 T = TypeVar("T")

@@ -1,0 +1,1 @@
+"""Adapters: the ports of app/ports/ implemented on a database, on Redis, or in this process."""

@@ -1,0 +1,1 @@
+"""In-process adapters: the page cache and the token buckets of a single process (no Redis)."""
