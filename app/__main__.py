@@ -25,29 +25,7 @@ def migrate(settings: Settings, optional: Sequence[str] = ()) -> list[int]:
         if len(extra) != len(chosen):
             raise ConfigError(f"no such optional migration among {sorted(optional)}")
         migrations = sorted([*migrations, *extra], key=lambda m: m.version)
-    if settings.database_dialect == "sqlite":
-        from app.adapters.db.migrate import migrate_sqlite
-        from app.adapters.db.sqlite import sqlite_path
-
-        return migrate_sqlite(sqlite_path(settings.database_url), migrations)
-    if settings.database_dialect == "postgres":
-        import asyncio
-
-        from app.adapters.db.migrate import migrate_postgres
-        from app.adapters.db.sqlfiles import load_queries
-
-        maintenance = load_queries(settings.sql_dir, "postgres")["maintain_partitions"]
-        return asyncio.run(migrate_postgres(settings.database_url, migrations, maintenance))
-    if settings.database_dialect == "oracle":
-        import asyncio
-
-        from app.adapters.db.migrate import migrate_oracle
-
-        # Package specs before bodies: a body compiles against its spec.
-        objects = sorted(settings.plsql_dir.glob("*.pk[sb]"), key=lambda p: (p.suffix != ".pks", p.name))
-        repeatable = [(p.name, p.read_text(encoding="utf-8")) for p in objects]
-        return asyncio.run(migrate_oracle(settings.database_url, migrations, repeatable))
-    raise ConfigError(f"the {settings.database_dialect} dialect is not available in this build")
+    return settings.dialect.migrate(settings, migrations)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,13 +21,10 @@ class ServiceError(Exception):
     slug = "internal-error"
     title = "Internal server error"
 
-    def __init__(self, detail: str, *, errors: Sequence[FieldProblem] = (), retryable: bool = False) -> None:
+    def __init__(self, detail: str, *, errors: Sequence[FieldProblem] = ()) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = tuple(errors)
-        # A transient failure (a dropped connection, a pool or call timeout): trying the same
-        # call again may succeed.
-        self.retryable = retryable
 
     @property
     def type_uri(self) -> str:

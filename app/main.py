@@ -1,11 +1,12 @@
-"""The composition root: the one place that picks a dialect, a cache and a limiter."""
+"""The composition root: the one place that picks a dialect, a cache and an admission, and
+the order in which the lifespan opens them."""
 
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import replace
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -18,10 +19,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app import __version__
+from app.adapters.memory.admission import MemoryAdmission, MemoryTokenBucket
+from app.adapters.memory.pages import MemoryPageCache
 from app.auth import RoleNames
 from app.auth.revocation import MemoryRevocations, RedisRevocations, Revocations
-from app.ports.cache import PageCache
-from app.adapters.memory.pages import MemoryPageCache
 from app.errors import ServiceError
 from app.http.auth import Authenticate
 from app.http.cors import ExactOriginCors
@@ -30,70 +31,72 @@ from app.http.openapi import Handler, Operation
 from app.http.requests import BodyLimits
 from app.http.responses import http_exception_handler, service_error_handler, unexpected_error_handler
 from app.observability.logging import configure_logging
-from app.ports.admission import RateLimiter
-from app.adapters.memory.admission import MemoryTokenBucket
-from app.adapters.redis.client import Pause, RedisLink
+from app.ports.admission import Admission
+from app.ports.cache import PageCache
 from app.ports.storage import RecordRepository
-from app.adapters.db.sqlfiles import load_queries
-from app.adapters.db.sqlite import SqliteRecordRepository, sqlite_path
+from app.resilience.breakers import Breaker
 from app.routes.auth import AuthRoutes
 from app.routes.probes import OpenApiRoute, ProbeRoutes
 from app.routes.records import RecordRoutes
 from app.services.records import RecordService
-from app.settings import ConfigError, Settings
+from app.settings import Settings
 
 if TYPE_CHECKING:
-    from app.auth.keys import KeySet
+    from redis.asyncio import Redis
+
     from app.auth.tokens import TokenVerifier
 
 log = structlog.get_logger("app")
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """Something the lifespan opens at start and closes at shutdown, after what was opened
+    after it: a builder names both halves when it builds the thing."""
+
+    name: str
+    open: Callable[[], Awaitable[None]]
+    close: Callable[[], Awaitable[None]]
+
+
+async def _nothing() -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class RedisLink:
+    """One client and one breaker, shared by everything of a process that uses Redis, so one
+    failure noticed by any of them spares all the others the same timeout."""
+
+    client: Redis
+    breaker: Breaker
+
+
 def build_repository(settings: Settings) -> RecordRepository:
     """The storage adapter the database URL names (not yet connected)."""
-    dialect = settings.database_dialect
-    if dialect == "sqlite":
-        queries = load_queries(settings.sql_dir, "sqlite")
-        return SqliteRecordRepository(
-            sqlite_path(settings.database_url), queries, readers=settings.sqlite_readers
-        )
-    if dialect == "postgres":
-        from app.adapters.db.postgres import PostgresRecordRepository
-
-        return PostgresRecordRepository(
-            settings.database_url,
-            load_queries(settings.sql_dir, "postgres"),
-            min_size=settings.pg_pool_min_size,
-            max_size=settings.pg_pool_max_size,
-            timeout=settings.database_timeout_seconds,
-        )
-    if dialect == "oracle":
-        from app.adapters.db.oracle import OracleRecordRepository
-
-        return OracleRecordRepository(
-            settings.database_url,
-            load_queries(settings.sql_dir, "oracle"),
-            pool_size=settings.oracle_pool_size,
-            timeout=settings.database_timeout_seconds,
-            bulk_path=settings.oracle_bulk_path,
-        )
-    raise ConfigError(f"the {dialect} dialect is not available in this build")
+    return settings.dialect.repository(settings)
 
 
-def build_cache_and_limiter(settings: Settings) -> tuple[PageCache, RateLimiter, RedisLink | None]:
+def build_cache_and_admission(
+    settings: Settings, steps: list[Step]
+) -> tuple[PageCache, Admission, RedisLink | None]:
     """Redis when APP_REDIS_URL is set (shared by every process), else in-process ones."""
     if not settings.redis_url:
-        memory = MemoryPageCache(max_bytes=settings.cache_max_bytes, ttl_seconds=settings.cache_ttl_seconds)
-        return memory, MemoryTokenBucket(rate=settings.rate_limit_per_minute, window=60), None
-    from app.adapters.redis.pages import RedisPageCache
-    from app.adapters.redis.leases import Budget, Leases
-    from app.adapters.redis.admission import RedisTokenBucket
+        pages = MemoryPageCache(max_bytes=settings.cache_max_bytes, ttl_seconds=settings.cache_ttl_seconds)
+        buckets = MemoryTokenBucket(rate=settings.rate_limit_per_minute, window=60)
+        admission = MemoryAdmission(buckets, pages)
+        steps += [Step("page cache", _nothing, pages.close), Step("admission", _nothing, admission.close)]
+        return pages, admission, None
+    from app.adapters.redis.admission import RedisAdmission
     from app.adapters.redis.client import connect, connect_listener
+    from app.adapters.redis.leases import Budget, Leases
+    from app.adapters.redis.pages import RedisPageCache
 
     client = connect(
         settings.redis_url, timeout=settings.redis_timeout_seconds, pool_size=settings.redis_pool_size
     )
-    pause = Pause()
+    steps.append(Step("redis", _nothing, client.aclose))
+    breaker = Breaker("redis")
     leases = Leases(
         client,
         connect_listener(settings.redis_url, timeout=settings.redis_timeout_seconds)
@@ -103,28 +106,32 @@ def build_cache_and_limiter(settings: Settings) -> tuple[PageCache, RateLimiter,
         max_tokens=settings.lease_max_tokens,
         budget=Budget(rate=settings.rate_limit_per_minute, window=60),
     )
-    limiter = RedisTokenBucket(
-        client, rate=settings.rate_limit_per_minute, window=60, pause=pause, leases=leases
-    )
-    cache = RedisPageCache(
+
+    async def start_leases() -> None:
+        leases.start()
+
+    steps.append(Step("leases", start_leases, leases.close))
+    shared = RedisPageCache(
         client,
         ttl_seconds=settings.cache_ttl_seconds,
         local_max_bytes=settings.cache_local_max_bytes,
-        pause=pause,
+        breaker=breaker,
         leases=leases,
     )
-    return cache, limiter, RedisLink(client, pause, leases)
+    limits = RedisAdmission(shared, breaker=breaker, leases=leases)
+    steps += [Step("page cache", _nothing, shared.close), Step("admission", _nothing, limits.close)]
+    return shared, limits, RedisLink(client, breaker)
 
 
 def build_authentication(
-    settings: Settings, redis: RedisLink | None
-) -> tuple[Revocations, KeySet | None, TokenVerifier | None]:
+    settings: Settings, redis: RedisLink | None, steps: list[Step]
+) -> tuple[Revocations, TokenVerifier | None]:
     """The deny-list (Redis when configured) and, with APP_AUTH_MODE=jwt, the token verifier."""
     revocations: Revocations = MemoryRevocations()
     if redis is not None:
-        revocations = RedisRevocations(redis.client, redis.pause)
+        revocations = RedisRevocations(redis.client, redis.breaker)
     if settings.auth_mode != "jwt":
-        return revocations, None, None
+        return revocations, None
     from app.auth.keys import KeySet  # jwt and cryptography: loaded only when tokens are used
     from app.auth.tokens import TokenVerifier
 
@@ -145,7 +152,8 @@ def build_authentication(
         roles_claim=settings.jwt_roles_claim,
         role_names=RoleNames(settings.role_reader, settings.role_writer, settings.role_admin),
     )
-    return revocations, keys, verifier
+    steps.append(Step("token keys", keys.start, keys.stop))
+    return revocations, verifier
 
 
 def middleware_for(
@@ -190,8 +198,8 @@ def tune_gc() -> None:
     """Once the app is built: keep what exists now (modules, routes, settings) out of every
     future collection, and collect the young generation every 20,000 allocations instead of
     700. A request allocates a few hundred objects that reference counting frees; collecting
-    the survivors less often cut get_hot's p99 from 33-56 to 22-25 ms and raised its rate by a
-    fifth (wrk -c64 on PostgreSQL + Redis, after get_cold had filled the heap)."""
+    the few survivors less often shortens the pauses that set the tail latency of cached reads
+    (docs/performance.md, "Garbage collection in served workers")."""
     gc.freeze()
     gc.set_threshold(20_000, 20, 100)
 
@@ -200,12 +208,13 @@ def create_app(settings: Settings, *, served: bool = False) -> Starlette:
     """The ASGI app for these settings; connections open in its lifespan."""
     configure_logging(settings.log_level)
     repository = build_repository(settings)
-    cache, limiter, redis = build_cache_and_limiter(settings)
-    revocations, keys, verifier = build_authentication(settings, redis)
+    steps = [Step("database", repository.open, repository.close)]
+    cache, admission, redis = build_cache_and_admission(settings, steps)
+    revocations, verifier = build_authentication(settings, redis, steps)
     service = RecordService(
         repository,
         cache,
-        limiter,
+        admission,
         page_size_default=settings.page_size_default,
         bulk_max_items=settings.bulk_max_items,
     )
@@ -233,33 +242,22 @@ def create_app(settings: Settings, *, served: bool = False) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await repository.open()
-        if served:  # a server's worker process, not a test holding many apps
-            tune_gc()
-        if redis is not None and redis.leases is not None:
-            redis.leases.start()
-        if keys is not None:
-            await keys.start()
-        if verifier is None:
-            log.warning("authentication is off (APP_AUTH_MODE=none): for local runs only")
-        log.info(
-            "started",
-            dialect=settings.database_dialect,
-            server=settings.server,
-            cache="redis" if redis is not None else "memory",
-        )
-        try:
+        # Whatever opened is closed, in reverse order, however far the start got.
+        async with AsyncExitStack() as opened:
+            for step in steps:
+                await step.open()
+                opened.push_async_callback(step.close)
+            if served:  # a server's worker process, not a test holding many apps
+                tune_gc()
+            if verifier is None:
+                log.warning("authentication is off (APP_AUTH_MODE=none): for local runs only")
+            log.info(
+                "started",
+                dialect=settings.database_dialect,
+                server=settings.server,
+                cache="redis" if redis is not None else "memory",
+            )
             yield
-        finally:
-            if keys is not None:
-                await keys.stop()
-            await limiter.close()
-            await cache.close()
-            if redis is not None:
-                if redis.leases is not None:
-                    await redis.leases.close()
-                await redis.client.aclose()
-            await repository.close()
 
     app = Starlette(
         routes=routes_for(docs.operations),

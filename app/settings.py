@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from app.adapters.db.dialects import Dialect, dialect_for
+
 SERVERS = ("granian", "uvicorn", "hypercorn")
 DEFAULT_SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 DEFAULT_PLSQL_DIR = DEFAULT_SQL_DIR.parent / "plsql"
@@ -45,7 +47,7 @@ class Settings:
     cache_ttl_seconds: float = 300.0
     cache_max_bytes: int = 64 * 1024 * 1024
     cache_local_max_bytes: int = 12 * 1024 * 1024
-    lease_seconds: float = 5.0  # Redis only: read and token leases (app/leases.py); 0 turns them off
+    lease_seconds: float = 5.0  # Redis only: read and token leases (adapters/redis/leases/); 0: off
     lease_max_tokens: int = 32
     rate_limit_per_minute: int = 100
     sqlite_readers: int = 4
@@ -80,8 +82,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.server not in SERVERS:
             raise ConfigError(f"APP_SERVER must be one of {', '.join(SERVERS)}, not {self.server!r}")
-        scheme = self.database_url.partition(":")[0]
-        if scheme not in ("sqlite", "postgresql", "postgres", "oracle"):
+        if dialect_for(self.database_url) is None:
+            scheme = self.database_url.partition(":")[0]
             raise ConfigError(f"APP_DATABASE_URL has an unknown scheme {scheme!r}")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("APP_REDIS_URL must be a redis://, rediss:// or unix:// URL")
@@ -155,10 +157,16 @@ class Settings:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @property
+    def dialect(self) -> Dialect:
+        """The storage dialect named by the URL's scheme (adapters/db/dialects.py)."""
+        found = dialect_for(self.database_url)
+        assert found is not None  # checked in __post_init__
+        return found
+
+    @property
     def database_dialect(self) -> str:
-        """The storage dialect named by the URL's scheme."""
-        scheme = self.database_url.partition(":")[0]
-        return "postgres" if scheme in ("postgresql", "postgres") else scheme
+        """The dialect's name, which is also its folder under sql/."""
+        return self.dialect.name
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

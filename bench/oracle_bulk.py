@@ -15,9 +15,10 @@ import statistics
 import sys
 import time
 
-from app.adapters.db.oracle import OracleRecordRepository, OracleTarget
-from app.ports.storage import NewRecord
+from app.adapters.db.oracle import OracleRecordRepository
+from app.adapters.db.oracle_target import OracleTarget
 from app.adapters.db.sqlfiles import load_queries
+from app.ports.storage import NewRecord
 from app.settings import DEFAULT_SQL_DIR
 from bench.harness import payload
 

@@ -183,7 +183,7 @@ def oracle_server() -> Iterator[str]:
 
 
 def oracle_truncate(url: str) -> None:
-    from app.adapters.db.oracle import OracleTarget
+    from app.adapters.db.oracle_target import OracleTarget
 
     async def run() -> None:
         import oracledb
@@ -233,7 +233,7 @@ async def read_audit(url: str, record_id: str) -> list[tuple[str, ...]]:
         finally:
             await conn.close()
         return [tuple(str(v) for v in r) for r in records]
-    from app.adapters.db.oracle import OracleTarget
+    from app.adapters.db.oracle_target import OracleTarget
 
     oracle = await OracleTarget.from_url(url).connect()
     try:

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.errors import StorageUnavailable
-from app.adapters.redis.client import Pause
+from app.resilience.breakers import Breaker
 
 
 class Revocations(Protocol):
@@ -53,20 +53,20 @@ class RedisRevocations:
     """The deny-list shared by every process, each entry expiring with its token.
 
     When Redis cannot be asked, a token is accepted (its signature and expiry still hold); a dead
-    Redis must not lock every user out. The failure is logged by the shared Pause.
+    Redis must not lock every user out. The failure opens the shared Redis breaker.
     """
 
-    def __init__(self, client: Redis, pause: Pause) -> None:
+    def __init__(self, client: Redis, breaker: Breaker) -> None:
         self._client = client
-        self._pause = pause
+        self._breaker = breaker
 
     async def is_revoked(self, jti: str) -> bool:
-        if self._pause.active:
+        if self._breaker.is_open:
             return False
         try:
             return bool(await self._client.exists(revocation_key(jti)))
         except (RedisError, OSError) as exc:
-            self._pause.failed("revocation check", exc)
+            self._breaker.failure("revocation check", exc)
             return False
 
     async def revoke(self, jti: str, expires_at: float) -> None:
@@ -76,5 +76,5 @@ class RedisRevocations:
         try:
             await self._client.set(revocation_key(jti), b"1", px=ttl_ms)
         except (RedisError, OSError) as exc:  # the caller must know the token is still valid
-            self._pause.failed("revocation", exc)
+            self._breaker.failure("revocation", exc)
             raise StorageUnavailable("the deny-list cannot be reached; the token is not revoked") from exc

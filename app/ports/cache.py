@@ -1,36 +1,32 @@
-"""Cache-aside storage for encoded list pages, invalidated per user on that user's writes.
+"""The page cache: encoded list pages, kept per user and dropped on that user's writes.
 
-`get` hands out a token and `set` stores only if the user saw no write since that token,
-so a page read before a write can never be cached after it (read-your-writes).
+`get` answers the page (or None) with the user's write generation, and `set` keeps a page only
+if the user has not written since that generation, so a page read before a write can never be
+cached after it (read-your-writes).
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from app.ports.admission import Decision, RateLimiter
+# What a lookup answers: the page's bytes (None: not cached), and the write generation to hand
+# to `set` (-1: the cache could not be asked, so nothing read now may be kept).
+Lookup = tuple[bytes | None, int]
 
 
 class PageCache(Protocol):
-    """Where encoded pages are kept; the in-process one here, Redis in production."""
+    """Where encoded pages are kept: in this process, or in Redis behind a local copy."""
 
-    async def get(self, user_id: str, key: str) -> tuple[bytes | None, int]:
-        """The cached bytes (or None) and a token to pass to `set`."""
+    async def get(self, user_id: str, key: str) -> Lookup:
+        """The cached bytes (or None) and the generation to pass to `set`."""
         ...
 
-    async def get_admitted(
-        self, user_id: str, key: str, limiter: RateLimiter
-    ) -> tuple[Decision, bytes | None, int]:
-        """The limiter's decision for the user and, when admitted, what `get` answers; a
-        cache that shares a server with the limiter does both in one round trip."""
-        ...
-
-    async def set(self, user_id: str, key: str, value: bytes, token: int) -> None:
-        """Keep value unless the user wrote since `token` was handed out."""
+    async def set(self, user_id: str, key: str, value: bytes, generation: int) -> None:
+        """Keep value unless the user wrote since `generation` was handed out."""
         ...
 
     async def invalidate_user(self, user_id: str) -> None:
-        """Forget every page of this user."""
+        """Forget every page of this user; return once no process can serve an older one."""
         ...
 
     async def ping(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from app.schemas.records import Record
 
@@ -113,4 +113,17 @@ class RecordRepository(Protocol):
 
     async def close(self) -> None:
         """Release every connection."""
+        ...
+
+
+class PlsqlProcedures(Protocol):
+    """Oracle only: the architecture document's execute_plsql_procedure. The PL/SQL package's
+    allow-listed procedures (adapters/db/oracle_procedures.py); the other dialects have no
+    stored procedures, so the registry (adapters/db/dialects.py) marks which dialect offers it."""
+
+    async def execute_plsql_procedure(
+        self, name: str, params: dict[str, Any], audit: AuditEntry
+    ) -> dict[str, Any]:
+        """Run one allow-listed procedure with typed binds, in its own transaction; its OUT
+        parameters. Refused before the database (InvalidData) when not on the list."""
         ...

@@ -9,9 +9,18 @@ from collections.abc import Sequence
 import msgspec
 
 from app.auth import Caller
+from app.concurrency import SingleFlight
+from app.errors import (
+    FieldProblem,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    StorageUnavailable,
+    ValidationFailed,
+    field_problem,
+)
+from app.ports.admission import Admission, Decision
 from app.ports.cache import PageCache
-from app.errors import FieldProblem, Forbidden, NotFound, RateLimited, ValidationFailed, field_problem
-from app.ports.admission import Decision, RateLimiter
 from app.ports.storage import AuditEntry, NewRecord, RecordQuery, RecordRepository
 from app.schemas.records import (
     BulkResult,
@@ -36,17 +45,20 @@ class RecordService:
         self,
         repository: RecordRepository,
         cache: PageCache,
-        limiter: RateLimiter,
+        admission: Admission,
         *,
         page_size_default: int = 20,
         bulk_max_items: int = 1000,
     ) -> None:
         self._repository = repository
         self._cache = cache
-        self._limiter = limiter
+        self._admission = admission
         self._page_size_default = page_size_default
         self._bulk_max_items = bulk_max_items
-        self._loading: dict[tuple[str, str, int], asyncio.Future[bytes]] = {}
+        # Concurrent misses on one page (and one write generation) share one query.
+        self._loading: SingleFlight[tuple[str, str, int], bytes] = SingleFlight(
+            lost=lambda: StorageUnavailable("the page could not be read")
+        )
 
     async def create(self, item: CreateRecord, caller: Caller) -> Record:
         """Store one record for its user."""
@@ -92,7 +104,7 @@ class RecordService:
             _owner(caller, user_id)
         # Concurrent calls: with Redis, every user's token travels in one pipeline.
         keys = sorted({_limit_key(caller, user_id) for user_id in users})
-        for key, decision in zip(keys, await asyncio.gather(*map(self._limiter.acquire, keys)), strict=True):
+        for key, decision in zip(keys, await asyncio.gather(*map(self._admission.admit, keys)), strict=True):
             _raise_if_refused(key, decision)
         outcome = await self._repository.create_many(
             [record for _, record in accepted], all_or_nothing=all_or_nothing, audit=_audit(caller)
@@ -127,30 +139,20 @@ class RecordService:
         key = _cache_key(query)
         limit_key = _limit_key(caller, query.user_id)
         if limit_key == query.user_id:  # the common case: the budget and the page in one round trip
-            decision, cached, token = await self._cache.get_admitted(query.user_id, key, self._limiter)
+            decision, (cached, generation) = await self._admission.admit_and_read(query.user_id, key)
             _raise_if_refused(limit_key, decision)
         else:  # an admin reading another user's records spends its own budget
             await self._admit(limit_key)
-            cached, token = await self._cache.get(query.user_id, key)
+            cached, generation = await self._cache.get(query.user_id, key)
         if cached is not None:
             return cached
-        # Concurrent misses on one key (and one write generation) share one query.
-        flight = (query.user_id, key, token)
-        if (waiting := self._loading.get(flight)) is not None:
-            return await asyncio.shield(waiting)
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._loading[flight] = future
-        try:
+
+        async def load() -> bytes:
             body = await self._load_page(query)
-            await self._cache.set(query.user_id, key, body, token)
-            future.set_result(body)
+            await self._cache.set(query.user_id, key, body, generation)
             return body
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # waiters re-raise it; nobody else needs to see it
-            raise
-        finally:
-            del self._loading[flight]
+
+        return await self._loading((query.user_id, key, generation), load)
 
     async def _load_page(self, query: ListQuery) -> bytes:
         size = query.page_size or self._page_size_default
@@ -202,7 +204,7 @@ class RecordService:
             )
 
     async def _admit(self, user_id: str) -> None:
-        _raise_if_refused(user_id, await self._limiter.acquire(user_id))
+        _raise_if_refused(user_id, await self._admission.admit(user_id))
 
 
 def _may_read(caller: Caller) -> None:

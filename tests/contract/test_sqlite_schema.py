@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import StorageConflict
 from app.adapters.db.migrate import migrate_sqlite
-from app.ports.storage import AuditEntry, NewRecord
 from app.adapters.db.sqlfiles import Migration, MigrationDrift, load_migrations, load_queries
 from app.adapters.db.sqlite import SqliteRecordRepository
+from app.errors import StorageConflict
+from app.ports.storage import AuditEntry, NewRecord
 from app.settings import DEFAULT_SQL_DIR
 
 pytestmark = pytest.mark.anyio

@@ -1,5 +1,6 @@
-"""Read and token leases (app/leases.py) against a real Redis: two "processes" of the service,
-each with its own connections, leases and channel, in one event loop."""
+"""Read and token leases (adapters/redis/leases/) against a real Redis: two "processes" of the
+service, each with its own connections, leases and channel, in one event loop. Round trips are
+counted on the Redis side; the background renewals run only when a test ticks them."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ import pytest
 import redis
 import redis.asyncio
 
-from app.adapters.redis.pages import RedisPageCache
+from app.adapters.redis.admission import RedisAdmission
+from app.adapters.redis.client import connect, connect_listener
+from app.adapters.redis.keys import bucket_key
 from app.adapters.redis.leases import Budget, Leases
-from app.adapters.redis.admission import RedisTokenBucket
-from app.adapters.redis.client import Pause, bucket_key, connect, connect_listener
+from app.adapters.redis.pages import RedisPageCache
+from app.resilience.breakers import Breaker
 from tests.clock import Clock
 
 pytestmark = pytest.mark.anyio
@@ -24,22 +27,28 @@ pytestmark = pytest.mark.anyio
 KEY = "page-1"
 
 
+def script_calls(redis_url: str) -> int:
+    """Lua script calls Redis has answered so far (every gate call is one)."""
+    with redis.Redis.from_url(redis_url) as r:
+        stats = r.info("commandstats")
+    return sum(int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("evalsha", "eval"))
+
+
 @dataclass
 class Process:
     leases: Leases
     cache: RedisPageCache
-    limiter: RedisTokenBucket
+    admission: RedisAdmission
     client: redis.asyncio.Redis
-    gate_calls: int = 0
 
     async def read(self, user_id: str) -> bytes | None:
-        """What GET /data does with the cache: the budget and the page; on a miss, the page
-        is 'loaded' (named after the generation it was read under) and stored."""
-        decision, page, token = await self.cache.get_admitted(user_id, KEY, self.limiter)
+        """What GET /data does: the budget and the page; on a miss, the page is 'loaded'
+        (named after the generation it was read under) and stored."""
+        decision, (page, generation) = await self.admission.admit_and_read(user_id, KEY)
         assert decision.allowed
         if page is None:
-            page = f"page of generation {token}".encode()
-            await self.cache.set(user_id, KEY, page, token)
+            page = f"page of generation {generation}".encode()
+            await self.cache.set(user_id, KEY, page, generation)
         return page
 
 
@@ -57,21 +66,12 @@ async def processes(redis_url: str) -> AsyncIterator[Callable[..., Any]]:
             budget=Budget(rate=100, window=60),
             clock=clock,
         )
-        pause = Pause()
-        process = Process(
-            leases,
-            RedisPageCache(client, ttl_seconds=300, local_max_bytes=1 << 20, pause=pause, leases=leases),
-            RedisTokenBucket(client, rate=100, window=60, pause=pause, leases=leases),
-            client,
+        breaker = Breaker("redis")
+        cache = RedisPageCache(
+            client, ttl_seconds=300, local_max_bytes=1 << 20, breaker=breaker, leases=leases
         )
-        gate = process.cache._gate  # counted: a call is a round trip on the request path
-
-        async def counted(keys: Any, args: Any) -> Any:
-            process.gate_calls += 1
-            return await gate(keys, args)
-
-        process.cache._gate = counted  # type: ignore[assignment]
-        leases.start()
+        process = Process(leases, cache, RedisAdmission(cache, breaker=breaker, leases=leases), client)
+        leases.start(renewals=False)  # the channel only: the tests tick
         for _ in range(100):  # subscribed: read leases may be taken
             if leases.read_lease_ms:
                 break
@@ -85,18 +85,20 @@ async def processes(redis_url: str) -> AsyncIterator[Callable[..., Any]]:
         await process.client.aclose()
 
 
-async def test_a_held_lease_answers_reads_without_asking_redis(processes: Callable[..., Any]) -> None:
+async def test_a_held_lease_answers_reads_without_asking_redis(
+    processes: Callable[..., Any], redis_url: str
+) -> None:
     a = await processes()
 
     first = await a.read("alice")  # its token and spare ones, the page, a read lease
     await a.read("alice")
-    lease = a.leases.lease("alice")
+    lease = a.leases.book.lease("alice")
     assert lease is not None and lease.spare >= 3
-    calls, spare = a.gate_calls, lease.spare
+    calls, spare = script_calls(redis_url), lease.spare
     answers = [await a.read("alice") for _ in range(spare)]
 
     assert answers == [first] * spare
-    assert a.gate_calls == calls  # tokens and the page's currency both came from the leases
+    assert script_calls(redis_url) == calls  # tokens and the page's currency came from the leases
 
 
 async def test_a_write_elsewhere_is_acknowledged_only_after_the_holder_dropped_its_lease(
@@ -105,13 +107,13 @@ async def test_a_write_elsewhere_is_acknowledged_only_after_the_holder_dropped_i
     reader, writer = await processes(), await processes()
     before = await reader.read("bob")
     await reader.read("bob")
-    assert reader.leases.read_generation("bob") is not None
+    assert reader.leases.book.read_generation("bob") is not None
 
     started = time.monotonic()
     await writer.cache.invalidate_user("bob")
     took = time.monotonic() - started
 
-    assert reader.leases.read_generation("bob") is None  # dropped before the write returned
+    assert reader.leases.book.read_generation("bob") is None  # dropped before the write returned
     assert took < 1.0  # acknowledged, not waited out (the lease runs 5 s)
     after = await reader.read("bob")
     assert after != before
@@ -120,7 +122,7 @@ async def test_a_write_elsewhere_is_acknowledged_only_after_the_holder_dropped_i
 async def test_a_holder_that_cannot_hear_is_waited_out(processes: Callable[..., Any]) -> None:
     reader, writer = await processes(seconds=1.0), await processes(seconds=1.0)
     await reader.read("carol")
-    lease = reader.leases.lease("carol")
+    lease = reader.leases.book.lease("carol")
     assert lease is not None and lease.generation is not None
     for task in reader.leases._tasks:  # the channel goes silent, the lease stays held
         task.cancel()
@@ -129,7 +131,7 @@ async def test_a_holder_that_cannot_hear_is_waited_out(processes: Callable[..., 
     await writer.cache.invalidate_user("carol")
 
     assert time.monotonic() >= lease.ends  # the write waited until the reader's lease was over
-    assert reader.leases.read_generation("carol") is None
+    assert reader.leases.book.read_generation("carol") is None
 
 
 async def test_a_stopping_process_gives_its_leases_back(processes: Callable[..., Any]) -> None:
@@ -150,11 +152,11 @@ async def test_a_lease_granted_while_a_write_was_heard_of_is_not_trusted(
     a = await processes(clock=clock)
     a.leases.writing("erin")  # a write of erin's is under way in this process
 
-    a.leases.granted("erin", asked_at=99.0, tokens=1, own=True, left=0, generation=3, lease_ms=5000)
-    assert a.leases.read_generation("erin") is None  # the call may have crossed the write
+    a.leases.book.granted("erin", asked_at=99.0, tokens=1, own=True, left=0, generation=3, lease_ms=5000)
+    assert a.leases.book.read_generation("erin") is None  # the call may have crossed the write
     clock.now = 101.0
-    a.leases.granted("erin", asked_at=100.5, tokens=1, own=True, left=0, generation=4, lease_ms=5000)
-    assert a.leases.read_generation("erin") == 4
+    a.leases.book.granted("erin", asked_at=100.5, tokens=1, own=True, left=0, generation=4, lease_ms=5000)
+    assert a.leases.book.read_generation("erin") == 4
 
 
 async def test_spare_tokens_go_back_to_the_bucket_when_a_lease_lapses(
@@ -162,10 +164,10 @@ async def test_spare_tokens_go_back_to_the_bucket_when_a_lease_lapses(
 ) -> None:
     clock = Clock(100.0)
     a = await processes(clock=clock)
-    await a.limiter.acquire("frank")  # its own token and spare ones
-    await a.limiter.acquire("frank")  # spent from the lease
-    await a.limiter.acquire("frank")
-    lease = a.leases.lease("frank")
+    await a.admission.admit("frank")  # its own token and spare ones
+    await a.admission.admit("frank")  # spent from the lease
+    await a.admission.admit("frank")
+    lease = a.leases.book.lease("frank")
     assert lease is not None and lease.spare > 0
     with redis.Redis.from_url(redis_url) as r:
         assert float(r.hget(bucket_key("frank"), "t")) == pytest.approx(97 - lease.spare, abs=0.2)
@@ -177,24 +179,27 @@ async def test_spare_tokens_go_back_to_the_bucket_when_a_lease_lapses(
 
 
 async def test_a_user_in_use_keeps_its_lease_renewed_in_the_background(
-    processes: Callable[..., Any],
+    processes: Callable[..., Any], redis_url: str
 ) -> None:
     clock = Clock(100.0)
     a = await processes(clock=clock)
 
-    async def a_while(seconds: float) -> None:  # two reads a second, the background ticking
+    async def a_while(seconds: float) -> int:
+        """Two reads a second, the background ticking between them: the reads' round trips."""
+        on_requests = 0
         for _ in range(int(seconds * 2)):
             clock.now += 0.5
+            before = script_calls(redis_url)
             await a.read("grace")
+            on_requests += script_calls(redis_url) - before
             await a.leases.tick()
+        return on_requests
 
     await a.read("grace")
     await a_while(10)  # the first requests size the user's lease
-    calls = a.gate_calls
-    await a_while(30)
 
-    assert a.gate_calls == calls
-    lease = a.leases.lease("grace")
+    assert await a_while(30) == 0  # 60 reads, every one answered from the renewed lease
+    lease = a.leases.book.lease("grace")
     assert lease is not None and lease.generation is not None and lease.spare > 0
 
 
@@ -204,7 +209,7 @@ async def test_a_process_holds_at_most_what_the_bucket_refills_in_two_leases(
     a = await processes()  # 100 tokens a minute, 5 s leases: 17 tokens refill in two leases
     for _ in range(40):
         await a.read("henry")
-        lease = a.leases.lease("henry")
+        lease = a.leases.book.lease("henry")
         assert lease is not None and lease.spare <= 17
     with redis.Redis.from_url(redis_url) as r:  # 40 spent, the rest still the user's
         assert float(r.hget(bucket_key("henry"), "t")) >= 100 - 40 - 17

@@ -15,14 +15,16 @@ import redis
 from redis.crc import key_slot
 from starlette.testclient import TestClient
 
-from app.auth import Caller
-from app.adapters.redis.pages import RedisPageCache
-from app.adapters.redis.leases import Budget, Leases
-from app.main import create_app
-from app.adapters.redis.admission import RedisTokenBucket
-from app.adapters.redis.client import Pause, bucket_key, connect, lease_key, page_keys
 from app.adapters.db.postgres import PostgresRecordRepository
 from app.adapters.db.sqlfiles import load_queries
+from app.adapters.redis.admission import RedisAdmission
+from app.adapters.redis.client import connect
+from app.adapters.redis.keys import bucket_key, lease_key, page_keys
+from app.adapters.redis.leases import Budget, Leases
+from app.adapters.redis.pages import RedisPageCache
+from app.auth import Caller
+from app.main import create_app
+from app.resilience.breakers import Breaker
 from app.schemas.records import ListQuery
 from app.services.records import RecordService
 from app.settings import DEFAULT_SQL_DIR, Settings
@@ -52,12 +54,13 @@ async def test_hundred_concurrent_misses_on_one_key_make_one_query(postgres_db: 
         )
     )
     client = connect(redis_url, timeout=1, pool_size=100)
-    pause = Pause()
+    breaker = Breaker("redis")
     leases = Leases(client, None, seconds=5.0, max_tokens=16, budget=Budget(rate=1000, window=60))
+    cache = RedisPageCache(client, ttl_seconds=300, local_max_bytes=1 << 20, breaker=breaker, leases=leases)
     service = RecordService(
         repository,  # type: ignore[arg-type]
-        RedisPageCache(client, ttl_seconds=300, local_max_bytes=1 << 20, pause=pause, leases=leases),
-        RedisTokenBucket(client, rate=1000, window=60, pause=pause, leases=leases),
+        cache,
+        RedisAdmission(cache, breaker=breaker, leases=leases),
     )
     await repository.open()
     try:

@@ -11,10 +11,10 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from app.errors import InvalidData, NotFound, StorageConflict, StorageUnavailable
 from app.adapters.db import oracle, postgres, sqlite
-from app.adapters.db.oracle import OracleRecordRepository, OracleTarget, error_for
-from app.ports.storage import AuditEntry
+from app.adapters.db.oracle import OracleRecordRepository, error_for
+from app.adapters.db.oracle_procedures import PROCEDURES
+from app.adapters.db.oracle_target import OracleTarget
 from app.adapters.db.sqlfiles import (
     BindMismatch,
     Statements,
@@ -23,6 +23,8 @@ from app.adapters.db.sqlfiles import (
     split_oracle_script,
     strip_comments,
 )
+from app.errors import InvalidData, NotFound, StorageConflict, StorageUnavailable
+from app.ports.storage import AuditEntry
 from app.settings import DEFAULT_PLSQL_DIR, DEFAULT_SQL_DIR
 
 ORACLE_SQL = sorted((DEFAULT_SQL_DIR / "oracle").glob("*.sql"))
@@ -78,7 +80,7 @@ def test_the_body_implements_every_procedure_of_the_spec() -> None:
     declared = set(re.findall(r"PROCEDURE (\w+)", spec))
 
     assert declared <= set(re.findall(r"PROCEDURE (\w+)", body))  # the body may add private helpers
-    assert {name.split(".")[1] for name in oracle.PROCEDURES} <= declared
+    assert {name.split(".")[1] for name in PROCEDURES} <= declared
 
 
 def test_the_migration_splits_into_its_statements() -> None:
@@ -123,26 +125,22 @@ INSERT INTO t VALUES (';');
 
 
 @pytest.mark.parametrize(
-    ("code", "recoverable", "kind", "retryable"),
+    ("code", "kind"),
     [
-        ("ORA-00001", False, StorageConflict, False),
-        ("ORA-12899", False, InvalidData, False),
-        ("ORA-02290", False, InvalidData, False),
-        ("ORA-01403", False, NotFound, False),
-        ("DPY-4011", False, StorageUnavailable, True),
-        ("DPY-6005", False, StorageUnavailable, True),
-        ("DPY-4005", False, StorageUnavailable, True),
-        ("DPY-4024", False, StorageUnavailable, True),
-        ("ORA-03113", True, StorageUnavailable, True),
-        ("ORA-00942", False, StorageUnavailable, False),
+        ("ORA-00001", StorageConflict),
+        ("ORA-12899", InvalidData),
+        ("ORA-02290", InvalidData),
+        ("ORA-01403", NotFound),
+        ("DPY-4011", StorageUnavailable),
+        ("DPY-6005", StorageUnavailable),
+        ("ORA-03113", StorageUnavailable),
+        ("ORA-00942", StorageUnavailable),
     ],
 )
-def test_driver_errors_become_the_services_own(
-    code: str, recoverable: bool, kind: type, retryable: bool
-) -> None:
-    error = error_for(code, recoverable=recoverable)
+def test_driver_errors_become_the_services_own(code: str, kind: type) -> None:
+    error = error_for(code)
 
-    assert type(error) is kind and error.retryable is retryable
+    assert type(error) is kind
     assert code not in error.detail  # driver codes stay in the log
 
 

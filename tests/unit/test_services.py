@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
-from app.auth import Caller
+from app.adapters.memory.admission import MemoryAdmission, MemoryTokenBucket
 from app.adapters.memory.pages import MemoryPageCache
+from app.auth import Caller
 from app.errors import NotFound, RateLimited, ValidationFailed
-from app.adapters.memory.admission import MemoryTokenBucket
 from app.ports.storage import AuditEntry, BulkOutcome, NewRecord, RecordQuery, RowError
 from app.schemas.records import CreateRecord, ListQuery, Record
 from app.services.cursor import decode_cursor
@@ -78,10 +78,11 @@ class StubRepository:
 
 
 def service(repository: StubRepository, rate: int = 1000) -> RecordService:
+    pages = MemoryPageCache(max_bytes=1 << 20, ttl_seconds=300)
     return RecordService(
         repository,
-        MemoryPageCache(max_bytes=1 << 20, ttl_seconds=300),
-        MemoryTokenBucket(rate=rate),
+        pages,
+        MemoryAdmission(MemoryTokenBucket(rate=rate), pages),
         page_size_default=2,
         bulk_max_items=5,
     )

@@ -105,7 +105,8 @@ async def migrate_oracle(
     """
     import oracledb  # the oracle extra: imported only where Oracle is used
 
-    from app.adapters.db.oracle import OracleTarget, translated
+    from app.adapters.db.oracle import translated
+    from app.adapters.db.oracle_target import OracleTarget
 
     target = OracleTarget.from_url(url)
     async with translated():

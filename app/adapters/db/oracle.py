@@ -2,7 +2,8 @@
 
 The pool is fixed in size (min = max), waits a bounded time for a free connection, pings idle
 connections before handing them out, and every call runs under a call timeout. Statements come
-from sql/oracle/; bulk operations from the PL/SQL package in plsql/.
+from sql/oracle/; bulk operations and the allow-listed procedures (oracle_procedures.py) from
+the PL/SQL package in plsql/.
 """
 
 from __future__ import annotations
@@ -10,17 +11,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import oracledb
 from msgspec import Raw
 
+from app.adapters.db.oracle_procedures import call_procedure, check_call
+from app.adapters.db.oracle_target import OracleTarget
+from app.adapters.db.sqlfiles import Statements
 from app.errors import InvalidData, NotFound, ServiceError, StorageConflict, StorageUnavailable
 from app.ports.storage import FILTERS, AuditEntry, BulkOutcome, NewRecord, RecordQuery, RowError
-from app.adapters.db.sqlfiles import Statements
 from app.schemas.records import Record
 
 # LOBs (the serialized payload) arrive as str, not as LOB locators needing another round trip.
@@ -40,13 +41,11 @@ BINDS = {
 FAR_PAST = datetime(1, 1, 1)
 FAR_FUTURE = datetime(9999, 12, 31, 23, 59, 59, 999999)
 LAST_ID = "G" * 32  # sorts after every hex id
-# Transient driver errors: the connection dropped, could not be made, or timed out.
-RETRYABLE = frozenset({"DPY-4011", "DPY-6005", "DPY-4005", "DPY-4024", "DPY-6000", "DPY-6003"})
 VALUE_TOO_LARGE = frozenset({"ORA-12899", "ORA-01401", "ORA-40478"})
 REFUSED_VALUE = frozenset({"ORA-02290", "ORA-01400", "ORA-40441", "ORA-01722", "ORA-01858", "ORA-40596"})
 
 
-def error_for(full_code: str, *, recoverable: bool) -> ServiceError:
+def error_for(full_code: str) -> ServiceError:
     """The service's own error for an Oracle or driver error code (ORA-00001, DPY-4011 ...)."""
     if full_code == "ORA-00001":
         return StorageConflict("the record conflicts with one already stored")
@@ -56,8 +55,7 @@ def error_for(full_code: str, *, recoverable: bool) -> ServiceError:
         return InvalidData("the database refused a value")
     if full_code == "ORA-01403":
         return NotFound("no such record")
-    retryable = recoverable or full_code in RETRYABLE
-    return StorageUnavailable("the database could not complete the request", retryable=retryable)
+    return StorageUnavailable("the database could not complete the request")
 
 
 @asynccontextmanager
@@ -67,59 +65,9 @@ async def translated() -> AsyncIterator[None]:
     except oracledb.Error as exc:
         error = exc.args[0] if exc.args else None
         code = getattr(error, "full_code", "") or ""
-        raise error_for(code, recoverable=bool(getattr(error, "isrecoverable", False))) from exc
+        raise error_for(code) from exc
     except (OSError, TimeoutError) as exc:
-        raise StorageUnavailable("the database could not be reached", retryable=True) from exc
-
-
-@dataclass(frozen=True, slots=True)
-class OracleTarget:
-    """Where oracle://user:password@host:port/service points."""
-
-    user: str
-    password: str
-    host: str
-    port: int
-    service_name: str
-
-    @classmethod
-    def from_url(cls, url: str) -> OracleTarget:
-        parts = urlsplit(url)
-        if parts.scheme != "oracle" or not parts.hostname or not parts.username or not parts.path.strip("/"):
-            raise ValueError("an Oracle URL looks like oracle://user:password@host:1521/service")
-        return cls(
-            user=unquote(parts.username),
-            password=unquote(parts.password or ""),
-            host=parts.hostname,
-            port=parts.port or 1521,
-            service_name=parts.path.strip("/"),
-        )
-
-    async def connect(self) -> oracledb.AsyncConnection:
-        """One standalone connection (migrations, tools); the service itself uses the pool."""
-        conn: oracledb.AsyncConnection = await oracledb.connect_async(
-            user=self.user,
-            password=self.password,
-            host=self.host,
-            port=self.port,
-            service_name=self.service_name,
-        )
-        return conn
-
-
-@dataclass(frozen=True, slots=True)
-class Procedure:
-    """A PL/SQL procedure the service may call, with the Python type of each parameter."""
-
-    inputs: dict[str, type]
-    outputs: dict[str, type]
-
-
-# The only procedures execute_plsql_procedure runs; anything else is refused before the database.
-PROCEDURES = {
-    "data_records_bulk.touch_users": Procedure({"p_user_ids": list}, {"p_touched": int}),
-    "data_records_bulk.purge_before": Procedure({"p_cutoff": datetime}, {"p_purged": int}),
-}
+        raise StorageUnavailable("the database could not be reached") from exc
 
 
 def _utc(moment: datetime) -> datetime:
@@ -324,34 +272,12 @@ class OracleRecordRepository:
     async def execute_plsql_procedure(
         self, name: str, params: dict[str, Any], audit: AuditEntry
     ) -> dict[str, Any]:
-        """Call an allow-listed procedure with typed binds; returns its OUT parameters. The
-        package writes an audit row for each record it changes, naming `audit`'s actor."""
-        procedure = PROCEDURES.get(name)
-        if procedure is None:
-            raise InvalidData(f"{name!r} is not a procedure the service may call")
-        if set(params) != set(procedure.inputs):
-            raise InvalidData(f"{name} takes exactly {sorted(procedure.inputs)}")
-        for key, kind in procedure.inputs.items():
-            if not isinstance(params[key], kind) or (
-                kind is list and not all(isinstance(v, str) for v in params[key])
-            ):
-                raise InvalidData(f"{name}: {key} must be a {kind.__name__}")
+        """Call an allow-listed procedure of the PL/SQL package (PlsqlProcedures)."""
+        checked = check_call(name, params)
         async with self._connection() as conn:
-            cursor = conn.cursor()
-            args: dict[str, Any] = {}
-            for key, value in params.items():
-                if isinstance(value, list):
-                    args[key] = cursor.arrayvar(str, value, 100)
-                elif isinstance(value, datetime):
-                    args[key] = _naive_utc(value) if value.tzinfo else value
-                else:
-                    args[key] = value
-            args["p_actor"] = audit.actor
-            args["p_request_id"] = audit.request_id
-            outs = {key: cursor.var(int) for key in procedure.outputs}
-            await cursor.callproc(name, keyword_parameters={**args, **outs})
+            outs = await call_procedure(conn, name, checked, params, audit)
             await conn.commit()
-        return {key: var.getvalue() for key, var in outs.items()}
+        return outs
 
     async def ping(self) -> None:
         async with self._connection() as conn:

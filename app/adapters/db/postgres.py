@@ -1,12 +1,11 @@
 """PostgreSQL through asyncpg: a pool opened in the lifespan, statements from sql/postgres/.
 
-asyncpg was measured against psycopg 3 on the bulk path (bench/pg_drivers.py): 1,000 rows in
-one INSERT ... unnest took 16.4 ms against 41.7 ms, and a single insert 124 us against 139 us.
+asyncpg, because it was measured faster than psycopg 3 on both the bulk and the single insert
+(bench/pg_drivers.py; the figures are in the README's "PostgreSQL" section).
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -16,6 +15,8 @@ from typing import Any
 import asyncpg
 from msgspec import Raw
 
+from app.adapters.db.sqlfiles import Statements, to_numbered
+from app.concurrency import Coalescer
 from app.errors import InvalidData, StorageConflict, StorageUnavailable
 from app.ports.storage import (
     OFFSET_READ_BINDS,
@@ -25,7 +26,6 @@ from app.ports.storage import (
     RecordQuery,
     RowError,
 )
-from app.adapters.db.sqlfiles import Statements, to_numbered
 from app.schemas.records import Record
 
 FAR_PAST = datetime(1, 1, 1, tzinfo=UTC)
@@ -76,8 +76,13 @@ class PostgresRecordRepository:
         self._max_size = max_size
         self._timeout = timeout
         self._pool: asyncpg.Pool | None = None
-        self._group: list[tuple[NewRecord, AuditEntry, asyncio.Future[Record]]] = []
-        self._committing: asyncio.Task[None] | None = None
+        # Group commit: while one statement stores a group, the creates that arrive gather
+        # for the next; each is acknowledged once the statement holding it has committed.
+        self._group: Coalescer[tuple[NewRecord, AuditEntry], Record] = Coalescer(
+            self._store_group,
+            lost=lambda: StorageUnavailable("the write was interrupted; whether it was stored is not known"),
+            one_at_a_time=True,
+        )
 
     async def open(self) -> None:
         """Open the pool (fixed bounds, every call under the command timeout)."""
@@ -106,57 +111,33 @@ class PostgresRecordRepository:
         return self._pool
 
     async def create(self, record: NewRecord, audit: AuditEntry) -> Record:
-        # Group commit: while one statement stores a group, the creates that arrive gather for
-        # the next; each is acknowledged once the statement holding it has committed.
-        done: asyncio.Future[Record] = asyncio.get_running_loop().create_future()
-        self._group.append((record, audit, done))
-        if self._committing is None:
-            self._commit_next()
-        return await done
+        return await self._group((record, audit))
 
-    def _commit_next(self) -> None:
-        group, self._group = self._group, []
-        task = asyncio.get_running_loop().create_task(self._store_group(group))
-        self._committing = task
-
-        def settle(finished: asyncio.Task[None]) -> None:
-            self._committing = None
-            failure: BaseException | None = (
-                asyncio.CancelledError() if finished.cancelled() else finished.exception()
-            )
-            for *_, future in group:
-                if not future.done():
-                    future.set_exception(failure or StorageUnavailable("the record was not stored"))
-            if self._group:
-                self._commit_next()
-
-        task.add_done_callback(settle)
-
-    async def _store_group(self, group: list[tuple[NewRecord, AuditEntry, asyncio.Future[Record]]]) -> None:
-        records = [record for record, _, _ in group]
+    async def _store_group(self, group: list[tuple[NewRecord, AuditEntry]]) -> list[Record | Exception]:
+        records = [record for record, _ in group]
         ids = [str(uuid.uuid4()) for _ in group]
         try:
-            rows = await self._insert(records, ids, [audit for _, audit, _ in group])
+            rows = await self._insert(records, ids, [audit for _, audit in group])
         except (InvalidData, StorageConflict):
             # Some row was refused: each create on its own, so only that one fails.
-            for record_id, (record, audit, future) in zip(ids, group, strict=True):
+            outcomes: list[Record | Exception] = []
+            for record_id, (record, audit) in zip(ids, group, strict=True):
                 outcome = await self._create_row_by_row([record], [record_id], True, audit)
                 if outcome.refused:
-                    future.set_exception(InvalidData("the database refused a value"))
+                    outcomes.append(InvalidData("the database refused a value"))
                 else:
-                    future.set_result(await self._fetch_created(record, record_id))
-            return
-        for record_id, (record, _, future) in zip(ids, group, strict=True):
-            created_at, updated_at = rows[record_id]
-            future.set_result(
-                Record(
-                    id=record_id,
-                    user_id=record.user_id,
-                    payload=Raw(record.payload),
-                    created_at=created_at,
-                    updated_at=updated_at,
-                )
+                    outcomes.append(await self._fetch_created(record, record_id))
+            return outcomes
+        return [
+            Record(
+                id=record_id,
+                user_id=record.user_id,
+                payload=Raw(record.payload),
+                created_at=rows[record_id][0],
+                updated_at=rows[record_id][1],
             )
+            for record_id, record in zip(ids, records, strict=True)
+        ]
 
     async def _insert(
         self, records: Sequence[NewRecord], ids: list[str], audits: Sequence[AuditEntry]

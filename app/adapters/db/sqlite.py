@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 import msgspec
 from msgspec import Raw
 
+from app.adapters.db.sqlfiles import Statements
+from app.concurrency import Coalescer
 from app.errors import StorageConflict, StorageUnavailable
 from app.ports.storage import (
     OFFSET_READ_BINDS,
@@ -28,7 +30,6 @@ from app.ports.storage import (
     RecordQuery,
     RowError,
 )
-from app.adapters.db.sqlfiles import Statements
 from app.schemas.records import Record
 
 T = TypeVar("T")
@@ -39,6 +40,7 @@ BINDS = {
     **OFFSET_READ_BINDS,
 }
 FAR_PAST = "0000-01-01T00:00:00.000000Z"
+UNKNOWN_OUTCOME = "the write was interrupted; whether it was stored is not known"
 _encoder = msgspec.json.Encoder()
 FAR_FUTURE = "9999-12-31T23:59:59.999999Z"
 
@@ -108,8 +110,11 @@ class SqliteRecordRepository:
         self._reader_count = readers
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._all: list[sqlite3.Connection] = []
-        self._group: list[tuple[dict[str, str], AuditEntry, asyncio.Future[None]]] = []
-        self._committing: asyncio.Task[list[BaseException | None]] | None = None
+        # Group commit: while one transaction commits (and waits for its fsync), the creates
+        # that arrive gather for the next; each is acknowledged once its own has committed.
+        self._group: Coalescer[tuple[dict[str, str], AuditEntry], None] = Coalescer(
+            self._commit_group, lost=lambda: StorageUnavailable(UNKNOWN_OUTCOME), one_at_a_time=True
+        )
 
     async def open(self) -> None:
         """Open the writer and reader connections and their threads."""
@@ -156,13 +161,7 @@ class SqliteRecordRepository:
 
     async def create(self, record: NewRecord, audit: AuditEntry) -> Record:
         row = self._row(record, to_text(datetime.now(UTC)))
-        # Group commit: while one transaction commits (and waits for its fsync), the creates
-        # that arrive gather for the next one; each is acknowledged once its own has committed.
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._group.append((row, audit, done))
-        if self._committing is None:
-            self._commit_next()
-        await done
+        await self._group((row, audit))
         moment = datetime.fromisoformat(row["created_at"])
         return Record(
             id=row["id"],
@@ -172,38 +171,17 @@ class SqliteRecordRepository:
             updated_at=moment,
         )
 
-    def _commit_next(self) -> None:
-        group, self._group = self._group, []
-        task = asyncio.get_running_loop().create_task(self._write(self._insert_group, group))
-        self._committing = task
-
-        def settle(finished: asyncio.Task[list[BaseException | None]]) -> None:
-            self._committing = None
-            if finished.cancelled():
-                outcomes: list[BaseException | None] = [asyncio.CancelledError()] * len(group)
-            elif (failure := finished.exception()) is not None:
-                outcomes = [failure] * len(group)
-            else:
-                outcomes = finished.result()
-            for (*_, future), outcome in zip(group, outcomes, strict=True):
-                if not future.done():
-                    if outcome is None:
-                        future.set_result(None)
-                    else:
-                        future.set_exception(outcome)
-            if self._group:
-                self._commit_next()
-
-        task.add_done_callback(settle)
+    async def _commit_group(self, group: list[tuple[dict[str, str], AuditEntry]]) -> list[Exception | None]:
+        return await self._write(self._insert_group, group)
 
     def _insert_group(
-        self, conn: sqlite3.Connection, group: list[tuple[dict[str, str], AuditEntry, asyncio.Future[None]]]
-    ) -> list[BaseException | None]:
+        self, conn: sqlite3.Connection, group: list[tuple[dict[str, str], AuditEntry]]
+    ) -> list[Exception | None]:
         """Each create in its own savepoint, so one refused row fails only its own request."""
-        outcomes: list[BaseException | None] = []
+        outcomes: list[Exception | None] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for row, audit, _ in group:
+            for row, audit in group:
                 conn.execute("SAVEPOINT one_create")
                 try:
                     self._execute(conn, "insert_record", row)

@@ -1,16 +1,15 @@
 """The in-process page cache: an LRU bounded in bytes, with a TTL per entry.
 
 Pages are kept LZ4-compressed (by Blosc) when that saves a quarter or more: JSON pages of
-records shrink several times, so the same bytes of memory hold the whole hot set (a hit pays
-about 1.5 µs to decompress 12 KB, far less than a round trip to Redis or the database).
+records shrink several times, so the same bytes of memory hold the whole hot set, and a hit
+pays far less to decompress than a round trip to Redis or the database would cost.
 
-Blosc, because it keeps the GIL while it works. Every other binding measured (lz4, cramjam,
-zstandard, pyzstd, zlib) lets it go around each call, and under granian a server thread is
-waiting for it: the event loop then sleeps until that thread hands it back, which cost a
-cached read more than the rest of its work (docs/performance.md: without Redis, get_hot ran
-at 0.51x of a bare Starlette app serving the same page with lz4, at 0.84x with Blosc).
-Blosc imports numpy when it is installed (16 MB more a worker); the service's own
-dependencies do not bring it."""
+Blosc, because it keeps the GIL while it works. The other bindings (lz4, cramjam, zstandard,
+pyzstd, zlib) let it go around each call, and under granian a server thread is waiting for
+it: the event loop then sleeps until that thread hands it back, which cost a cached read more
+than the rest of its work (docs/performance.md, "The GIL and granian's threads", has the
+figures). Blosc imports numpy when it is installed, which costs memory in every worker; the
+service's own dependencies do not bring it."""
 
 from __future__ import annotations
 
@@ -20,7 +19,7 @@ from collections.abc import Callable
 
 import blosc
 
-from app.ports.admission import Decision, RateLimiter
+from app.ports.cache import Lookup
 
 blosc.set_releasegil(False)
 blosc.set_nthreads(1)  # a page is one block: helper threads would only wait on each other
@@ -38,7 +37,7 @@ def unpack(kept: bytes | bytearray) -> bytes:
 
 
 class BoundedPages:
-    """Pages by (user, key), each with the token it was stored under; LRU within a byte bound."""
+    """Pages by (user, key), each with the generation it was stored under; LRU within a byte bound."""
 
     ENTRY_OVERHEAD = 200  # bytes of bookkeeping counted per entry, besides key and value
 
@@ -51,25 +50,25 @@ class BoundedPages:
         self.size_bytes = 0
 
     def get(self, user_id: str, key: str) -> tuple[int, bytes] | None:
-        """The token and page stored for (user, key), unless absent or expired."""
+        """The generation and page stored for (user, key), unless absent or expired."""
         entry = self._entries.get((user_id, key))
         if entry is None:
             return None
-        expires, token, value = entry
+        expires, generation, value = entry
         if expires <= self._clock():
             self._drop((user_id, key))
             return None
         self._entries.move_to_end((user_id, key))
-        return token, unpack(value)
+        return generation, unpack(value)
 
-    def put(self, user_id: str, key: str, token: int, value: bytes) -> None:
+    def put(self, user_id: str, key: str, generation: int, value: bytes) -> None:
         """Keep the page, evicting the least recently used ones past the byte bound."""
         kept = pack(value)
         cost = self._cost(user_id, key, kept)
         if cost > self._max_bytes:
             return
         self._drop((user_id, key))
-        self._entries[(user_id, key)] = (self._clock() + self._ttl, token, kept)
+        self._entries[(user_id, key)] = (self._clock() + self._ttl, generation, kept)
         self._keys_by_user.setdefault(user_id, set()).add(key)
         self.size_bytes += cost
         while self.size_bytes > self._max_bytes:
@@ -114,8 +113,9 @@ class MemoryPageCache:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._pages = BoundedPages(max_bytes=max_bytes, ttl_seconds=ttl_seconds, clock=clock)
-        # When each user last wrote, on a logical clock; forgotten oldest first, after which
-        # every token older than the forgotten write is refused (`_floor`).
+        # When each user last wrote, on a logical clock (the generation `get` hands out);
+        # forgotten oldest first, after which every generation older than the forgotten write
+        # is refused (`_floor`).
         self._tick = 0
         self._written_at: OrderedDict[str, int] = OrderedDict()
         self._max_tracked_users = max_tracked_users
@@ -126,23 +126,14 @@ class MemoryPageCache:
         """Bytes held, bookkeeping included."""
         return self._pages.size_bytes
 
-    async def get(self, user_id: str, key: str) -> tuple[bytes | None, int]:
+    async def get(self, user_id: str, key: str) -> Lookup:
         found = self._pages.get(user_id, key)
         return (None if found is None else found[1]), self._tick
 
-    async def get_admitted(
-        self, user_id: str, key: str, limiter: RateLimiter
-    ) -> tuple[Decision, bytes | None, int]:
-        decision = await limiter.acquire(user_id)
-        if not decision.allowed:
-            return decision, None, -1
-        value, token = await self.get(user_id, key)
-        return decision, value, token
-
-    async def set(self, user_id: str, key: str, value: bytes, token: int) -> None:
-        if token < self._floor or self._written_at.get(user_id, -1) >= token:
+    async def set(self, user_id: str, key: str, value: bytes, generation: int) -> None:
+        if generation < self._floor or self._written_at.get(user_id, -1) >= generation:
             return
-        self._pages.put(user_id, key, token, value)
+        self._pages.put(user_id, key, generation, value)
 
     async def invalidate_user(self, user_id: str) -> None:
         self._written_at[user_id] = self._tick

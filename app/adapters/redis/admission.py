@@ -1,66 +1,88 @@
-"""Token buckets in Redis: one Lua script, atomic, on Redis's own clock, one key per user.
+"""Admission on token buckets in Redis: one Lua script (gate.lua), atomic, on Redis's own
+clock, one key per user, shared by every process of the service.
 
-A process may be handed a few of a user's tokens at once (app/leases.py) and spend them on the
+A process may be handed a few of a user's tokens at once (leases/) and spend them on the
 user's next requests without a round trip; they have left the bucket already, so the budget
-holds across every process."""
+holds across every process. A list read takes its token and reads its page in one gate call
+(pages.py). When Redis fails, requests are admitted: the limit protects the database, and
+refusing everyone would be the outage."""
 
 from __future__ import annotations
 
 import math
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app.adapters.redis.codec import GateCall, GateReply
 from app.adapters.redis.leases import Leases
+from app.adapters.redis.pages import UNASKED, RedisPageCache
 from app.ports.admission import Decision
-from app.adapters.redis.client import Pause, bucket_key
+from app.ports.cache import Lookup
+from app.resilience.breakers import Breaker
 
 
-class RedisTokenBucket:
-    """RateLimiter shared by every process of the service. When Redis fails, requests are
-    admitted (the limit protects the database; refusing everyone would be the outage)."""
+class RedisAdmission:
+    """Admission shared by every process: tokens from Redis, or from this process's lease."""
 
-    def __init__(self, client: Redis, *, rate: int, window: int, pause: Pause, leases: Leases) -> None:
-        self.client = client
-        self.rate = rate
-        self.window = window
-        self.pause = pause
-        self.leases = leases
-        self.gate = leases.gate
+    def __init__(self, pages: RedisPageCache, *, breaker: Breaker, leases: Leases) -> None:
+        self._pages = pages
+        self._breaker = breaker
+        self._leases = leases
+        self._book = leases.book
+        self._rate = leases.budget.rate
+        self._window = leases.budget.window
+        self._anyway = Decision(True, self._rate, self._window, self._rate, 0)  # Redis away: fail open
 
-    def decision(self, allowed: int, left: int, wait_ms: int) -> Decision:
-        """The Decision for what the gate script answered."""
-        retry_after = 0 if allowed else max(1, math.ceil(int(wait_ms) / 1000))
-        return Decision(bool(allowed), self.rate, self.window, int(left), retry_after)
+    def _decision(self, reply: GateReply) -> Decision:
+        retry_after = 0 if reply.allowed else max(1, math.ceil(reply.wait_ms / 1000))
+        return Decision(reply.allowed, self._rate, self._window, reply.left, retry_after)
 
-    def from_lease(self, user_id: str) -> Decision | None:
+    def _from_lease(self, user_id: str) -> Decision | None:
         """Admitted on a spare token this process holds for the user, if it holds one."""
-        lease = self.leases.take_token(user_id)
-        return None if lease is None else self.decision(1, self.leases.spare_left(lease), 0)
+        lease = self._book.take_token(user_id)
+        if lease is None:
+            return None
+        return Decision(True, self._rate, self._window, self._book.spare_left(lease), 0)
 
-    def admitted_anyway(self) -> Decision:
-        return Decision(True, self.rate, self.window, self.rate, 0)
-
-    async def acquire(self, user_id: str) -> Decision:
-        if (decision := self.from_lease(user_id)) is not None:
+    async def admit(self, user_id: str) -> Decision:
+        if (decision := self._from_lease(user_id)) is not None:
             return decision
-        if self.pause.active:
-            return self.admitted_anyway()
-        asked_at = self.leases.now()
+        if self._breaker.is_open:
+            return self._anyway
+        asked_at = self._leases.now()
+        call = GateCall(user_id, self._book.want(user_id, own=True), self._rate, self._window)
         try:
-            allowed, granted, left, wait_ms, _, _ = await self.gate(
-                keys=[bucket_key(user_id)], args=[self.leases.want(user_id, own=True), self.rate, self.window]
-            )
+            reply = await self._leases.gate(call)
         except (RedisError, OSError) as exc:
-            self.pause.failed("rate limit", exc)
-            return self.admitted_anyway()
-        self.leases.contact()
-        if not allowed:  # a concurrent request of this process may have been handed spare tokens
-            return self.from_lease(user_id) or self.decision(allowed, left, wait_ms)
-        self.leases.granted(
-            user_id, asked_at=asked_at, tokens=granted, own=True, left=left, generation=None, lease_ms=0
+            self._breaker.failure("rate limit", exc)
+            return self._anyway
+        self._leases.contact()
+        if not reply.allowed:  # a concurrent request of this process may have been handed spare tokens
+            return self._from_lease(user_id) or self._decision(reply)
+        self._book.granted(
+            user_id,
+            asked_at=asked_at,
+            tokens=reply.granted,
+            own=True,
+            left=reply.left,
+            generation=None,
+            lease_ms=0,
         )
-        return self.decision(allowed, left, wait_ms)
+        return self._decision(reply)
+
+    async def admit_and_read(self, user_id: str, page_key: str) -> tuple[Decision, Lookup]:
+        decision = self._from_lease(user_id)
+        reply, found = await self._pages.read(user_id, page_key, limited=True, own=decision is None)
+        if decision is not None:
+            return decision, found
+        if reply is None:
+            return self._anyway, UNASKED
+        if reply.allowed:
+            return self._decision(reply), found
+        # Refused: a concurrent request of this process may have been handed spare tokens.
+        if (decision := self._from_lease(user_id)) is None:
+            return self._decision(reply), UNASKED
+        return decision, await self._pages.get(user_id, page_key)
 
     async def close(self) -> None:
         return None  # the client belongs to the composition root

@@ -1,49 +1,26 @@
-"""The Redis connection: explicit timeouts, no hidden retries, a pause after a failure, the
-Lua scripts, registered once, and the names of the keys."""
+"""The Redis connection: explicit timeouts, no hidden retries, commands packed in C, and the
+Lua scripts of lua/, registered once, each called through its codec (codec.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, TypeVar
 
 import hiredis
-import structlog
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import ConnectionError, NoScriptError
 from redis.typing import EncodableT
 
-if TYPE_CHECKING:
-    from app.adapters.redis.leases import Leases
+from app.adapters.redis.codec import ScriptCall
+from app.concurrency import Coalescer
 
-log = structlog.get_logger("app.redis")
 LUA = Path(__file__).resolve().parent / "lua"
-
-
-# Every key of one user shares the user's hash tag ({user_id}): one Redis Cluster slot, so one
-# script may touch them all.
-
-
-def bucket_key(user_id: str) -> str:
-    """The user's token bucket."""
-    return f"rate_limit:{{{user_id}}}"
-
-
-def page_keys(user_id: str) -> list[str]:
-    """The user's page hash and generation counter."""
-    return [f"user_data:{{{user_id}}}", f"user_data:{{{user_id}}}:gen"]
-
-
-def lease_key(user_id: str) -> str:
-    """Who holds a read lease on the user's pages, and until when (app/leases.py)."""
-    return f"user_data:{{{user_id}}}:leases"
+C = TypeVar("C", bound=ScriptCall)
+R = TypeVar("R")
 
 
 class PackedConnection(Connection):
@@ -87,104 +64,32 @@ def connect_listener(url: str, *, timeout: float) -> Redis:
     )
 
 
-def script(client: Redis, name: str) -> AsyncScript:
-    """A Lua script from app/lua/, sent by SHA (and loaded on first use)."""
-    return client.register_script((LUA / f"{name}.lua").read_text(encoding="utf-8"))
+class Script(Generic[C, R]):
+    """One Lua script of lua/, sent by SHA (and loaded again when Redis lost it), its calls
+    encoded and its replies decoded by the codec's types."""
 
-
-class Pause:
-    """After a Redis failure, callers skip Redis for `seconds`, so a dead server costs one
-    timeout, not one per request."""
-
-    def __init__(self, seconds: float = 1.0) -> None:
-        self._seconds = seconds
-        self._until = 0.0
-
-    @property
-    def active(self) -> bool:
-        return time.monotonic() < self._until
-
-    def failed(self, what: str, exc: BaseException) -> None:
-        if not self.active:
-            log.warning(
-                "redis unavailable, skipping it",
-                operation=what,
-                error=type(exc).__name__,
-                pause_seconds=self._seconds,
-            )
-        self._until = time.monotonic() + self._seconds
-
-
-@dataclass(frozen=True, slots=True)
-class RedisLink:
-    """One client and one Pause, shared by everything of a process that uses Redis, so one
-    failure noticed by any of them spares all the others the same timeout; and the process's
-    leases, whose channel the lifespan opens and closes."""
-
-    client: Redis
-    pause: Pause
-    leases: Leases | None = None
-
-
-async def run_script(
-    client: Redis, lua: AsyncScript, calls: Sequence[tuple[Sequence[str], Sequence[EncodableT]]]
-) -> list[Any]:
-    """Calls of one Lua script in one pipeline; the replies in order, errors as values. Calls
-    that found the script gone (Redis restarted or flushed its scripts) run again after it is
-    loaded."""
-    pipe = client.pipeline(transaction=False)
-    for keys, args in calls:
-        pipe.evalsha(lua.sha, len(keys), *keys, *args)
-    replies: list[Any] = await pipe.execute(raise_on_error=False)
-    if any(isinstance(r, NoScriptError) for r in replies):
-        lua.sha = await client.script_load(lua.script)
-        replies = [
-            await lua(keys, args) if isinstance(reply, NoScriptError) else reply
-            for (keys, args), reply in zip(calls, replies, strict=True)
-        ]
-    return replies
-
-
-class Batched:
-    """Calls of one Lua script from concurrent requests, sent together: every call made while
-    the event loop runs one turn goes out in one pipeline, one round trip for all of them."""
-
-    def __init__(self, client: Redis, script: AsyncScript) -> None:
+    def __init__(self, client: Redis, name: str, decode: Callable[[Any], R]) -> None:
         self._client = client
-        self.script = script
-        self._waiting: list[tuple[Sequence[str], Sequence[EncodableT], asyncio.Future[Any]]] = []
+        self._lua = client.register_script((LUA / f"{name}.lua").read_text(encoding="utf-8"))
+        self._decode = decode
 
-    async def __call__(self, keys: Sequence[str], args: Sequence[EncodableT]) -> Any:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        if not self._waiting:
-            loop.call_soon(self._send_batch)
-        self._waiting.append((keys, args, future))
-        return await future
+    async def run(self, calls: Sequence[C]) -> list[R | Exception]:
+        """Calls in one pipeline: the replies in order, errors as values. Calls that found the
+        script gone (Redis restarted or flushed its scripts) run again once it is loaded."""
+        pipe = self._client.pipeline(transaction=False)
+        for call in calls:
+            keys = call.keys()
+            pipe.evalsha(self._lua.sha, len(keys), *keys, *call.args())
+        replies: list[object] = await pipe.execute(raise_on_error=False)
+        if any(isinstance(r, NoScriptError) for r in replies):
+            self._lua.sha = await self._client.script_load(self._lua.script)
+            replies = [
+                await self._lua(call.keys(), call.args()) if isinstance(reply, NoScriptError) else reply
+                for call, reply in zip(calls, replies, strict=True)
+            ]
+        return [r if isinstance(r, Exception) else self._decode(r) for r in replies]
 
-    def _send_batch(self) -> None:
-        batch, self._waiting = self._waiting, []
-        task = asyncio.get_running_loop().create_task(self._send(batch))
-        _sending.add(task)
-        task.add_done_callback(_sending.discard)
-
-    async def _send(
-        self, batch: list[tuple[Sequence[str], Sequence[EncodableT], asyncio.Future[Any]]]
-    ) -> None:
-        try:
-            replies = await run_script(self._client, self.script, [(keys, args) for keys, args, _ in batch])
-        except BaseException as exc:
-            for *_, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for (*_, future), reply in zip(batch, replies, strict=True):
-            if future.done():
-                continue
-            if isinstance(reply, Exception):
-                future.set_exception(reply)
-            else:
-                future.set_result(reply)
-
-
-_sending: set[asyncio.Task[None]] = set()  # strong references while batches are in flight
+    def pipelined(self) -> Coalescer[C, R]:
+        """The script called by concurrent requests: the calls made in one event-loop turn
+        travel in one pipeline, one round trip for all of them."""
+        return Coalescer(self.run, lost=lambda: ConnectionError("the pipeline was cancelled"))

@@ -1,0 +1,29 @@
+"""The names of the Redis keys and channels, after the architecture document.
+
+Every key of one user shares the user's hash tag ({user_id}): one Redis Cluster slot, so one
+script may touch them all.
+"""
+
+from __future__ import annotations
+
+HOLDER_CHANNEL_PREFIX = "lease:holder:"
+
+
+def bucket_key(user_id: str) -> str:
+    """The user's token bucket."""
+    return f"rate_limit:{{{user_id}}}"
+
+
+def page_keys(user_id: str) -> list[str]:
+    """The user's page hash and generation counter."""
+    return [f"user_data:{{{user_id}}}", f"user_data:{{{user_id}}}:gen"]
+
+
+def lease_key(user_id: str) -> str:
+    """Who holds a read lease on the user's pages, and until when (adapters/redis/leases/)."""
+    return f"user_data:{{{user_id}}}:leases"
+
+
+def holder_channel(holder: str) -> str:
+    """Where a process hears that a write ended its lease, or that its own write was heard."""
+    return HOLDER_CHANNEL_PREFIX + holder
