@@ -39,7 +39,7 @@ lint: $(VENV)/.dev-deps ## ruff and mypy
 	$(BIN)/ruff format --check app tests bench
 	$(BIN)/mypy
 
-bench: $(VENV)/.dev-deps ## load-test on PostgreSQL and Redis (beside the peer when BENCH_PEER_DIR is set; needs wrk)
+bench: $(VENV)/.dev-deps ## load-test on PostgreSQL and Redis (beside the peer with BENCH_PEER_DIR, beside a git commit with BENCH_BASELINE; needs wrk)
 	$(BIN)/python -m bench.production
 
 bench-servers: $(VENV)/.dev-deps ## the same app on granian, uvicorn and hypercorn, on SQLite (needs wrk)

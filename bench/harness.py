@@ -120,8 +120,9 @@ def worker_peak_rss_mib(pid: int) -> float:
 
 
 @contextmanager
-def service(env: dict[str, str], *, log: Path) -> Iterator[tuple[str, int]]:
-    """Serve the app with these APP_* settings; yields its base URL and PID."""
+def service(env: dict[str, str], *, log: Path, root: Path = ROOT) -> Iterator[tuple[str, int]]:
+    """Serve the app with these APP_* settings (the tree at `root`: another build of the
+    service, for a side-by-side run); yields its base URL and PID."""
     port = free_port()
     full_env = {
         **os.environ,
@@ -133,7 +134,7 @@ def service(env: dict[str, str], *, log: Path) -> Iterator[tuple[str, int]]:
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve"],
-            cwd=ROOT,
+            cwd=root,
             env=full_env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -2,7 +2,7 @@
 peer implementation and the bare-framework ceiling when BENCH_PEER_DIR names the yardstick
 folder (the one holding peers/fastapi_ref and peers/ceiling).
 
-    python -m bench.production [--duration 10s] [--records 100000] [--users 10000]
+    python -m bench.production [--duration 10s] [--records 100000] [--users 10000] [--baseline REF]
 
 Environment: BENCH_POSTGRES_URL (a server where the bench may create databases; default
 TEST_POSTGRES_URL or postgresql://postgres@127.0.0.1:5432/postgres), BENCH_REDIS_URL (default
@@ -10,6 +10,10 @@ redis://127.0.0.1:6379; databases 2 and 1 are flushed), BENCH_PEER_DIR (optional
 Every target gets the same seeded rows and the same wrk scenarios. All targets run at once
 (idle but for the one under load); round after round, each scenario runs on each target back
 to back, and the figures are each target's median round (--rounds, 3 by default).
+
+--baseline REF (or BENCH_BASELINE=REF, e.g. `make bench BENCH_BASELINE=main`) also serves the
+service as it was at that git commit, on the same database, so that a change is measured
+before and after in one sitting and reported as a ratio.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import redis
 
 from bench.harness import (
     RESULT_COLUMNS,
+    ROOT,
     arguments,
     peak_rss_mib,
     require_wrk,
@@ -83,6 +88,16 @@ def seed(url: str, records: int, users: int) -> list[str]:
     return asyncio.run(
         _sql(url, "ANALYZE data_records", "SELECT id FROM data_records ORDER BY random() LIMIT 10000")
     )
+
+
+def checkout(ref: str, where: Path) -> Path:
+    """The service's files at a git commit, in a folder of their own."""
+    where.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", ref], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(where)], input=archive, check=True)
+    return where
 
 
 def flush(db: int) -> None:
@@ -167,6 +182,12 @@ def main() -> None:
     parser = arguments(__doc__)
     parser.add_argument("--hot-users", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3, help="times each scenario runs on each target")
+    parser.add_argument(
+        "--baseline",
+        default=os.environ.get("BENCH_BASELINE") or None,
+        metavar="REF",
+        help="also serve the service at this git commit, side by side",
+    )
     args = parser.parse_args()
     require_wrk()
     peer_dir = os.environ.get("BENCH_PEER_DIR")
@@ -189,6 +210,11 @@ def main() -> None:
         url, pid = running.enter_context(service(env, log=work / "service.log"))
         ids = {**base_env, "IDS_FILE": str(work / "ids.txt")}
         targets.append(Target("service", url, pid, ids, 2, tuple(args.scenarios), ours))
+        if args.baseline:
+            tree = checkout(args.baseline, work / "baseline")
+            env = {**env, "APP_REDIS_URL": f"{REDIS}/3"}
+            url, pid = running.enter_context(service(env, log=work / "baseline.log", root=tree))
+            targets.append(Target("baseline", url, pid, ids, 3, tuple(args.scenarios), ours))
 
         if peer_dir:
             peer = fresh_database("bench_peer")
@@ -222,8 +248,10 @@ def main() -> None:
         runs: dict[tuple[str, str], list[dict[str, object]]] = {}
         for round_number in range(1, args.rounds + 1):
             print(f"round {round_number} of {args.rounds}", flush=True)
+            # Every other round the targets go in the reverse order: none always runs first.
+            in_turn = targets if round_number % 2 else targets[::-1]
             for scenario in order:
-                for target in targets:
+                for target in in_turn:
                     if scenario in target.scenarios:
                         runs.setdefault((target.label, scenario), []).append(measure(target, scenario, args))
         rows = [
@@ -253,9 +281,11 @@ def report(rows: list[dict[str, object]], scenarios: list[str]) -> None:
             "p99 vs peer": ratio(scenario, "peer", "p99_ms", 2),
             "req_s vs ceiling": ratio(scenario, "ceiling", "req_s", 2),
             "worker RSS vs peer": ratio(scenario, "peer", "worker_rss_mib", 2),
+            "req_s vs baseline": ratio(scenario, "baseline", "req_s", 2),
+            "p99 vs baseline": ratio(scenario, "baseline", "p99_ms", 2),
         }
         for scenario in scenarios
-        if ("peer", scenario) in by
+        if ("peer", scenario) in by or ("baseline", scenario) in by
     ]
     if ratios:
         print()

@@ -24,13 +24,13 @@ def free_port() -> int:
 
 
 def call(port: int, method: str, path: str, body: object = None) -> tuple[int, dict[str, str], bytes]:
-    """One request on a new connection: status, headers and body."""
+    """One request on a new connection: status, headers (names in lower case) and body."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         data = None if body is None else json.dumps(body).encode()
         conn.request(method, path, body=data, headers={"content-type": "application/json"})
         response = conn.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
         conn.close()
 

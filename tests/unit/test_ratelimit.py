@@ -53,13 +53,29 @@ async def test_wait_grows_with_a_slow_refill() -> None:
 
 
 async def test_memory_stays_bounded_and_full_buckets_are_forgotten_first() -> None:
+    clock = Clock(0.0)
+    bucket = MemoryTokenBucket(rate=10, window=60, max_users=100, clock=clock)
+    await bucket.acquire("heavy")  # the first user seen
+    for i in range(99):  # then 99 others, whose buckets are full again within seconds
+        await bucket.acquire(f"old{i}")
+    clock.now = 59.0
+    for _ in range(10):  # the first user spends its whole budget
+        await bucket.acquire("heavy")
+    clock.now = 60.0
+
+    await bucket.acquire("new")  # one user past the bound
+
+    assert bucket.tracked <= 100
+    assert not (await bucket.acquire("heavy")).allowed  # its empty bucket was kept, not forgotten
+
+
+async def test_past_the_bound_with_no_full_bucket_those_first_seen_longest_ago_go() -> None:
     clock = Clock()
     bucket = MemoryTokenBucket(rate=10, window=60, max_users=100, clock=clock)
-    for _ in range(10):
-        await bucket.acquire("heavy")
-    for i in range(150):
-        await bucket.acquire(f"user{i}")
-        clock.now += 60  # every earlier bucket refills completely
+    for i in range(250):  # nobody's bucket refills meanwhile
+        for _ in range(10):
+            await bucket.acquire(f"user{i}")
 
-    assert len(bucket._buckets) <= 100
-    assert (await bucket.acquire("heavy")).remaining == 9
+    assert bucket.tracked <= 100
+    assert not (await bucket.acquire("user249")).allowed  # the latest are still limited
+    assert (await bucket.acquire("user0")).allowed  # the earliest start again with a full bucket

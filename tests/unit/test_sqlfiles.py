@@ -6,7 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from app.adapters.db.sqlfiles import Migration, MigrationDrift, bind_names, load_migrations, pending
+from app.adapters.db import oracle, postgres, sqlite
+from app.adapters.db.dialects import DIALECTS as REGISTRY
+from app.adapters.db.sqlfiles import (
+    Migration,
+    MigrationDrift,
+    Statements,
+    bind_names,
+    load_migrations,
+    load_queries,
+    pending,
+)
 from app.settings import DEFAULT_SQL_DIR
 
 DIALECTS = sorted(p.name for p in DEFAULT_SQL_DIR.iterdir() if p.is_dir())
@@ -43,15 +53,42 @@ def test_bind_names_skip_casts_strings_and_comments() -> None:
     assert bind_names(sql) == {"yes", "also_yes"}
 
 
-def test_migrations_are_versioned_in_order(tmp_path: Path) -> None:
-    for dialect in DIALECTS:
-        versions = [m.version for m in load_migrations(DEFAULT_SQL_DIR, dialect)]
-        assert versions == sorted(versions) and versions[0] == 1
+def test_every_dialect_has_a_folder_and_every_folder_a_dialect() -> None:
+    assert sorted(d.name for d in REGISTRY) == DIALECTS
 
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_each_dialects_migrations_run_from_one_without_a_gap(dialect: str) -> None:
+    versions = [m.version for m in load_migrations(DEFAULT_SQL_DIR, dialect)]
+
+    assert versions == list(range(1, len(versions) + 1))
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (["V0001__a.sql", "V0003__c.sql"], "V0002 is missing"),
+        (["V0002__b.sql"], "V0001 is missing"),
+        (["V0001__a.sql", "V00001__again.sql"], "two migrations have version 1"),
+        (["V0001__a.sql", "0002_bad_name.sql"], "V<version>"),
+    ],
+)
+def test_a_misnamed_doubled_or_missing_migration_stops_the_migrator(
+    tmp_path: Path, files: list[str], message: str
+) -> None:
     (tmp_path / "d" / "migrations").mkdir(parents=True)
-    (tmp_path / "d" / "migrations" / "0002_bad_name.sql").write_text("SELECT 1;")
-    with pytest.raises(ValueError, match="V<version>"):
+    for name in files:
+        (tmp_path / "d" / "migrations" / name).write_text("SELECT 1;")
+
+    with pytest.raises(ValueError, match=message):
         load_migrations(tmp_path, "d")
+
+
+def test_optional_migrations_need_not_start_at_one(tmp_path: Path) -> None:
+    (tmp_path / "d" / "optional").mkdir(parents=True)
+    (tmp_path / "d" / "optional" / "V0101__extra.sql").write_text("SELECT 1;")
+
+    assert [m.version for m in load_migrations(tmp_path, "d", "optional")] == [101]
 
 
 def test_an_edited_released_migration_is_refused() -> None:
@@ -61,3 +98,12 @@ def test_an_edited_released_migration_is_refused() -> None:
     assert pending([released], {1: released.checksum}) == []
     with pytest.raises(MigrationDrift):
         pending([Migration(1, "create", "CREATE TABLE t (a bigint);")], {1: released.checksum})
+
+
+@pytest.mark.parametrize("module", [sqlite, postgres, oracle], ids=lambda m: m.__name__.rsplit(".", 1)[1])
+def test_the_code_and_the_sql_files_agree_on_every_bind(module: object) -> None:
+    dialect = {"sqlite": "sqlite", "postgres": "postgres", "oracle": "oracle"}[
+        module.__name__.rsplit(".", 1)[1]
+    ]
+
+    Statements(load_queries(DEFAULT_SQL_DIR, dialect), module.BINDS)

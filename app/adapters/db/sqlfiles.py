@@ -89,7 +89,8 @@ class Migration:
 
 def load_migrations(sql_dir: Path, dialect: str, folder: str = "migrations") -> list[Migration]:
     """The dialect's migrations (or its optional ones) in version order; a misnamed or doubled
-    file is an error."""
+    file is an error, and so is a gap among the released ones (V0001, V0003): a migration
+    added later below one already applied would never run."""
     found: dict[int, Migration] = {}
     for path in sorted((sql_dir / dialect / folder).glob("*.sql")):
         match = _MIGRATION.match(path.name)
@@ -99,6 +100,10 @@ def load_migrations(sql_dir: Path, dialect: str, folder: str = "migrations") -> 
         if version in found:
             raise ValueError(f"two migrations have version {version}")
         found[version] = Migration(version, match.group(2).replace("_", " "), path.read_text("utf-8"))
+    if folder == "migrations":
+        for expected, version in enumerate(sorted(found), 1):
+            if version != expected:
+                raise ValueError(f"migration V{expected:04d} is missing (the next one is V{version:04d})")
     return [found[v] for v in sorted(found)]
 
 

@@ -29,6 +29,11 @@ class MemoryTokenBucket:
         self._max_users = max_users
         self._buckets: dict[str, tuple[float, float]] = {}
 
+    @property
+    def tracked(self) -> int:
+        """How many users' buckets are held (bounded by `max_users`)."""
+        return len(self._buckets)
+
     async def acquire(self, user_id: str) -> Decision:
         now = self._clock()
         tokens, stamp = self._buckets.get(user_id, (self._capacity, now))
@@ -54,7 +59,7 @@ class MemoryTokenBucket:
         ]
         for user in full:
             del self._buckets[user]
-        # Still too many active users: forget the least recently seen half (they get a fresh
+        # Still too many active users: forget the half first seen longest ago (they get a fresh
         # bucket, which errs towards admitting rather than towards unbounded memory).
         if len(self._buckets) > self._max_users:
             for user in list(self._buckets)[: len(self._buckets) // 2]:

@@ -6,8 +6,9 @@ from collections.abc import Callable
 
 
 class TimingWheel:
-    """Users by the tick their lease ends in; an entry whose lease moved to another tick (it was
-    renewed) or went away is skipped when its tick comes."""
+    """Users by the tick their lease ends in; an entry whose lease moved to a later tick (it was
+    renewed) or went away is skipped when its tick comes. An entry may also sit in a slot after
+    its lease's end: one looked at again (below) because it had not quite ended."""
 
     def __init__(self, tick_seconds: float) -> None:
         self.tick_seconds = tick_seconds
@@ -30,8 +31,8 @@ class TimingWheel:
             users = self._slots.pop(slot) if slot <= this else self._slots[slot]
             for user_id in users:
                 ends = ends_of(user_id)
-                if ends is None or self.slot(ends) != slot:
-                    continue
+                if ends is None or self.slot(ends) > slot:
+                    continue  # gone, or renewed: its entry in a later slot speaks for it
                 if ends <= now:
                     ended.append(user_id)
                 elif slot <= this:
