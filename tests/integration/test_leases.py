@@ -213,3 +213,19 @@ async def test_a_process_holds_at_most_what_the_bucket_refills_in_two_leases(
         assert lease is not None and lease.spare <= 17
     with redis.Redis.from_url(redis_url) as r:  # 40 spent, the rest still the user's
         assert float(r.hget(bucket_key("henry"), "t")) >= 100 - 40 - 17
+
+
+async def test_tokens_handed_out_after_a_read_lease_do_not_keep_serving_its_pages(
+    processes: Callable[..., Any],
+) -> None:
+    reader, writer = await processes(seconds=1.0), await processes(seconds=1.0)
+    before = await reader.read("ivy")  # a read lease of 1 s, and spare tokens
+    await asyncio.sleep(0.5)
+    while reader.leases.book.take_token("ivy") is not None:
+        pass
+    assert (await reader.admission.admit("ivy")).allowed  # a gate call: new spare tokens, no read lease
+
+    await asyncio.sleep(0.6)  # the read lease Redis recorded has ended; the tokens run on
+    await writer.cache.invalidate_user("ivy")  # nobody holds a lease: nobody is told
+
+    assert await reader.read("ivy") != before

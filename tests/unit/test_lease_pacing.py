@@ -136,6 +136,18 @@ def test_a_read_lease_answers_its_generation_until_a_write_drops_it() -> None:
     assert leases.read_generation("u") is None
 
 
+def test_spare_tokens_handed_out_later_do_not_lengthen_the_read_lease() -> None:
+    clock = Clock(100.0)
+    leases = book(clock)
+    leases.granted("u", asked_at=100.0, tokens=1, own=True, left=0, generation=7, lease_ms=5000)
+    clock.now = 104.0  # a top-up of tokens only: no read lease asked for, none recorded
+    leases.granted("u", asked_at=104.0, tokens=5, own=False, left=0, generation=7, lease_ms=0)
+
+    clock.now = 105.5
+    assert leases.take_token("u") is not None  # the tokens run until 109
+    assert leases.read_generation("u") is None  # the read lease Redis knows of ended at 105
+
+
 def test_a_served_read_lease_is_due_for_renewal_before_it_ends_an_unserved_one_lapses() -> None:
     clock = Clock(100.0)
     leases = book(clock)

@@ -45,9 +45,13 @@ class LeaseBook:
         return lease
 
     def read_generation(self, user_id: str) -> int | None:
-        """The generation whose pages may be served without asking Redis, if any."""
-        lease = self.lease(user_id)
-        return None if lease is None else lease.generation
+        """The generation whose pages may be served without asking Redis, if any: only while
+        the read lease runs, which spare tokens handed out since do not lengthen (Redis would
+        not tell this process of a write once the read lease it recorded has ended)."""
+        lease = self._held.get(user_id)
+        if lease is None or lease.read_ends <= self.clock():
+            return None
+        return lease.generation
 
     def served(self, user_id: str) -> None:
         """A page was answered under the user's read lease: worth renewing it."""
@@ -105,7 +109,8 @@ class LeaseBook:
         revoked_at = self._revoked_at.get(user_id)
         if trusted(lease_ms=lease_ms, generation=generation, revoked_at=revoked_at, asked_at=asked_at):
             lease.generation = generation
-            lease.ends = max(lease.ends, asked_at + lease_ms / 1000)
+            lease.read_ends = max(lease.read_ends, asked_at + lease_ms / 1000)
+            lease.ends = max(lease.ends, lease.read_ends)
         if lease.ends != ends:
             self._wheel.add(user_id, lease.ends)
         lease.low = self.pacing.low_water(lease.pace(self.clock()))

@@ -19,8 +19,9 @@ class Budget:
 class Lease:
     """What this process holds for one user until `ends` (its monotonic clock)."""
 
-    ends: float
-    generation: int | None = None  # pages of this generation may be served without asking
+    ends: float  # when the spare tokens go back (and the lease is looked at again)
+    generation: int | None = None  # pages of this generation may be served without asking ...
+    read_ends: float = 0.0  # ... until then: when the read lease Redis recorded ends
     spare: int = 0  # tokens taken from the bucket and not yet spent
     left: int = 0  # what the bucket held after the last grant
     since: float = 0.0  # start of the window over which `count` counts the user's requests
