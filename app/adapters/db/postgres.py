@@ -1,7 +1,7 @@
 """PostgreSQL through asyncpg: a pool opened in the lifespan, statements from sql/postgres/.
 
 asyncpg, because it was measured faster than psycopg 3 on both the bulk and the single insert
-(bench/pg_drivers.py; the figures are in the README's "PostgreSQL" section).
+(bench/pg_drivers.py; docs/performance.md, "The database driver", has the figures).
 """
 
 from __future__ import annotations
