@@ -245,7 +245,11 @@ def create_app(settings: Settings, *, served: bool = False) -> Starlette:
         # Whatever opened is closed, in reverse order, however far the start got.
         async with AsyncExitStack() as opened:
             for step in steps:
-                await step.open()
+                try:
+                    await step.open()
+                except Exception as exc:
+                    log.error("start failed", step=step.name, error=type(exc).__name__)
+                    raise
                 opened.push_async_callback(step.close)
             if served:  # a server's worker process, not a test holding many apps
                 tune_gc()
