@@ -90,9 +90,14 @@ class RateLimited(ServiceError):
 
 
 class StorageUnavailable(ServiceError):
-    """The database cannot be reached or answered with a transient failure."""
+    """The database cannot be reached or answered with a transient failure; `retry_after` is
+    what the Retry-After header tells the client (seconds)."""
 
     status, slug, title = 503, "storage-unavailable", "Storage unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class StorageConflict(ServiceError):

@@ -35,6 +35,7 @@ from app.ports.admission import Admission
 from app.ports.cache import PageCache
 from app.ports.storage import RecordRepository
 from app.resilience.breakers import Breaker
+from app.resilience.guarded import GuardedRepository, database_failed
 from app.routes.auth import AuthRoutes
 from app.routes.probes import OpenApiRoute, ProbeRoutes
 from app.routes.records import RecordRoutes
@@ -77,6 +78,17 @@ def build_repository(settings: Settings) -> RecordRepository:
     return settings.dialect.repository(settings)
 
 
+def build_guarded_repository(settings: Settings) -> tuple[RecordRepository, Breaker]:
+    """The storage adapter behind the database's breaker."""
+    breaker = Breaker(
+        "database",
+        fail_max=settings.db_breaker_failures,
+        reset_seconds=settings.db_breaker_reset_seconds,
+        counts=database_failed,
+    )
+    return GuardedRepository(build_repository(settings), breaker), breaker
+
+
 def build_cache_and_admission(
     settings: Settings, steps: list[Step]
 ) -> tuple[PageCache, Admission, RedisLink | None]:
@@ -88,7 +100,7 @@ def build_cache_and_admission(
         steps += [Step("page cache", _nothing, pages.close), Step("admission", _nothing, admission.close)]
         return pages, admission, None
     from app.adapters.redis.admission import RedisAdmission
-    from app.adapters.redis.client import connect, connect_listener
+    from app.adapters.redis.client import connect, connect_listener, redis_failed
     from app.adapters.redis.leases import Budget, Leases
     from app.adapters.redis.pages import RedisPageCache
 
@@ -96,7 +108,12 @@ def build_cache_and_admission(
         settings.redis_url, timeout=settings.redis_timeout_seconds, pool_size=settings.redis_pool_size
     )
     steps.append(Step("redis", _nothing, client.aclose))
-    breaker = Breaker("redis")
+    breaker = Breaker(
+        "redis",
+        fail_max=settings.redis_breaker_failures,
+        reset_seconds=settings.redis_breaker_reset_seconds,
+        counts=redis_failed,
+    )
     leases = Leases(
         client,
         connect_listener(settings.redis_url, timeout=settings.redis_timeout_seconds)
@@ -207,7 +224,7 @@ def tune_gc() -> None:
 def create_app(settings: Settings, *, served: bool = False) -> Starlette:
     """The ASGI app for these settings; connections open in its lifespan."""
     configure_logging(settings.log_level)
-    repository = build_repository(settings)
+    repository, _ = build_guarded_repository(settings)
     steps = [Step("database", repository.open, repository.close)]
     cache, admission, redis = build_cache_and_admission(settings, steps)
     revocations, verifier = build_authentication(settings, redis, steps)

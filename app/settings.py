@@ -55,6 +55,11 @@ class Settings:
     pg_pool_max_size: int = 8
     database_timeout_seconds: float = 5.0
     redis_timeout_seconds: float = 0.25
+    # The breakers (app/resilience/breakers.py): failures in a row that open one, seconds open.
+    db_breaker_failures: int = 5
+    db_breaker_reset_seconds: float = 10.0
+    redis_breaker_failures: int = 1
+    redis_breaker_reset_seconds: float = 1.0
     redis_pool_size: int = 32
     oracle_pool_size: int = 8
     oracle_bulk_path: str = "array_dml"
@@ -92,6 +97,13 @@ class Settings:
             raise ConfigError("APP_ORACLE_BULK_PATH must be array_dml or plsql")
         if self.pg_pool_min_size > self.pg_pool_max_size:
             raise ConfigError("APP_PG_POOL_MIN_SIZE must not exceed APP_PG_POOL_MAX_SIZE")
+        if (
+            not 0.1 <= self.db_breaker_reset_seconds <= 600
+            or not 0.1 <= self.redis_breaker_reset_seconds <= 600
+        ):
+            raise ConfigError(
+                "APP_DB_BREAKER_RESET_SECONDS and APP_REDIS_BREAKER_RESET_SECONDS lie between 0.1 and 600"
+            )
         if not 0 <= self.lease_seconds <= 30:
             raise ConfigError("APP_LEASE_SECONDS must lie between 0 (no leases) and 30")
         if not 1 <= self.page_size_default <= 100:
@@ -113,6 +125,8 @@ class Settings:
             "redis_pool_size",
             "oracle_pool_size",
             "lease_max_tokens",
+            "db_breaker_failures",
+            "redis_breaker_failures",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"APP_{name.upper()} must be at least 1")

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.errors import StorageUnavailable
-from app.resilience.breakers import Breaker
+from app.resilience.breakers import Breaker, BreakerOpen
 
 
 class Revocations(Protocol):
@@ -64,9 +64,9 @@ class RedisRevocations:
         if self._breaker.is_open:
             return False
         try:
-            return bool(await self._client.exists(revocation_key(jti)))
-        except (RedisError, OSError) as exc:
-            self._breaker.failure("revocation check", exc)
+            with self._breaker.guard():
+                return bool(await self._client.exists(revocation_key(jti)))
+        except (RedisError, OSError, BreakerOpen):
             return False
 
     async def revoke(self, jti: str, expires_at: float) -> None:
@@ -74,7 +74,7 @@ class RedisRevocations:
         if ttl_ms <= 0:
             return
         try:
-            await self._client.set(revocation_key(jti), b"1", px=ttl_ms)
-        except (RedisError, OSError) as exc:  # the caller must know the token is still valid
-            self._breaker.failure("revocation", exc)
+            with self._breaker.guard():
+                await self._client.set(revocation_key(jti), b"1", px=ttl_ms)
+        except (RedisError, OSError, BreakerOpen) as exc:  # the caller must know the token is still valid
             raise StorageUnavailable("the deny-list cannot be reached; the token is not revoked") from exc

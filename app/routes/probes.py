@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from app.http.openapi import Operation, openapi_document
 from app.http.responses import encoder, json_response
+from app.resilience.breakers import BreakerOpen
 from app.schemas.common import Health, Ready
 
 Check = Callable[[], Awaitable[None]]
@@ -36,6 +37,8 @@ class ProbeRoutes:
     async def _run(self, check: Check) -> str:
         try:
             await asyncio.wait_for(check(), self._timeout)
+        except BreakerOpen:
+            return "open"  # the dependency's breaker is open: it was not even asked
         except TimeoutError:
             return "timeout"
         except Exception as exc:  # any failure means not ready; the reason is its type only

@@ -15,7 +15,7 @@ import redis
 import redis.asyncio
 
 from app.adapters.redis.admission import RedisAdmission
-from app.adapters.redis.client import connect, connect_listener
+from app.adapters.redis.client import connect, connect_listener, redis_failed
 from app.adapters.redis.keys import bucket_key
 from app.adapters.redis.leases import Budget, Leases
 from app.adapters.redis.pages import RedisPageCache
@@ -66,7 +66,7 @@ async def processes(redis_url: str) -> AsyncIterator[Callable[..., Any]]:
             budget=Budget(rate=100, window=60),
             clock=clock,
         )
-        breaker = Breaker("redis")
+        breaker = Breaker("redis", fail_max=1, reset_seconds=1.0, counts=redis_failed)
         cache = RedisPageCache(
             client, ttl_seconds=300, local_max_bytes=1 << 20, breaker=breaker, leases=leases
         )

@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from app.adapters.db.postgres import PostgresRecordRepository
 from app.adapters.db.sqlfiles import load_queries
 from app.adapters.redis.admission import RedisAdmission
-from app.adapters.redis.client import connect
+from app.adapters.redis.client import connect, redis_failed
 from app.adapters.redis.keys import bucket_key, lease_key, page_keys
 from app.adapters.redis.leases import Budget, Leases
 from app.adapters.redis.pages import RedisPageCache
@@ -54,7 +54,7 @@ async def test_hundred_concurrent_misses_on_one_key_make_one_query(postgres_db: 
         )
     )
     client = connect(redis_url, timeout=1, pool_size=100)
-    breaker = Breaker("redis")
+    breaker = Breaker("redis", fail_max=1, reset_seconds=1.0, counts=redis_failed)
     leases = Leases(client, None, seconds=5.0, max_tokens=16, budget=Budget(rate=1000, window=60))
     cache = RedisPageCache(client, ttl_seconds=300, local_max_bytes=1 << 20, breaker=breaker, leases=leases)
     service = RecordService(

@@ -1,33 +1,120 @@
-"""The breaker callers consult before a dependency: open after a failure, closed again after
-its reset time."""
+"""The breakers on awaited calls: failures of the dependency open them, an open breaker fails
+fast without making the call, and a trial after the reset time closes them again."""
 
 from __future__ import annotations
 
-from app.resilience.breakers import Breaker
-from tests.clock import Clock
+import asyncio
+
+import pytest
+
+from app.errors import StorageConflict, StorageUnavailable
+from app.resilience.breakers import Breaker, BreakerOpen
+from app.resilience.guarded import database_failed
+
+pytestmark = pytest.mark.anyio
+RESET = 0.2
 
 
-def test_a_failure_opens_the_breaker_for_its_reset_time() -> None:
-    clock = Clock(100.0)
-    breaker = Breaker("redis", reset_seconds=1.0, clock=clock)
-    assert not breaker.is_open
+class Dependency:
+    """Stands in for a server: answers, or fails with what it is told to; counts its calls."""
 
-    breaker.failure("cache read", ConnectionError())
+    def __init__(self) -> None:
+        self.calls = 0
+        self.failure: BaseException | None = None
 
-    assert breaker.is_open
-    clock.now = 100.99
-    assert breaker.is_open
-    clock.now = 101.0
-    assert not breaker.is_open  # the next call goes to the dependency again
+    async def __call__(self) -> str:
+        self.calls += 1
+        await asyncio.sleep(0)
+        if self.failure is not None:
+            raise self.failure
+        return "answer"
 
 
-def test_another_failure_while_open_keeps_it_open_from_then() -> None:
-    clock = Clock(100.0)
-    breaker = Breaker("redis", reset_seconds=1.0, clock=clock)
-    breaker.failure("cache read", ConnectionError())
-    clock.now = 100.8
+def breaker() -> Breaker:
+    return Breaker("database", fail_max=3, reset_seconds=RESET, counts=database_failed)
 
-    breaker.failure("cache write", TimeoutError())
 
-    clock.now = 101.5
-    assert breaker.is_open
+async def call(guard: Breaker, dependency: Dependency) -> str:
+    with guard.guard():
+        return await dependency()
+
+
+async def test_awaited_failures_open_the_breaker_after_its_threshold() -> None:
+    guard, db = breaker(), Dependency()
+    db.failure = StorageUnavailable("down")
+
+    for _ in range(3):
+        with pytest.raises(StorageUnavailable):  # the dependency's own error, each time
+            await call(guard, db)
+
+    assert guard.state == "open" and guard.is_open
+    assert 1 <= guard.retry_after_seconds() <= 1
+
+
+async def test_an_open_breaker_fails_fast_without_calling() -> None:
+    guard, db = breaker(), Dependency()
+    db.failure = StorageUnavailable("down")
+    for _ in range(3):
+        with pytest.raises(StorageUnavailable):
+            await call(guard, db)
+    calls = db.calls
+
+    for _ in range(100):
+        with pytest.raises(BreakerOpen):
+            await call(guard, db)
+
+    assert db.calls == calls
+
+
+async def test_after_the_reset_time_a_trial_closes_it_when_the_dependency_is_back() -> None:
+    guard, db = breaker(), Dependency()
+    db.failure = StorageUnavailable("down")
+    for _ in range(3):
+        with pytest.raises(StorageUnavailable):
+            await call(guard, db)
+
+    await asyncio.sleep(RESET + 0.05)
+    db.failure = None
+    assert not guard.is_open  # a call may go: it will be the trial
+    assert await call(guard, db) == "answer"
+    assert guard.state == "closed"
+
+
+async def test_a_failed_trial_opens_it_again_for_another_period() -> None:
+    guard, db = breaker(), Dependency()
+    db.failure = StorageUnavailable("down")
+    for _ in range(3):
+        with pytest.raises(StorageUnavailable):
+            await call(guard, db)
+    await asyncio.sleep(RESET + 0.05)
+
+    with pytest.raises(StorageUnavailable):
+        await call(guard, db)  # the trial reaches the dependency, which still fails
+
+    assert guard.is_open
+    with pytest.raises(BreakerOpen):
+        await call(guard, db)
+
+
+async def test_the_callers_errors_never_open_it() -> None:
+    guard, db = breaker(), Dependency()
+    db.failure = StorageConflict("duplicate id")
+
+    for _ in range(10):
+        with pytest.raises(StorageConflict):
+            await call(guard, db)
+
+    assert guard.state == "closed" and db.calls == 10
+
+
+async def test_a_success_between_failures_starts_the_count_again() -> None:
+    guard, db = breaker(), Dependency()
+    for _ in range(5):
+        db.failure = StorageUnavailable("blip")
+        for _ in range(2):
+            with pytest.raises(StorageUnavailable):
+                await call(guard, db)
+        db.failure = None
+        assert await call(guard, db) == "answer"
+
+    assert guard.state == "closed"

@@ -18,7 +18,7 @@ from app.adapters.redis.leases import Leases
 from app.adapters.redis.pages import UNASKED, RedisPageCache
 from app.ports.admission import Decision
 from app.ports.cache import Lookup
-from app.resilience.breakers import Breaker
+from app.resilience.breakers import Breaker, BreakerOpen
 
 
 class RedisAdmission:
@@ -52,9 +52,9 @@ class RedisAdmission:
         asked_at = self._leases.now()
         call = GateCall(user_id, self._book.want(user_id, own=True), self._rate, self._window)
         try:
-            reply = await self._leases.gate(call)
-        except (RedisError, OSError) as exc:
-            self._breaker.failure("rate limit", exc)
+            with self._breaker.guard():
+                reply = await self._leases.gate(call)
+        except (RedisError, OSError, BreakerOpen):
             return self._anyway
         self._leases.contact()
         if not reply.allowed:  # a concurrent request of this process may have been handed spare tokens

@@ -13,6 +13,7 @@ from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError, NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeout
 from redis.typing import EncodableT
 
 from app.adapters.redis.codec import ScriptCall
@@ -21,6 +22,12 @@ from app.concurrency import Coalescer
 LUA = Path(__file__).resolve().parent / "lua"
 C = TypeVar("C", bound=ScriptCall)
 R = TypeVar("R")
+
+
+def redis_failed(exc: BaseException) -> bool:
+    """Whether Redis is to blame (what its breaker counts): it could not be reached, dropped
+    the connection or did not answer in time. A script's or a command's error is not an outage."""
+    return isinstance(exc, ConnectionError | RedisTimeout | OSError | TimeoutError)
 
 
 class PackedConnection(Connection):

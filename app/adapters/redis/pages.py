@@ -26,7 +26,7 @@ from app.adapters.redis.codec import GateCall, GateReply, InvalidateCall, Revoke
 from app.adapters.redis.leases import Leases
 from app.concurrency import Coalescer
 from app.ports.cache import Lookup
-from app.resilience.breakers import Breaker
+from app.resilience.breakers import Breaker, BreakerOpen
 
 GENERATION_TTL_SECONDS = 86_400
 UNASKED: Lookup = (None, -1)  # Redis was not asked: the database answers, and nothing is kept
@@ -90,9 +90,9 @@ class RedisPageCache:
         )
         asked_at = self._leases.now()
         try:
-            reply = await self._leases.gate(call)
-        except (RedisError, OSError) as exc:
-            self._breaker.failure("cache read", exc)
+            with self._breaker.guard():
+                reply = await self._leases.gate(call)
+        except (RedisError, OSError, BreakerOpen):
             return None, UNASKED
         self._leases.contact()
         if not reply.allowed or reply.generation is None:
@@ -116,9 +116,9 @@ class RedisPageCache:
         if generation < 0 or self._breaker.is_open:
             return
         try:
-            kept = await self._store(StorePageCall(user_id, key, value, self._ttl, generation))
-        except (RedisError, OSError) as exc:
-            self._breaker.failure("cache write", exc)
+            with self._breaker.guard():
+                kept = await self._store(StorePageCall(user_id, key, value, self._ttl, generation))
+        except (RedisError, OSError, BreakerOpen):
             return
         if kept:
             self._local.put(user_id, key, generation, value)
@@ -132,9 +132,9 @@ class RedisPageCache:
             self._unsent.add(user_id)
         else:
             try:
-                told = await self._invalidate(InvalidateCall(revoke, GENERATION_TTL_SECONDS))
-            except (RedisError, OSError) as exc:
-                self._breaker.failure("cache invalidation", exc)
+                with self._breaker.guard():
+                    told = await self._invalidate(InvalidateCall(revoke, GENERATION_TTL_SECONDS))
+            except (RedisError, OSError, BreakerOpen):
                 self._unsent.add(user_id)
         await self._leases.written(revoke, told)
 
@@ -143,17 +143,18 @@ class RedisPageCache:
         while self._unsent:
             user_id = self._unsent.pop()
             try:  # nonce 0: this write was acknowledged long ago, nobody waits for the answers
-                await self._invalidate(
-                    InvalidateCall(Revoke(self._leases.holder, 0, user_id), GENERATION_TTL_SECONDS)
-                )
-            except (RedisError, OSError) as exc:
+                with self._breaker.guard():
+                    await self._invalidate(
+                        InvalidateCall(Revoke(self._leases.holder, 0, user_id), GENERATION_TTL_SECONDS)
+                    )
+            except (RedisError, OSError, BreakerOpen):
                 self._unsent.add(user_id)
-                self._breaker.failure("cache invalidation", exc)
                 return False
         return True
 
     async def ping(self) -> None:
-        await self._client.ping()
+        with self._breaker.guard():  # an open breaker answers the probe at once: BreakerOpen
+            await self._client.ping()
 
     async def close(self) -> None:
         self._local.clear()
