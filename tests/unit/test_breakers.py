@@ -39,6 +39,14 @@ async def call(guard: Breaker, dependency: Dependency) -> str:
         return await dependency()
 
 
+async def trip(guard: Breaker, db: Dependency) -> None:
+    """Three failures of the dependency in a row, each raising its own error."""
+    db.failure = StorageUnavailable("down")
+    for _ in range(3):
+        with pytest.raises(StorageUnavailable):
+            await call(guard, db)
+
+
 async def test_awaited_failures_open_the_breaker_after_its_threshold() -> None:
     guard, db = breaker(), Dependency()
     db.failure = StorageUnavailable("down")
@@ -68,10 +76,7 @@ async def test_an_open_breaker_fails_fast_without_calling() -> None:
 
 async def test_after_the_reset_time_a_trial_closes_it_when_the_dependency_is_back() -> None:
     guard, db = breaker(), Dependency()
-    db.failure = StorageUnavailable("down")
-    for _ in range(3):
-        with pytest.raises(StorageUnavailable):
-            await call(guard, db)
+    await trip(guard, db)
 
     await asyncio.sleep(RESET + 0.05)
     db.failure = None
@@ -82,10 +87,7 @@ async def test_after_the_reset_time_a_trial_closes_it_when_the_dependency_is_bac
 
 async def test_a_failed_trial_opens_it_again_for_another_period() -> None:
     guard, db = breaker(), Dependency()
-    db.failure = StorageUnavailable("down")
-    for _ in range(3):
-        with pytest.raises(StorageUnavailable):
-            await call(guard, db)
+    await trip(guard, db)
     await asyncio.sleep(RESET + 0.05)
 
     with pytest.raises(StorageUnavailable):

@@ -6,6 +6,7 @@ asyncpg, because it was measured faster than psycopg 3 on both the bulk and the 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -250,6 +251,12 @@ class PostgresRecordRepository:
             await self.pool.fetchval(self._call("ping", {})[0])
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        """Close the pool gracefully within the database timeout; a database that does not
+        answer (frozen, cut off) gets its connections dropped instead, so shutdown never hangs."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            await asyncio.wait_for(pool.close(), self._timeout)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
+            pool.terminate()

@@ -1,0 +1,118 @@
+"""A TCP fault proxy for the fault tests: put between the service and a real server, it passes
+traffic through, freezes it (a black hole: bytes are taken and held, nothing answers, as a
+stopped server or a cut network looks), or resets every connection; and it counts what the
+service tried to send, so a test can tell "no network call" from "a call that hung"."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+PASS, BLACK_HOLE, RESET = "pass", "black-hole", "reset"
+
+
+class FaultProxy:
+    """Listens on 127.0.0.1:`port` and forwards to `upstream`, in a thread of its own."""
+
+    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        self._upstream = (upstream_host, upstream_port)
+        self._loop = asyncio.new_event_loop()
+        self._flowing = asyncio.Event()
+        self._mode = PASS
+        self._writers: set[asyncio.StreamWriter] = set()
+        self.port = 0
+        self.connections = 0  # connections the service opened
+        self.offered = 0  # bytes the service sent, whether they went on or not
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        self.port = asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result(5)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self._loop.close()
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    @mode.setter
+    def mode(self, mode: str) -> None:
+        asyncio.run_coroutine_threadsafe(self._switch(mode), self._loop).result(5)
+
+    async def _switch(self, mode: str) -> None:
+        self._mode = mode
+        if mode == PASS:
+            self._flowing.set()
+            return
+        self._flowing.clear()
+        if mode == RESET:
+            for writer in list(self._writers):
+                writer.transport.abort()
+
+    async def _listen(self) -> int:
+        self._flowing.set()
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def _close(self) -> None:
+        self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def _serve(self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self._writers.add(client_out)
+        try:
+            if self._mode == RESET:
+                return
+            await self._flowing.wait()  # a black hole answers no connection either
+            server_in, server_out = await asyncio.open_connection(*self._upstream)
+            self._writers.add(server_out)
+            await asyncio.gather(
+                self._pipe(client_in, server_out, count=True), self._pipe(server_in, client_out)
+            )
+        except OSError:
+            pass
+        finally:
+            for writer in (client_out, locals().get("server_out")):
+                if isinstance(writer, asyncio.StreamWriter):
+                    self._writers.discard(writer)
+                    writer.transport.abort()
+
+    async def _pipe(
+        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, *, count: bool = False
+    ) -> None:
+        try:
+            while data := await source.read(65536):
+                if count:
+                    self.offered += len(data)
+                await self._flowing.wait()  # held, not lost, while the hole lasts
+                if self._mode == RESET:
+                    break
+                sink.write(data)
+                await sink.drain()
+        except OSError:
+            pass
+        finally:
+            sink.transport.abort()
+
+
+@contextmanager
+def fault_proxy(host: str, port: int) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(host, port)
+    proxy.start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()

@@ -1,0 +1,116 @@
+"""The database cut or frozen under the service (PostgreSQL behind a TCP fault proxy): requests
+answer 503 with Retry-After within the deadline, the breaker opens after its threshold and
+then answers without a network call, and everything recovers once the database is back."""
+
+from __future__ import annotations
+
+import gc
+import time
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from starlette.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+from tests.faults import BLACK_HOLE, PASS, FaultProxy, fault_proxy
+
+TIMEOUT = 0.5  # the database timeout the service runs with here
+RESET = 1.0  # how long the breaker stays open
+
+
+@pytest.fixture
+def proxy(postgres_db: str) -> Iterator[FaultProxy]:
+    parts = urlsplit(postgres_db)
+    with fault_proxy(parts.hostname or "127.0.0.1", parts.port or 5432) as running:
+        yield running
+
+
+@pytest.fixture
+def client(postgres_db: str, proxy: FaultProxy) -> Iterator[TestClient]:
+    parts = urlsplit(postgres_db)
+    through = parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}")
+    settings = Settings(
+        database_url=urlunsplit(through),
+        database_timeout_seconds=TIMEOUT,
+        db_breaker_failures=3,
+        db_breaker_reset_seconds=RESET,
+        log_level="critical",
+    )
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def get_one(client: TestClient) -> tuple[int, float, dict[str, str]]:
+    started = time.monotonic()
+    response = client.get(f"/data/{uuid.uuid4()}")  # a lookup the database must answer (404)
+    return response.status_code, time.monotonic() - started, dict(response.headers)
+
+
+def test_a_frozen_database_trips_the_breaker_which_then_answers_without_calling_it(
+    client: TestClient, proxy: FaultProxy
+) -> None:
+    assert get_one(client)[0] == 404
+    proxy.mode = BLACK_HOLE
+
+    tripping = [get_one(client) for _ in range(3)]
+    offered = proxy.offered
+    gc.collect()
+    gc.disable()  # the test process's own collections are not the service's latency
+    try:
+        open_answers = [get_one(client) for _ in range(100)]
+    finally:
+        gc.enable()
+
+    assert [status for status, _, _ in tripping] == [503] * 3
+    assert all(took < TIMEOUT * 3 for _, took, _ in tripping)  # within the deadline, never a hang
+    assert all("retry-after" in headers for _, _, headers in tripping)
+    assert [status for status, _, _ in open_answers] == [503] * 100
+    assert max(took for _, took, _ in open_answers) < 0.010  # fails fast
+    assert {headers["retry-after"] for _, _, headers in open_answers} <= {"1"}
+    assert proxy.offered == offered  # not one byte sent to the database meanwhile
+    ready = client.get("/ready")
+    assert ready.json()["checks"]["database"] == "open"
+
+
+def test_the_breaker_closes_again_once_the_database_is_back(client: TestClient, proxy: FaultProxy) -> None:
+    proxy.mode = BLACK_HOLE
+    for _ in range(3):
+        get_one(client)
+    proxy.mode = PASS
+
+    time.sleep(RESET + 0.1)
+    deadline = time.monotonic() + 10
+    statuses = []
+    while time.monotonic() < deadline:
+        statuses.append(get_one(client)[0])
+        if statuses[-3:] == [404] * 3:
+            break
+        time.sleep(0.05)
+
+    assert statuses[-3:] == [404] * 3, statuses
+    assert client.get("/ready").json()["checks"]["database"] == "ok"
+
+
+def test_writes_to_a_frozen_database_are_503_with_retry_after_and_none_is_lost(
+    client: TestClient, proxy: FaultProxy
+) -> None:
+    stored = client.post("/data", json={"user_id": "w", "payload": {"n": 0}})
+    assert stored.status_code == 201
+    proxy.mode = BLACK_HOLE
+
+    refused = [client.post("/data", json={"user_id": "w", "payload": {"n": i}}) for i in range(1, 6)]
+    proxy.mode = PASS
+    time.sleep(RESET + 0.1)
+    for _ in range(50):  # until the trial has closed the breaker
+        listed = client.get("/data", params={"user_id": "w", "page_size": 100})
+        if listed.status_code == 200:
+            break
+        time.sleep(0.1)
+
+    assert [r.status_code for r in refused] == [503] * 5
+    assert all(r.headers.get("retry-after") for r in refused)
+    ids = [item["id"] for item in listed.json()["items"]]
+    assert stored.json()["id"] in ids and len(ids) == len(set(ids))  # the acknowledged one is there, once
