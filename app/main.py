@@ -37,7 +37,7 @@ from app.ports.storage import RecordRepository
 from app.resilience.breakers import Breaker
 from app.resilience.guarded import GuardedRepository, database_failed
 from app.routes.auth import AuthRoutes
-from app.routes.probes import OpenApiRoute, ProbeRoutes
+from app.routes.probes import Lifecycle, OpenApiRoute, ProbeRoutes
 from app.routes.records import RecordRoutes
 from app.services.records import RecordService
 from app.settings import Settings
@@ -244,7 +244,10 @@ def create_app(settings: Settings, *, served: bool = False) -> Starlette:
     records = RecordRoutes(
         service, body=body, bulk_body=replace(body, max_bytes=settings.max_bulk_body_bytes)
     )
-    probes = ProbeRoutes({"database": repository.ping, "cache": cache.ping})
+    lifecycle = Lifecycle()
+    probes = ProbeRoutes(
+        {"database": repository.ping, "cache": cache.ping}, lifecycle=lifecycle, strict=settings.ready_strict
+    )
     auth = AuthRoutes(
         revocations,
         enabled=verifier is not None,
@@ -278,7 +281,11 @@ def create_app(settings: Settings, *, served: bool = False) -> Starlette:
                 server=settings.server,
                 cache="redis" if redis is not None else "memory",
             )
-            yield
+            lifecycle.state = "serving"
+            try:
+                yield
+            finally:
+                lifecycle.state = "draining"
 
     app = Starlette(
         routes=routes_for(docs.operations),

@@ -18,21 +18,46 @@ Check = Callable[[], Awaitable[None]]
 _HEALTHY = encoder.encode(Health(status="healthy"))
 
 
-class ProbeRoutes:
-    """Liveness answers whenever the process runs; readiness runs each dependency's check."""
+class Lifecycle:
+    """Where this process is: `starting` until its lifespan has opened everything, `serving`,
+    then `draining` once shutdown begins. Only this makes /ready fail by default."""
 
-    def __init__(self, checks: Mapping[str, Check], *, timeout: float = 2.0) -> None:
+    def __init__(self) -> None:
+        self.state = "starting"
+
+
+class ProbeRoutes:
+    """Liveness answers whenever the process runs. Readiness fails (503) for what is this
+    process's own; a shared dependency that fails (the database, Redis: every replica sees
+    the same outage) is reported as `degraded` with 200, because a Service that drops every
+    replica at once would turn the degraded modes (the fail-open limiter, cached pages) into no
+    service at all. With `strict` (APP_READY_STRICT) any failing check is a 503, as the
+    architecture document has it."""
+
+    def __init__(
+        self, checks: Mapping[str, Check], *, lifecycle: Lifecycle, strict: bool = False, timeout: float = 2.0
+    ) -> None:
         self._checks = checks
+        self._lifecycle = lifecycle
+        self._strict = strict
         self._timeout = timeout
 
     async def health(self, request: Request) -> Response:
         return json_response(_HEALTHY)
 
     async def ready(self, request: Request) -> Response:
+        process = self._lifecycle.state
+        if process != "serving":  # the pools may be opening or closing: leave them alone
+            checks = dict.fromkeys(self._checks, "not checked")
+            return json_response(Ready(status="not_ready", checks=checks, process=process), 503)
         results = await asyncio.gather(*(self._run(check) for check in self._checks.values()))
         checks = dict(zip(self._checks, results, strict=True))
-        ok = all(result == "ok" for result in checks.values())
-        return json_response(Ready(status="ready" if ok else "not_ready", checks=checks), 200 if ok else 503)
+        healthy = all(result == "ok" for result in checks.values())
+        if self._strict and not healthy:
+            status, code = "not_ready", 503
+        else:
+            status, code = ("ready" if healthy else "degraded"), 200
+        return json_response(Ready(status=status, checks=checks, process=process), code)
 
     async def _run(self, check: Check) -> str:
         try:
@@ -57,7 +82,7 @@ class ProbeRoutes:
                 "/ready",
                 self.ready,
                 "ready",
-                "Readiness of the database and cache",
+                "Readiness of this process, and the state of the database and cache",
                 responses={200: Ready, 503: Ready},
                 public=True,
             ),

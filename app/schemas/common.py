@@ -31,7 +31,10 @@ class Health(Struct, kw_only=True):
 
 
 class Ready(Struct, kw_only=True):
-    """Readiness: each dependency's check, `ok` or the reason it failed."""
+    """Readiness: `ready`; `degraded` when a shared dependency fails (still 200: see /ready);
+    `not_ready` for what is this process's own (`starting`, `draining`). Each dependency's
+    check is `ok`, `open` (its breaker is open) or the reason it failed."""
 
     status: str
     checks: dict[str, str]
+    process: str = "serving"

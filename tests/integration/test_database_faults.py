@@ -8,6 +8,7 @@ import gc
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -72,7 +73,8 @@ def test_a_frozen_database_trips_the_breaker_which_then_answers_without_calling_
     assert {headers["retry-after"] for _, _, headers in open_answers} <= {"1"}
     assert proxy.offered == offered  # not one byte sent to the database meanwhile
     ready = client.get("/ready")
-    assert ready.json()["checks"]["database"] == "open"
+    assert ready.status_code == 200  # a shared outage: reported, the process stays in service
+    assert ready.json()["status"] == "degraded" and ready.json()["checks"]["database"] == "open"
 
 
 def test_the_breaker_closes_again_once_the_database_is_back(client: TestClient, proxy: FaultProxy) -> None:
@@ -114,3 +116,17 @@ def test_writes_to_a_frozen_database_are_503_with_retry_after_and_none_is_lost(
     assert all(r.headers.get("retry-after") for r in refused)
     ids = [item["id"] for item in listed.json()["items"]]
     assert stored.json()["id"] in ids and len(ids) == len(set(ids))  # the acknowledged one is there, once
+
+
+def test_concurrent_requests_on_a_frozen_database_all_answer_within_the_deadline(
+    client: TestClient, proxy: FaultProxy
+) -> None:
+    assert get_one(client)[0] == 404
+    proxy.mode = BLACK_HOLE
+
+    with ThreadPoolExecutor(24) as pool:  # three times the pool's connections, all at once
+        answers = list(pool.map(lambda _: get_one(client), range(24)))
+
+    assert [status for status, _, _ in answers] == [503] * 24
+    # a connection is waited for at most the timeout, a statement as long again: never in turn
+    assert max(took for _, took, _ in answers) < TIMEOUT * 3

@@ -217,7 +217,8 @@ def test_a_dead_redis_does_not_stall_requests(
     assert created.status_code == 201 and statuses == [200] * 20
     # 21 requests; with redis-py's default retries each would wait on the dead server.
     assert elapsed < 3.0, elapsed
-    assert ready.status_code == 503 and ready.json()["checks"]["cache"] != "ok"
+    assert ready.status_code == 200 and ready.json()["status"] == "degraded"  # reported, still serving
+    assert ready.json()["checks"]["cache"] != "ok"
     assert ready.json()["checks"]["database"] == "ok"
 
 

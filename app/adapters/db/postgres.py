@@ -111,6 +111,21 @@ class PostgresRecordRepository:
             raise StorageUnavailable("the database pool is not open")
         return self._pool
 
+    # Every call waits at most the database timeout for a pooled connection, then as long again
+    # for its statement (command_timeout): asyncpg's pool.fetch() would wait for a connection
+    # without bound while a frozen database holds every one.
+    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        async with self.pool.acquire(timeout=self._timeout) as conn:
+            return await conn.fetch(sql, *args)
+
+    async def _fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        async with self.pool.acquire(timeout=self._timeout) as conn:
+            return await conn.fetchrow(sql, *args)
+
+    async def _fetchval(self, sql: str, *args: Any) -> Any:
+        async with self.pool.acquire(timeout=self._timeout) as conn:
+            return await conn.fetchval(sql, *args)
+
     async def create(self, record: NewRecord, audit: AuditEntry) -> Record:
         return await self._group((record, audit))
 
@@ -154,7 +169,7 @@ class PostgresRecordRepository:
             },
         )
         async with _translated():
-            stored = await self.pool.fetch(sql, *args)
+            stored = await self._fetch(sql, *args)
         return {row[0]: (row[1], row[2]) for row in stored}
 
     async def _fetch_created(self, record: NewRecord, record_id: str) -> Record:
@@ -186,7 +201,7 @@ class PostgresRecordRepository:
         """After a refused bulk statement: each row in a savepoint, to name the bad ones."""
         stored: dict[int, str] = {}
         refused: list[RowError] = []
-        async with _translated(), self.pool.acquire() as conn:
+        async with _translated(), self.pool.acquire(timeout=self._timeout) as conn:
             transaction = conn.transaction()
             await transaction.start()
             try:
@@ -214,7 +229,7 @@ class PostgresRecordRepository:
             return None
         sql, args = self._call("get_record", {"id": record_id})
         async with _translated():
-            row = await self.pool.fetchrow(sql, *args)
+            row = await self._fetchrow(sql, *args)
         return None if row is None else _record(row)
 
     async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
@@ -237,18 +252,18 @@ class PostgresRecordRepository:
         }
         async with _translated():
             if not with_total:
-                rows = await self.pool.fetch(*self._args("list_records", binds))
+                rows = await self._fetch(*self._args("list_records", binds))
                 return [_record(r) for r in rows], None
-            rows = await self.pool.fetch(*self._args("list_records_counted", binds))
+            rows = await self._fetch(*self._args("list_records_counted", binds))
             if rows:
                 return [_record(r) for r in rows], rows[0]["total"]
             # Past the last page the window count has no row to ride on: count on its own.
-            total = await self.pool.fetchval(*self._args("count_records", binds))
+            total = await self._fetchval(*self._args("count_records", binds))
         return [], total
 
     async def ping(self) -> None:
         async with _translated():
-            await self.pool.fetchval(self._call("ping", {})[0])
+            await self._fetchval(self._call("ping", {})[0])
 
     async def close(self) -> None:
         """Close the pool gracefully within the database timeout; a database that does not
