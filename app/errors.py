@@ -95,9 +95,13 @@ class StorageUnavailable(ServiceError):
 
     status, slug, title = 503, "storage-unavailable", "Storage unavailable"
 
-    def __init__(self, detail: str, *, retry_after: int = 1) -> None:
+    def __init__(self, detail: str, *, retry_after: int = 1, safe_to_retry: bool = False) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+        # Known to have changed nothing (the connection failed before the statement was sent,
+        # or the database rolled it back: a serialization failure, a deadlock): trying the
+        # same call again is safe, for a write too. An outcome that is not known never is.
+        self.safe_to_retry = safe_to_retry
 
 
 class StorageConflict(ServiceError):

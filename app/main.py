@@ -86,7 +86,10 @@ def build_guarded_repository(settings: Settings) -> tuple[RecordRepository, Brea
         reset_seconds=settings.db_breaker_reset_seconds,
         counts=database_failed,
     )
-    return GuardedRepository(build_repository(settings), breaker), breaker
+    guarded = GuardedRepository(
+        build_repository(settings), breaker, retry_budget_seconds=settings.database_timeout_seconds
+    )
+    return guarded, breaker
 
 
 def build_cache_and_admission(

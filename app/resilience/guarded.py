@@ -1,9 +1,18 @@
 """The repository behind the database's breaker: every call to storage goes through it, so a
 database that stopped answering costs `fail_max` timeouts, after which requests fail at once
-with a 503 that says when to try again, until a trial call finds the database back."""
+with a 503 that says when to try again, until a trial call finds the database back.
+
+A failure known to have changed nothing (StorageUnavailable.safe_to_retry: no connection could
+be made, a serialization failure or a deadlock) is tried again, at most three attempts in all,
+after pauses of random(0, min(cap, base * 2^n)) (capped exponential backoff, full jitter),
+within a time budget. A write whose outcome is unknown is never retried: idempotency keys make
+a client's own retry safe instead. The first attempt runs no retry code at all."""
 
 from __future__ import annotations
 
+import asyncio
+import random
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -24,19 +33,61 @@ def database_failed(exc: BaseException) -> bool:
 class GuardedRepository:
     """A RecordRepository whose network calls go through `breaker` (open and close do not)."""
 
-    def __init__(self, inner: RecordRepository, breaker: Breaker) -> None:
+    def __init__(
+        self,
+        inner: RecordRepository,
+        breaker: Breaker,
+        *,
+        attempts: int = 3,
+        base_seconds: float = 0.05,
+        cap_seconds: float = 1.0,
+        retry_budget_seconds: float = 5.0,
+        random: Callable[[], float] = random.random,
+    ) -> None:
         self._inner = inner
         self._breaker = breaker
+        self._attempts = attempts
+        self._base = base_seconds
+        self._cap = cap_seconds
+        self._retry_budget = retry_budget_seconds
+        self._random = random
 
     async def _through(self, call: Callable[[], Awaitable[T]]) -> T:
         try:
             with self._breaker.guard():
                 return await call()
         except BreakerOpen:
-            raise StorageUnavailable(
-                "the database is unavailable; try again later",
-                retry_after=max(1, self._breaker.retry_after_seconds()),
-            ) from None
+            raise self._open() from None
+        except StorageUnavailable as exc:
+            if not exc.safe_to_retry:
+                raise
+            return await self._retried(call, exc)  # the retry machinery, only after a failure
+
+    async def _retried(self, call: Callable[[], Awaitable[T]], failure: StorageUnavailable) -> T:
+        """Attempts 2 and 3 after a failure known to have changed nothing, each after a capped,
+        fully jittered pause, while the breaker lets calls through and the budget lasts."""
+        deadline = time.monotonic() + self._retry_budget
+        for attempt in range(1, self._attempts):
+            pause = self._random() * min(self._cap, self._base * 2**attempt)
+            if time.monotonic() + pause >= deadline:
+                break
+            await asyncio.sleep(pause)
+            try:
+                with self._breaker.guard():
+                    return await call()
+            except BreakerOpen:
+                raise self._open() from None
+            except StorageUnavailable as exc:
+                if not exc.safe_to_retry:
+                    raise
+                failure = exc
+        raise failure
+
+    def _open(self) -> StorageUnavailable:
+        return StorageUnavailable(
+            "the database is unavailable; try again later",
+            retry_after=max(1, self._breaker.retry_after_seconds()),
+        )
 
     async def open(self) -> None:
         await self._inner.open()

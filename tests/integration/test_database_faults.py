@@ -14,12 +14,15 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from starlette.testclient import TestClient
 
+from app.adapters.db.postgres import PostgresRecordRepository
+from app.adapters.db.sqlfiles import load_queries
+from app.errors import StorageUnavailable
 from app.main import create_app
-from app.settings import Settings
-from tests.faults import BLACK_HOLE, PASS, FaultProxy, fault_proxy
+from app.settings import DEFAULT_SQL_DIR, Settings
+from tests.faults import BLACK_HOLE, PASS, RESET, FaultProxy, fault_proxy
 
 TIMEOUT = 0.5  # the database timeout the service runs with here
-RESET = 1.0  # how long the breaker stays open
+BREAKER_RESET = 1.0  # how long the breaker stays open
 
 
 @pytest.fixture
@@ -37,7 +40,7 @@ def client(postgres_db: str, proxy: FaultProxy) -> Iterator[TestClient]:
         database_url=urlunsplit(through),
         database_timeout_seconds=TIMEOUT,
         db_breaker_failures=3,
-        db_breaker_reset_seconds=RESET,
+        db_breaker_reset_seconds=BREAKER_RESET,
         log_level="critical",
     )
     with TestClient(create_app(settings)) as test_client:
@@ -83,7 +86,7 @@ def test_the_breaker_closes_again_once_the_database_is_back(client: TestClient, 
         get_one(client)
     proxy.mode = PASS
 
-    time.sleep(RESET + 0.1)
+    time.sleep(BREAKER_RESET + 0.1)
     deadline = time.monotonic() + 10
     statuses = []
     while time.monotonic() < deadline:
@@ -105,7 +108,7 @@ def test_writes_to_a_frozen_database_are_503_with_retry_after_and_none_is_lost(
 
     refused = [client.post("/data", json={"user_id": "w", "payload": {"n": i}}) for i in range(1, 6)]
     proxy.mode = PASS
-    time.sleep(RESET + 0.1)
+    time.sleep(BREAKER_RESET + 0.1)
     for _ in range(50):  # until the trial has closed the breaker
         listed = client.get("/data", params={"user_id": "w", "page_size": 100})
         if listed.status_code == 200:
@@ -130,3 +133,33 @@ def test_concurrent_requests_on_a_frozen_database_all_answer_within_the_deadline
     assert [status for status, _, _ in answers] == [503] * 24
     # a connection is waited for at most the timeout, a statement as long again: never in turn
     assert max(took for _, took, _ in answers) < TIMEOUT * 3
+
+
+@pytest.mark.anyio
+async def test_a_refused_connection_is_known_to_have_sent_nothing_a_frozen_one_is_not(
+    postgres_db: str, proxy: FaultProxy
+) -> None:
+    parts = urlsplit(postgres_db)
+    through = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}"))
+    repository = PostgresRecordRepository(
+        through, load_queries(DEFAULT_SQL_DIR, "postgres"), min_size=1, max_size=1, timeout=TIMEOUT
+    )
+    await repository.open()
+    try:
+        proxy.mode = RESET  # every connection dropped, new ones refused
+        with pytest.raises(StorageUnavailable) as dropped:  # sent on the pooled connection
+            await repository.get_by_id(str(uuid.uuid4()))
+        with pytest.raises(StorageUnavailable) as refused:  # a new connection is refused
+            await repository.get_by_id(str(uuid.uuid4()))
+        proxy.mode = PASS
+        assert await repository.get_by_id(str(uuid.uuid4())) is None  # reconnected
+        proxy.mode = BLACK_HOLE
+        with pytest.raises(StorageUnavailable) as frozen:
+            await repository.get_by_id(str(uuid.uuid4()))
+        proxy.mode = PASS
+    finally:
+        await repository.close()
+
+    assert not dropped.value.safe_to_retry  # it went out on a connection that died: unknown
+    assert refused.value.safe_to_retry  # nothing was sent: retried by the guarded repository
+    assert not frozen.value.safe_to_retry  # the statement went out: its outcome is unknown

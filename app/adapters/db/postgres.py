@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from msgspec import Raw
 
 from app.adapters.db.sqlfiles import Statements, to_numbered
@@ -47,6 +48,8 @@ async def _translated() -> AsyncIterator[None]:
         raise StorageConflict("the record conflicts with one already stored") from exc
     except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
         raise InvalidData("the database refused a value") from exc
+    except (asyncpg.SerializationError, asyncpg.DeadlockDetectedError) as exc:  # 40001, 40P01
+        raise StorageUnavailable("the database rolled the statement back", safe_to_retry=True) from exc
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
         raise StorageUnavailable("the database could not complete the request") from exc
 
@@ -114,16 +117,30 @@ class PostgresRecordRepository:
     # Every call waits at most the database timeout for a pooled connection, then as long again
     # for its statement (command_timeout): asyncpg's pool.fetch() would wait for a connection
     # without bound while a frozen database holds every one.
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[PoolConnectionProxy[asyncpg.Record]]:
+        """A pooled connection. When none can be made (refused, reset, the server starting or
+        stopping), nothing was sent: that failure is safe to retry. Waiting out the timeout
+        for a free connection is not retried (the database is most likely frozen)."""
+        try:
+            conn = await self.pool.acquire(timeout=self._timeout)
+        except (OSError, asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError) as exc:
+            raise StorageUnavailable("the database could not be reached", safe_to_retry=True) from exc
+        try:
+            yield conn
+        finally:
+            await self.pool.release(conn)
+
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        async with self.pool.acquire(timeout=self._timeout) as conn:
+        async with self._connection() as conn:
             return await conn.fetch(sql, *args)
 
     async def _fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
-        async with self.pool.acquire(timeout=self._timeout) as conn:
+        async with self._connection() as conn:
             return await conn.fetchrow(sql, *args)
 
     async def _fetchval(self, sql: str, *args: Any) -> Any:
-        async with self.pool.acquire(timeout=self._timeout) as conn:
+        async with self._connection() as conn:
             return await conn.fetchval(sql, *args)
 
     async def create(self, record: NewRecord, audit: AuditEntry) -> Record:
@@ -201,7 +218,7 @@ class PostgresRecordRepository:
         """After a refused bulk statement: each row in a savepoint, to name the bad ones."""
         stored: dict[int, str] = {}
         refused: list[RowError] = []
-        async with _translated(), self.pool.acquire(timeout=self._timeout) as conn:
+        async with _translated(), self._connection() as conn:
             transaction = conn.transaction()
             await transaction.start()
             try:
