@@ -54,14 +54,18 @@ class GuardedRepository:
 
     async def _through(self, call: Callable[[], Awaitable[T]]) -> T:
         try:
-            with self._breaker.guard():
-                return await call()
-        except BreakerOpen:
-            raise self._open() from None
+            return await self._attempt(call)
         except StorageUnavailable as exc:
             if not exc.safe_to_retry:
                 raise
             return await self._retried(call, exc)  # the retry machinery, only after a failure
+
+    async def _attempt(self, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            with self._breaker.guard():
+                return await call()
+        except BreakerOpen:
+            raise self._open() from None
 
     async def _retried(self, call: Callable[[], Awaitable[T]], failure: StorageUnavailable) -> T:
         """Attempts 2 and 3 after a failure known to have changed nothing, each after a capped,
@@ -73,12 +77,9 @@ class GuardedRepository:
                 break
             await asyncio.sleep(pause)
             try:
-                with self._breaker.guard():
-                    return await call()
-            except BreakerOpen:
-                raise self._open() from None
+                return await self._attempt(call)
             except StorageUnavailable as exc:
-                if not exc.safe_to_retry:
+                if not exc.safe_to_retry:  # an open breaker's answer included
                     raise
                 failure = exc
         raise failure
