@@ -82,8 +82,8 @@ class FaultProxy:
             await asyncio.gather(
                 self._pipe(client_in, server_out, count=True), self._pipe(server_in, client_out)
             )
-        except OSError:
-            pass
+        except (OSError, asyncio.CancelledError):
+            pass  # a cut connection, or the proxy stopping: the connection just ends
         finally:
             for writer in (client_out, locals().get("server_out")):
                 if isinstance(writer, asyncio.StreamWriter):

@@ -72,7 +72,8 @@ def test_a_frozen_database_trips_the_breaker_which_then_answers_without_calling_
     assert all(took < TIMEOUT * 3 for _, took, _ in tripping)  # within the deadline, never a hang
     assert all("retry-after" in headers for _, _, headers in tripping)
     assert [status for status, _, _ in open_answers] == [503] * 100
-    assert max(took for _, took, _ in open_answers) < 0.010  # fails fast
+    # fails fast: an open breaker answers at once, far inside the timeout a call would wait
+    assert max(took for _, took, _ in open_answers) < TIMEOUT / 5
     assert {headers["retry-after"] for _, _, headers in open_answers} <= {"1"}
     assert proxy.offered == offered  # not one byte sent to the database meanwhile
     ready = client.get("/ready")
