@@ -97,7 +97,11 @@ def build_cache_and_admission(
 ) -> tuple[PageCache, Admission, RedisLink | None]:
     """Redis when APP_REDIS_URL is set (shared by every process), else in-process ones."""
     if not settings.redis_url:
-        pages = MemoryPageCache(max_bytes=settings.cache_max_bytes, ttl_seconds=settings.cache_ttl_seconds)
+        pages = MemoryPageCache(
+            max_bytes=settings.cache_max_bytes,
+            ttl_seconds=settings.cache_ttl_seconds,
+            max_stale_seconds=settings.max_stale_seconds,
+        )
         buckets = MemoryTokenBucket(rate=settings.rate_limit_per_minute, window=60)
         admission = MemoryAdmission(buckets, pages)
         steps += [Step("page cache", _nothing, pages.close), Step("admission", _nothing, admission.close)]
@@ -137,6 +141,7 @@ def build_cache_and_admission(
         local_max_bytes=settings.cache_local_max_bytes,
         breaker=breaker,
         leases=leases,
+        max_stale_seconds=settings.max_stale_seconds,
     )
     limits = RedisAdmission(shared, breaker=breaker, leases=leases)
     steps += [Step("page cache", _nothing, shared.close), Step("admission", _nothing, limits.close)]

@@ -47,6 +47,8 @@ class Settings:
     cache_ttl_seconds: float = 300.0
     cache_max_bytes: int = 64 * 1024 * 1024
     cache_local_max_bytes: int = 12 * 1024 * 1024
+    # How long past its TTL a page may still answer while the database is away; negative: the TTL.
+    cache_max_stale_seconds: float = -1.0
     lease_seconds: float = 5.0  # Redis only: read and token leases (adapters/redis/leases/); 0: off
     lease_max_tokens: int = 32
     rate_limit_per_minute: int = 100
@@ -170,6 +172,11 @@ class Settings:
     def cors_origin_list(self) -> list[str]:
         """The exact origins CORS answers, from APP_CORS_ORIGINS."""
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def max_stale_seconds(self) -> float:
+        """Seconds past its TTL a cached page still answers during a database outage (0: never)."""
+        return self.cache_ttl_seconds if self.cache_max_stale_seconds < 0 else self.cache_max_stale_seconds
 
     @property
     def dialect(self) -> Dialect:

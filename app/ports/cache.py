@@ -7,11 +7,19 @@ cached after it (read-your-writes).
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 # What a lookup answers: the page's bytes (None: not cached), and the write generation to hand
 # to `set` (-1: the cache could not be asked, so nothing read now may be kept).
 Lookup = tuple[bytes | None, int]
+
+
+class StalePage(NamedTuple):
+    """A page kept past its time to live, answered only while the database cannot be read."""
+
+    body: bytes
+    age: float  # seconds since the page was read from the database
+    overdue: float  # seconds past its time to live
 
 
 class PageCache(Protocol):
@@ -23,6 +31,11 @@ class PageCache(Protocol):
 
     async def set(self, user_id: str, key: str, value: bytes, generation: int) -> None:
         """Keep value unless the user wrote since `generation` was handed out."""
+        ...
+
+    async def stale(self, user_id: str, key: str, generation: int) -> StalePage | None:
+        """The page kept past its TTL, no staler than the configured bound, that no write since
+        `generation` has replaced; None when there is none."""
         ...
 
     async def invalidate_user(self, user_id: str) -> None:

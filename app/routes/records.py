@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
@@ -10,6 +12,7 @@ from app.auth import Caller
 from app.http.openapi import Operation
 from app.http.requests import BodyLimits, read_json, read_query
 from app.http.responses import json_response
+from app.ports.cache import StalePage
 from app.schemas.records import (
     BulkCreate,
     BulkEnvelope,
@@ -27,6 +30,11 @@ _RATE_LIMIT_HEADERS = {
     "Retry-After": "Seconds until the user's next request is admitted",
     "RateLimit-Policy": 'The per-user quota, e.g. "per-user";q=100;w=60',
     "RateLimit": 'What is left of it, e.g. "per-user";r=0;t=1',
+}
+_STALE_HEADERS = {
+    "Cache-Status": "Only on a page served stale while the database is away (RFC 9211): "
+    '"data-service; hit; ttl=-<seconds past its TTL>; detail=database-unavailable"',
+    "Age": "With Cache-Status: seconds since the page was read from the database",
 }
 _BODY_ERRORS = (400, 413, 415, 422, 429, 503)
 
@@ -61,7 +69,11 @@ class RecordRoutes:
         return json_response(await self._service.get(request.path_params["id"], caller(request)))
 
     async def list_page(self, request: Request) -> Response:
-        return json_response(await self._service.list_page(read_query(request, ListQuery), caller(request)))
+        page = await self._service.list_page(read_query(request, ListQuery), caller(request))
+        if isinstance(page, StalePage):  # the database is away: RFC 9211 says so, RFC 9111 how old
+            status = f"data-service; hit; ttl={-math.ceil(page.overdue)}; detail=database-unavailable"
+            return json_response(page.body, 200, {"Cache-Status": status, "Age": str(int(page.age))})
+        return json_response(page)
 
     @property
     def operations(self) -> list[Operation]:
@@ -99,7 +111,7 @@ class RecordRoutes:
                 responses={200: RecordPage},
                 query=ListQuery,
                 errors=(422, 429, 503),
-                response_headers=limited,
+                response_headers={200: _STALE_HEADERS, **limited},
             ),
             Operation(
                 "GET",

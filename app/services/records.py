@@ -20,7 +20,7 @@ from app.errors import (
     field_problem,
 )
 from app.ports.admission import Admission, Decision
-from app.ports.cache import PageCache
+from app.ports.cache import PageCache, StalePage
 from app.ports.storage import AuditEntry, NewRecord, RecordQuery, RecordRepository
 from app.schemas.records import (
     BulkResult,
@@ -131,8 +131,9 @@ class RecordService:
             raise NotFound(f"no record has id {record_id[:64]!r}")
         return record
 
-    async def list_page(self, query: ListQuery, caller: Caller) -> bytes:
-        """A user's page, encoded; served from the cache when it holds it."""
+    async def list_page(self, query: ListQuery, caller: Caller) -> bytes | StalePage:
+        """A user's page, encoded; served from the cache when it holds it, and, while the
+        database cannot be read, from a copy kept past its TTL (a StalePage) when there is one."""
         _may_read(caller)
         _owner(caller, query.user_id)
         self._check(query)
@@ -152,7 +153,13 @@ class RecordService:
             await self._cache.set(query.user_id, key, body, generation)
             return body
 
-        return await self._loading((query.user_id, key, generation), load)
+        try:
+            return await self._loading((query.user_id, key, generation), load)
+        except StorageUnavailable:
+            stale = await self._cache.stale(query.user_id, key, generation)
+            if stale is None:
+                raise
+            return stale
 
     async def _load_page(self, query: ListQuery) -> bytes:
         size = query.page_size or self._page_size_default

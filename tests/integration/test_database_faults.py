@@ -9,6 +9,8 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -32,18 +34,26 @@ def proxy(postgres_db: str) -> Iterator[FaultProxy]:
         yield running
 
 
-@pytest.fixture
-def client(postgres_db: str, proxy: FaultProxy) -> Iterator[TestClient]:
+@contextmanager
+def serving(postgres_db: str, proxy: FaultProxy, **settings: Any) -> Iterator[TestClient]:
+    """The service on the database behind the proxy, with the fault tests' timeouts."""
     parts = urlsplit(postgres_db)
     through = parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}")
-    settings = Settings(
+    configured = Settings(
         database_url=urlunsplit(through),
         database_timeout_seconds=TIMEOUT,
         db_breaker_failures=3,
         db_breaker_reset_seconds=BREAKER_RESET,
         log_level="critical",
+        **settings,
     )
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(create_app(configured)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def client(postgres_db: str, proxy: FaultProxy) -> Iterator[TestClient]:
+    with serving(postgres_db, proxy) as test_client:
         yield test_client
 
 
@@ -98,6 +108,68 @@ def test_the_breaker_closes_again_once_the_database_is_back(client: TestClient, 
 
     assert statuses[-3:] == [404] * 3, statuses
     assert client.get("/ready").json()["checks"]["database"] == "ok"
+
+
+CACHE_TTL = 1.0  # Redis keeps pages whole seconds
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["in-process", "redis"])
+def test_a_frozen_database_leaves_cached_pages_answering_marked_stale_and_the_rest_503(
+    postgres_db: str, proxy: FaultProxy, redis_url: str, shared: bool
+) -> None:
+    redis = {"redis_url": redis_url, "lease_seconds": 0} if shared else {}
+    with serving(
+        postgres_db, proxy, cache_ttl_seconds=CACHE_TTL, cache_max_stale_seconds=30, **redis
+    ) as client:
+        assert client.post("/data", json={"user_id": "s", "payload": {"n": 1}}).status_code == 201
+        fresh = client.get("/data", params={"user_id": "s"})
+        proxy.mode = BLACK_HOLE
+        cached = client.get("/data", params={"user_id": "s"})  # within its TTL: a plain hit
+        time.sleep(CACHE_TTL + 0.2)
+        tripping = [client.get("/data", params={"user_id": "s"}) for _ in range(3)]
+        started = time.monotonic()
+        stale = client.get("/data", params={"user_id": "s"})  # the breaker is open now
+        took = time.monotonic() - started
+        uncached = client.get("/data", params={"user_id": "never-read"})
+
+    assert fresh.status_code == cached.status_code == 200 and "cache-status" not in cached.headers
+    assert cached.content == fresh.content
+    for answer in [*tripping, stale]:
+        assert answer.status_code == 200 and answer.content == fresh.content
+        status = answer.headers["cache-status"]
+        assert status.startswith("data-service; hit; ttl=-") and status.endswith(
+            "detail=database-unavailable"
+        )
+        assert CACHE_TTL <= int(answer.headers["age"]) < CACHE_TTL + 5
+    assert took < TIMEOUT / 5  # the open breaker answers the stale copy without waiting
+    assert uncached.status_code == 503 and uncached.headers["retry-after"]
+
+
+def test_a_page_staler_than_the_bound_is_not_answered(postgres_db: str, proxy: FaultProxy) -> None:
+    with serving(postgres_db, proxy, cache_ttl_seconds=0.2, cache_max_stale_seconds=1.5) as client:
+        assert client.get("/data", params={"user_id": "b"}).status_code == 200
+        proxy.mode = BLACK_HOLE
+        time.sleep(0.25)
+        within = client.get("/data", params={"user_id": "b"})  # answered after the database's timeout
+        time.sleep(1.5)
+        beyond = client.get("/data", params={"user_id": "b"})
+
+    assert within.status_code == 200 and within.headers["cache-status"]
+    assert beyond.status_code == 503 and beyond.headers["retry-after"]
+
+
+def test_a_page_shared_in_redis_answers_a_process_that_never_read_it_while_the_database_is_frozen(
+    postgres_db: str, proxy: FaultProxy, redis_url: str
+) -> None:
+    shared = {"redis_url": redis_url, "lease_seconds": 0}
+    with serving(postgres_db, proxy, **shared) as first, serving(postgres_db, proxy, **shared) as second:
+        assert first.post("/data", json={"user_id": "r", "payload": {"n": 1}}).status_code == 201
+        read = first.get("/data", params={"user_id": "r"})
+        proxy.mode = BLACK_HOLE
+        answered = second.get("/data", params={"user_id": "r"})
+
+    assert answered.status_code == 200 and answered.content == read.content
+    assert "cache-status" not in answered.headers  # within its TTL: a plain hit, not a stale one
 
 
 def test_writes_to_a_frozen_database_are_503_with_retry_after_and_none_is_lost(

@@ -36,6 +36,25 @@ async def test_keeps_a_page_until_its_ttl() -> None:
     assert cache.size_bytes == 0
 
 
+async def test_a_page_past_its_ttl_is_answered_as_stale_only_within_the_bound_and_never_after_a_write() -> (
+    None
+):
+    clock = Clock(0.0)
+    cache = MemoryPageCache(max_bytes=10_000, ttl_seconds=300, max_stale_seconds=60, clock=clock)
+    await cache.set("alice", "p1", b"page", (await cache.get("alice", "p1"))[1])
+    await cache.set("bob", "p1", b"page", (await cache.get("bob", "p1"))[1])
+
+    clock.now = 299
+    assert await cache.stale("alice", "p1", 0) is None  # still fresh: a plain hit, not stale
+    clock.now = 310
+    assert (await cache.get("alice", "p1"))[0] is None  # a normal read no longer sees it
+    assert await cache.stale("alice", "p1", 0) == (b"page", 310, 10)
+    await cache.invalidate_user("alice")
+    assert await cache.stale("alice", "p1", 1) is None  # the write replaced it
+    clock.now = 360
+    assert await cache.stale("bob", "p1", 0) is None  # staler than the bound
+
+
 async def test_stays_within_its_byte_bound_evicting_least_recently_used() -> None:
     cache = MemoryPageCache(max_bytes=3 * (100 + 200 + 6), ttl_seconds=300)
     for key in ("a", "b", "c"):

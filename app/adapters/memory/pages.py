@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import blosc
 
-from app.ports.cache import Lookup
+from app.ports.cache import Lookup, StalePage
 
 blosc.set_releasegil(False)
 blosc.set_nthreads(1)  # a page is one block: helper threads would only wait on each other
@@ -37,13 +37,24 @@ def unpack(kept: bytes | bytearray) -> bytes:
 
 
 class BoundedPages:
-    """Pages by (user, key), each with the generation it was stored under; LRU within a byte bound."""
+    """Pages by (user, key), each with the generation it was stored under; LRU within a byte bound.
+
+    A page past its TTL is no longer answered by `get`, but is kept `max_stale_seconds` longer
+    (within the same byte bound) for `stale`, which answers it while the database is away."""
 
     ENTRY_OVERHEAD = 200  # bytes of bookkeeping counted per entry, besides key and value
 
-    def __init__(self, *, max_bytes: int, ttl_seconds: float, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        *,
+        max_bytes: int,
+        ttl_seconds: float,
+        clock: Callable[[], float],
+        max_stale_seconds: float = 0.0,
+    ) -> None:
         self._max_bytes = max_bytes
         self._ttl = ttl_seconds
+        self._max_stale = max_stale_seconds
         self._clock = clock
         self._entries: OrderedDict[tuple[str, str], tuple[float, int, bytes | bytearray]] = OrderedDict()
         self._keys_by_user: dict[str, set[str]] = {}
@@ -56,10 +67,22 @@ class BoundedPages:
             return None
         expires, generation, value = entry
         if expires <= self._clock():
-            self._drop((user_id, key))
+            if expires + self._max_stale <= self._clock():
+                self._drop((user_id, key))
             return None
         self._entries.move_to_end((user_id, key))
         return generation, unpack(value)
+
+    def stale(self, user_id: str, key: str) -> tuple[int, StalePage] | None:
+        """The generation and the page kept for (user, key) past its TTL, unless staler than the bound."""
+        entry = self._entries.get((user_id, key))
+        if entry is None:
+            return None
+        expires, generation, value = entry
+        overdue = self._clock() - expires
+        if overdue < 0 or overdue >= self._max_stale:
+            return None
+        return generation, StalePage(unpack(value), self._ttl + overdue, overdue)
 
     def put(self, user_id: str, key: str, generation: int, value: bytes) -> None:
         """Keep the page, evicting the least recently used ones past the byte bound."""
@@ -109,10 +132,13 @@ class MemoryPageCache:
         *,
         max_bytes: int,
         ttl_seconds: float,
+        max_stale_seconds: float = 0.0,
         max_tracked_users: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._pages = BoundedPages(max_bytes=max_bytes, ttl_seconds=ttl_seconds, clock=clock)
+        self._pages = BoundedPages(
+            max_bytes=max_bytes, ttl_seconds=ttl_seconds, clock=clock, max_stale_seconds=max_stale_seconds
+        )
         # When each user last wrote, on a logical clock (the generation `get` hands out);
         # forgotten oldest first, after which every generation older than the forgotten write
         # is refused (`_floor`).
@@ -134,6 +160,10 @@ class MemoryPageCache:
         if generation < self._floor or self._written_at.get(user_id, -1) >= generation:
             return
         self._pages.put(user_id, key, generation, value)
+
+    async def stale(self, user_id: str, key: str, generation: int) -> StalePage | None:
+        found = self._pages.stale(user_id, key)  # a write drops the user's pages: any kept is current
+        return None if found is None else found[1]
 
     async def invalidate_user(self, user_id: str) -> None:
         self._written_at[user_id] = self._tick

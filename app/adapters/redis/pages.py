@@ -25,7 +25,7 @@ from app.adapters.redis.client import Script
 from app.adapters.redis.codec import GateCall, GateReply, InvalidateCall, Revoke, StorePageCall, Told, stored
 from app.adapters.redis.leases import Leases
 from app.concurrency import Coalescer
-from app.ports.cache import Lookup
+from app.ports.cache import Lookup, StalePage
 from app.resilience.breakers import Breaker, BreakerOpen
 
 GENERATION_TTL_SECONDS = 86_400
@@ -43,6 +43,7 @@ class RedisPageCache:
         local_max_bytes: int,
         breaker: Breaker,
         leases: Leases,
+        max_stale_seconds: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
@@ -50,7 +51,12 @@ class RedisPageCache:
         self._breaker = breaker
         self._leases = leases
         self._book = leases.book
-        self._local = BoundedPages(max_bytes=local_max_bytes, ttl_seconds=ttl_seconds, clock=clock)
+        self._local = BoundedPages(
+            max_bytes=local_max_bytes,
+            ttl_seconds=ttl_seconds,
+            clock=clock,
+            max_stale_seconds=max_stale_seconds,
+        )
         self._store: Coalescer[StorePageCall, bool] = Script(client, "store_page", stored).pipelined()
         self._invalidate: Coalescer[InvalidateCall, Told] = Script(
             client, "invalidate", Told.decode
@@ -122,6 +128,14 @@ class RedisPageCache:
             return
         if kept:
             self._local.put(user_id, key, generation, value)
+
+    async def stale(self, user_id: str, key: str, generation: int) -> StalePage | None:
+        """The local copy past its TTL, if Redis's generation (when it could be asked) is still
+        the one the copy was stored under: pages in Redis expire with their TTL."""
+        found = self._local.stale(user_id, key)
+        if found is None or (generation >= 0 and found[0] != generation):
+            return None
+        return found[1]
 
     async def invalidate_user(self, user_id: str) -> None:
         """Forget the user's pages everywhere; return once no process can serve an older one."""
