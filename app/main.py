@@ -86,9 +86,7 @@ def build_guarded_repository(settings: Settings) -> tuple[RecordRepository, Brea
         reset_seconds=settings.db_breaker_reset_seconds,
         counts=database_failed,
     )
-    guarded = GuardedRepository(
-        build_repository(settings), breaker, retry_budget_seconds=settings.database_timeout_seconds
-    )
+    guarded = GuardedRepository(build_repository(settings), breaker)
     return guarded, breaker
 
 
@@ -185,7 +183,13 @@ def middleware_for(
     settings: Settings, verifier: TokenVerifier | None, operations: Sequence[Operation]
 ) -> list[Middleware]:
     """Request ids and headers always; CORS only for listed origins; tokens only when on."""
-    stack = [Middleware(RequestContext, max_header_bytes=settings.max_header_bytes)]
+    stack = [
+        Middleware(
+            RequestContext,
+            max_header_bytes=settings.max_header_bytes,
+            deadline_seconds=settings.request_deadline_seconds,
+        )
+    ]
     if settings.cors_origin_list:
         stack.append(
             Middleware(

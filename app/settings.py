@@ -55,6 +55,9 @@ class Settings:
     sqlite_readers: int = 4
     pg_pool_min_size: int = 4
     pg_pool_max_size: int = 8
+    # The most a request waits for the database in all (connections, statements, retries) and
+    # the most one database call may take (app/resilience/deadline.py).
+    request_deadline_seconds: float = 10.0
     database_timeout_seconds: float = 5.0
     redis_timeout_seconds: float = 0.25
     # The breakers (app/resilience/breakers.py): failures in a row that open one, seconds open.
@@ -106,6 +109,10 @@ class Settings:
         ):
             raise ConfigError(
                 "APP_DB_BREAKER_RESET_SECONDS and APP_REDIS_BREAKER_RESET_SECONDS lie between 0.1 and 600"
+            )
+        if not 0.1 <= self.request_deadline_seconds <= 600 or not 0.1 <= self.database_timeout_seconds <= 600:
+            raise ConfigError(
+                "APP_REQUEST_DEADLINE_SECONDS and APP_DATABASE_TIMEOUT_SECONDS lie between 0.1 and 600"
             )
         if not 0 <= self.lease_seconds <= 30:
             raise ConfigError("APP_LEASE_SECONDS must lie between 0 (no leases) and 30")

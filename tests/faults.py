@@ -1,6 +1,7 @@
 """A TCP fault proxy for the fault tests: put between the service and a real server, it passes
 traffic through, freezes it (a black hole: bytes are taken and held, nothing answers, as a
-stopped server or a cut network looks), or resets every connection; and it counts what the
+stopped server or a cut network looks), loses every answer on its way back (a statement
+arrives and runs, its reply never does), or resets every connection; and it counts what the
 service tried to send, so a test can tell "no network call" from "a call that hung"."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 PASS, BLACK_HOLE, RESET = "pass", "black-hole", "reset"
+LOSE_REPLIES = "lose-replies"  # what the service sends arrives; every answer is lost on the way back
 
 
 class FaultProxy:
@@ -50,6 +52,9 @@ class FaultProxy:
         if mode == PASS:
             self._flowing.set()
             return
+        if mode == LOSE_REPLIES:
+            self._flowing.set()
+            return
         self._flowing.clear()
         if mode == RESET:
             for writer in list(self._writers):
@@ -80,7 +85,7 @@ class FaultProxy:
             server_in, server_out = await asyncio.open_connection(*self._upstream)
             self._writers.add(server_out)
             await asyncio.gather(
-                self._pipe(client_in, server_out, count=True), self._pipe(server_in, client_out)
+                self._pipe(client_in, server_out, count=True), self._pipe(server_in, client_out, reply=True)
             )
         except (OSError, asyncio.CancelledError):
             pass  # a cut connection, or the proxy stopping: the connection just ends
@@ -91,7 +96,12 @@ class FaultProxy:
                     writer.transport.abort()
 
     async def _pipe(
-        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, *, count: bool = False
+        self,
+        source: asyncio.StreamReader,
+        sink: asyncio.StreamWriter,
+        *,
+        count: bool = False,
+        reply: bool = False,
     ) -> None:
         try:
             while data := await source.read(65536):
@@ -100,6 +110,8 @@ class FaultProxy:
                 await self._flowing.wait()  # held, not lost, while the hole lasts
                 if self._mode == RESET:
                     break
+                if reply and self._mode == LOSE_REPLIES:
+                    continue
                 sink.write(data)
                 await sink.drain()
         except OSError:

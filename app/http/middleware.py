@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import HeadersTooLarge
 from app.http.responses import problem_response
+from app.resilience import deadline
 
 _CLIENT_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -17,16 +18,19 @@ _CLIENT_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
 class RequestContext:
     """Gives each request an id (the client's X-Request-ID when well formed) and echoes it,
     with the headers every answer carries; refuses oversized headers with 431 (each server
-    has a limit of its own, and uvicorn's httptools parser a generous one)."""
+    has a limit of its own, and uvicorn's httptools parser a generous one); starts the
+    request's deadline (app/resilience/deadline.py)."""
 
-    def __init__(self, app: ASGIApp, max_header_bytes: int = 16_384) -> None:
+    def __init__(self, app: ASGIApp, max_header_bytes: int = 16_384, deadline_seconds: float = 10.0) -> None:
         self.app = app
         self.max_header_bytes = max_header_bytes
+        self.deadline_seconds = deadline_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        deadline.start(self.deadline_seconds)
         request_id = b""
         size = 0
         for name, value in scope["headers"]:

@@ -5,19 +5,20 @@ with a 503 that says when to try again, until a trial call finds the database ba
 A failure known to have changed nothing (StorageUnavailable.safe_to_retry: no connection could
 be made, a serialization failure or a deadlock) is tried again, at most three attempts in all,
 after pauses of random(0, min(cap, base * 2^n)) (capped exponential backoff, full jitter),
-within a time budget. A write whose outcome is unknown is never retried: idempotency keys make
-a client's own retry safe instead. The first attempt runs no retry code at all."""
+within the request's deadline (deadline.py). A write whose outcome is unknown is never
+retried: idempotency keys make a client's own retry safe instead. The first attempt runs no
+retry code at all."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from app.errors import StorageUnavailable
 from app.ports.storage import AuditEntry, BulkOutcome, NewRecord, RecordQuery, RecordRepository
+from app.resilience import deadline
 from app.resilience.breakers import Breaker, BreakerOpen
 from app.schemas.records import Record
 
@@ -41,7 +42,6 @@ class GuardedRepository:
         attempts: int = 3,
         base_seconds: float = 0.05,
         cap_seconds: float = 1.0,
-        retry_budget_seconds: float = 5.0,
         random: Callable[[], float] = random.random,
     ) -> None:
         self._inner = inner
@@ -49,7 +49,6 @@ class GuardedRepository:
         self._attempts = attempts
         self._base = base_seconds
         self._cap = cap_seconds
-        self._retry_budget = retry_budget_seconds
         self._random = random
 
     async def _through(self, call: Callable[[], Awaitable[T]]) -> T:
@@ -69,11 +68,10 @@ class GuardedRepository:
 
     async def _retried(self, call: Callable[[], Awaitable[T]], failure: StorageUnavailable) -> T:
         """Attempts 2 and 3 after a failure known to have changed nothing, each after a capped,
-        fully jittered pause, while the breaker lets calls through and the budget lasts."""
-        deadline = time.monotonic() + self._retry_budget
+        fully jittered pause, while the breaker lets calls through and the deadline is not past."""
         for attempt in range(1, self._attempts):
             pause = self._random() * min(self._cap, self._base * 2**attempt)
-            if time.monotonic() + pause >= deadline:
+            if pause >= deadline.left():
                 break
             await asyncio.sleep(pause)
             try:

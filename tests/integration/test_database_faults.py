@@ -21,9 +21,11 @@ from app.adapters.db.sqlfiles import load_queries
 from app.errors import StorageUnavailable
 from app.main import create_app
 from app.settings import DEFAULT_SQL_DIR, Settings
-from tests.faults import BLACK_HOLE, PASS, RESET, FaultProxy, fault_proxy
+from tests.faults import BLACK_HOLE, LOSE_REPLIES, PASS, RESET, FaultProxy, fault_proxy
 
-TIMEOUT = 0.5  # the database timeout the service runs with here
+TIMEOUT = 0.5  # the database timeout the service runs with here: the most one call takes
+DEADLINE = 1.0  # the request deadline: the most a request waits for the database in all
+SLACK = 0.3  # what the test's own client and threads may add on a busy two-core machine
 BREAKER_RESET = 1.0  # how long the breaker stays open
 
 
@@ -39,14 +41,14 @@ def serving(postgres_db: str, proxy: FaultProxy, **settings: Any) -> Iterator[Te
     """The service on the database behind the proxy, with the fault tests' timeouts."""
     parts = urlsplit(postgres_db)
     through = parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}")
-    configured = Settings(
-        database_url=urlunsplit(through),
-        database_timeout_seconds=TIMEOUT,
-        db_breaker_failures=3,
-        db_breaker_reset_seconds=BREAKER_RESET,
-        log_level="critical",
-        **settings,
-    )
+    faults: dict[str, Any] = {
+        "database_timeout_seconds": TIMEOUT,
+        "request_deadline_seconds": DEADLINE,
+        "db_breaker_failures": 3,
+        "db_breaker_reset_seconds": BREAKER_RESET,
+        "log_level": "critical",
+    }
+    configured = Settings(database_url=urlunsplit(through), **(faults | settings))
     with TestClient(create_app(configured)) as test_client:
         yield test_client
 
@@ -79,7 +81,7 @@ def test_a_frozen_database_trips_the_breaker_which_then_answers_without_calling_
         gc.enable()
 
     assert [status for status, _, _ in tripping] == [503] * 3
-    assert all(took < TIMEOUT * 3 for _, took, _ in tripping)  # within the deadline, never a hang
+    assert all(took < TIMEOUT + SLACK for _, took, _ in tripping)  # one call's timeout, never a hang
     assert all("retry-after" in headers for _, _, headers in tripping)
     assert [status for status, _, _ in open_answers] == [503] * 100
     # fails fast: an open breaker answers at once, far inside the timeout a call would wait
@@ -194,6 +196,74 @@ def test_writes_to_a_frozen_database_are_503_with_retry_after_and_none_is_lost(
     assert stored.json()["id"] in ids and len(ids) == len(set(ids))  # the acknowledged one is there, once
 
 
+def test_a_database_cut_during_concurrent_writes_loses_no_acknowledged_write_and_stores_none_twice(
+    postgres_db: str, proxy: FaultProxy
+) -> None:
+    # The breaker kept closed, so every write meets the fault itself, and any retry would go out.
+    with serving(postgres_db, proxy, rate_limit_per_minute=100_000, db_breaker_failures=1000) as client:
+        answers, records = _write_through_a_cut(client, proxy)
+
+    statuses = [status for _, status, _, _ in answers]
+    acknowledged = {stored: n for n, status, stored, _ in answers if status == 201}
+    found = [record["payload"]["n"] for record in records]
+    assert set(statuses) <= {201, 503} and statuses[:40] == [201] * 40 and statuses.count(503) > 0
+    assert {record["id"]: record["payload"]["n"] for record in records}.items() >= acknowledged.items()
+    assert len(found) == len(set(found))  # no write stored twice, the retried ones included
+    assert max(took for _, _, _, took in answers) < DEADLINE + SLACK
+
+
+def _write_through_a_cut(
+    client: TestClient, proxy: FaultProxy
+) -> tuple[list[tuple[int, int, str | None, float]], list[dict[str, Any]]]:
+    """200 writes from 8 threads: from the 60th the database's answers are lost (the writes
+    arrive and commit, unacknowledged), from the 90th every connection is cut and new ones
+    refused, from the 120th the database is back; then every record the user has, once the
+    breaker has closed again."""
+
+    def write(n: int) -> tuple[int, int, str | None, float]:
+        if n == 60:
+            proxy.mode = LOSE_REPLIES
+        elif n == 90:
+            proxy.mode = RESET
+        elif n == 120:
+            proxy.mode = PASS  # ...and then the database is back
+        started = time.monotonic()
+        answer = client.post("/data", json={"user_id": "c", "payload": {"n": n}})
+        stored = answer.json().get("id") if answer.status_code == 201 else None
+        return n, answer.status_code, stored, time.monotonic() - started
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(write, range(200)))
+    time.sleep(BREAKER_RESET + 0.1)
+    records: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"user_id": "c", "page_size": 100}
+    for _ in range(50):
+        listed = client.get("/data", params=params)
+        if listed.status_code != 200:  # the breaker's trial has not closed it yet
+            time.sleep(0.1)
+            continue
+        records += listed.json()["items"]
+        if not listed.json()["has_more"]:
+            break
+        params["cursor"] = listed.json()["next_cursor"]
+    return answers, records
+
+
+def test_the_request_deadline_bounds_a_wait_shorter_than_the_database_timeout(
+    postgres_db: str, proxy: FaultProxy
+) -> None:
+    with serving(postgres_db, proxy, database_timeout_seconds=5.0, request_deadline_seconds=0.4) as client:
+        assert get_one(client)[0] == 404
+        proxy.mode = BLACK_HOLE
+        started = time.monotonic()
+        write = client.post("/data", json={"user_id": "d", "payload": {}})
+        wrote = time.monotonic() - started
+        read, took, headers = get_one(client)
+
+    assert write.status_code == read == 503 and headers["retry-after"]
+    assert wrote < 0.4 + SLACK and took < 0.4 + SLACK  # not the five seconds of the timeout
+
+
 def test_concurrent_requests_on_a_frozen_database_all_answer_within_the_deadline(
     client: TestClient, proxy: FaultProxy
 ) -> None:
@@ -204,8 +274,8 @@ def test_concurrent_requests_on_a_frozen_database_all_answer_within_the_deadline
         answers = list(pool.map(lambda _: get_one(client), range(24)))
 
     assert [status for status, _, _ in answers] == [503] * 24
-    # a connection is waited for at most the timeout, a statement as long again: never in turn
-    assert max(took for _, took, _ in answers) < TIMEOUT * 3
+    # waiting for a connection and for the statement share one timeout: never in turn
+    assert max(took for _, took, _ in answers) < TIMEOUT + SLACK
 
 
 @pytest.mark.anyio

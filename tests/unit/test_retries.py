@@ -1,5 +1,5 @@
 """Retries of the guarded repository: only failures known to have changed nothing, at most
-three attempts, capped and jittered pauses, within a budget, never through an open breaker."""
+three attempts, capped and jittered pauses, within the request deadline, never through an open breaker."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from app.errors import StorageConflict, StorageUnavailable
 from app.ports.storage import AuditEntry, NewRecord
+from app.resilience import deadline
 from app.resilience.breakers import Breaker
 from app.resilience.guarded import GuardedRepository, database_failed
 
@@ -35,14 +36,13 @@ class Flaky:
         return await self.get_by_id("")
 
 
-def guarded(inner: Flaky, *, fail_max: int = 10, budget: float = 5.0) -> GuardedRepository:
+def guarded(inner: Flaky, *, fail_max: int = 10) -> GuardedRepository:
     breaker = Breaker("database", fail_max=fail_max, reset_seconds=30, counts=database_failed)
     return GuardedRepository(
         inner,  # type: ignore[arg-type]
         breaker,
         base_seconds=0.01,
         cap_seconds=0.04,
-        retry_budget_seconds=budget,
         random=lambda: 1.0,  # the longest pause each time, to measure
     )
 
@@ -84,11 +84,11 @@ async def test_the_callers_errors_are_not_retried() -> None:
     assert inner.calls == 1
 
 
-async def test_no_retry_past_the_budget() -> None:
+async def test_no_retry_past_the_request_deadline() -> None:
     inner = Flaky(NOT_SENT, NOT_SENT)
 
-    with pytest.raises(StorageUnavailable):
-        await guarded(inner, budget=0.015).get_by_id("x")  # the first pause (0.02) would pass it
+    with pytest.raises(StorageUnavailable), deadline.within(0.015):
+        await guarded(inner).get_by_id("x")  # the first pause (0.02) would pass the deadline
 
     assert inner.calls == 1
 

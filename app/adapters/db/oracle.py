@@ -22,6 +22,7 @@ from app.adapters.db.oracle_target import OracleTarget
 from app.adapters.db.sqlfiles import Statements
 from app.errors import InvalidData, NotFound, ServiceError, StorageConflict, StorageUnavailable
 from app.ports.storage import FILTERS, AuditEntry, BulkOutcome, NewRecord, RecordQuery, RowError
+from app.resilience import deadline
 from app.schemas.records import Record
 
 # LOBs (the serialized payload) arrive as str, not as LOB locators needing another round trip.
@@ -128,7 +129,8 @@ class OracleRecordRepository:
         if self._pool is None:
             raise StorageUnavailable("the database pool is not open")
         async with translated(), self._pool.acquire() as conn:
-            conn.call_timeout = self._timeout_ms
+            # Each round trip within the timeout, or what is left of the request's deadline.
+            conn.call_timeout = max(1, int(deadline.budget(self._timeout_ms / 1000) * 1000))
             yield conn
 
     def _sql(self, name: str) -> str:

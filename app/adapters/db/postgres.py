@@ -7,6 +7,7 @@ asyncpg, because it was measured faster than psycopg 3 on both the bulk and the 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -28,6 +29,7 @@ from app.ports.storage import (
     RecordQuery,
     RowError,
 )
+from app.resilience import deadline
 from app.schemas.records import Record
 
 FAR_PAST = datetime(1, 1, 1, tzinfo=UTC)
@@ -64,6 +66,16 @@ def _insert_values(record: NewRecord, record_id: str, audit: AuditEntry) -> dict
     }
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """The pool's reset on release. asyncpg's default runs one more statement per call (RESET ALL,
+    UNLISTEN, CLOSE ALL, advisory unlocks); this service's statements leave no such state, and
+    asyncpg still rolls back a transaction left open before calling this."""
+
+
+def _left(ends: float) -> float:
+    return max(0.001, ends - time.monotonic())
+
+
 def _record(row: asyncpg.Record) -> Record:
     return Record(id=row[0], user_id=row[1], payload=Raw(row[2]), created_at=row[3], updated_at=row[4])
 
@@ -97,6 +109,7 @@ class PostgresRecordRepository:
                 max_size=self._max_size,
                 command_timeout=self._timeout,
                 timeout=self._timeout,
+                reset=_keep_session,
             )
 
     def _call(self, name: str, binds: dict[str, Any]) -> tuple[str, list[Any]]:
@@ -114,39 +127,63 @@ class PostgresRecordRepository:
             raise StorageUnavailable("the database pool is not open")
         return self._pool
 
-    # Every call waits at most the database timeout for a pooled connection, then as long again
-    # for its statement (command_timeout): asyncpg's pool.fetch() would wait for a connection
-    # without bound while a frozen database holds every one.
+    # A call (waiting for a pooled connection, its statements, handing the connection back) takes
+    # at most the database timeout in all, or what is left of the request's deadline when less:
+    # asyncpg's pool.fetch() would wait for a connection without bound while a frozen database
+    # holds every one, then as long again for the statement.
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[PoolConnectionProxy[asyncpg.Record]]:
-        """A pooled connection. When none can be made (refused, reset, the server starting or
-        stopping), nothing was sent: that failure is safe to retry. Waiting out the timeout
-        for a free connection is not retried (the database is most likely frozen)."""
+    async def _connection(self) -> AsyncIterator[tuple[PoolConnectionProxy[asyncpg.Record], float]]:
+        """A pooled connection and the time (monotonic) its statements must be done by.
+
+        When no connection can be made (refused, reset, the server starting or stopping), nothing
+        was sent: that failure is safe to retry. Waiting out the timeout for a free connection is
+        not retried (the database is most likely frozen). A connection whose statement timed out
+        or broke is closed, not handed back: its state is not known."""
+        allowed = deadline.budget(self._timeout)
+        if allowed <= 0:
+            raise StorageUnavailable("the request's deadline has passed", safe_to_retry=True)
+        ends = time.monotonic() + allowed
         try:
-            conn = await self.pool.acquire(timeout=self._timeout)
+            conn = await self.pool.acquire(timeout=allowed)
         except (OSError, asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError) as exc:
             raise StorageUnavailable("the database could not be reached", safe_to_retry=True) from exc
         try:
-            yield conn
+            yield conn, ends
+        except (OSError, TimeoutError, asyncpg.InterfaceError):
+            conn.terminate()
+            raise
         finally:
-            await self.pool.release(conn)
+            await self.pool.release(conn, timeout=_left(ends))
 
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        async with self._connection() as conn:
-            return await conn.fetch(sql, *args)
+        async with self._connection() as (conn, ends):
+            return await conn.fetch(sql, *args, timeout=_left(ends))
 
     async def _fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
-        async with self._connection() as conn:
-            return await conn.fetchrow(sql, *args)
+        async with self._connection() as (conn, ends):
+            return await conn.fetchrow(sql, *args, timeout=_left(ends))
 
     async def _fetchval(self, sql: str, *args: Any) -> Any:
-        async with self._connection() as conn:
-            return await conn.fetchval(sql, *args)
+        async with self._connection() as (conn, ends):
+            return await conn.fetchval(sql, *args, timeout=_left(ends))
 
     async def create(self, record: NewRecord, audit: AuditEntry) -> Record:
-        return await self._group((record, audit))
+        # One call, whatever it waits for (the group in flight, then its own group's statement):
+        # at most the timeout, or what is left of the request's deadline.
+        try:
+            async with asyncio.timeout(deadline.budget(self._timeout)):
+                return await self._group((record, audit))
+        except TimeoutError:
+            raise StorageUnavailable(
+                "the write did not finish in time; whether it was stored is not known"
+            ) from None
 
     async def _store_group(self, group: list[tuple[NewRecord, AuditEntry]]) -> list[Record | Exception]:
+        # The group runs in a task of its own, for callers each bounded by their own deadline.
+        with deadline.within(self._timeout):
+            return await self._store(group)
+
+    async def _store(self, group: list[tuple[NewRecord, AuditEntry]]) -> list[Record | Exception]:
         records = [record for record, _ in group]
         ids = [str(uuid.uuid4()) for _ in group]
         try:
@@ -218,7 +255,7 @@ class PostgresRecordRepository:
         """After a refused bulk statement: each row in a savepoint, to name the bad ones."""
         stored: dict[int, str] = {}
         refused: list[RowError] = []
-        async with _translated(), self._connection() as conn:
+        async with _translated(), self._connection() as (conn, ends):
             transaction = conn.transaction()
             await transaction.start()
             try:
@@ -226,7 +263,7 @@ class PostgresRecordRepository:
                     sql, args = self._call("insert_record", _insert_values(record, record_id, audit))
                     try:
                         async with conn.transaction():
-                            await conn.fetchrow(sql, *args)
+                            await conn.fetchrow(sql, *args, timeout=_left(ends))
                         stored[i] = record_id
                     except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
                         refused.append(RowError(i, f"refused by the database: {exc.sqlstate}"))
