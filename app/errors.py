@@ -104,6 +104,18 @@ class StorageUnavailable(ServiceError):
         self.safe_to_retry = safe_to_retry
 
 
+class IdempotencyKeyBusy(ServiceError):
+    """A request with this Idempotency-Key is still being processed."""
+
+    status, slug, title = 409, "idempotency-key-in-use", "Idempotency key in use"
+
+
+class IdempotencyKeyReused(ServiceError):
+    """The Idempotency-Key was used before for a different request."""
+
+    status, slug, title = 422, "idempotency-key-reused", "Idempotency key reused"
+
+
 class StorageConflict(ServiceError):
     """A write broke a constraint (e.g. a duplicate id)."""
 

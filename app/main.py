@@ -39,6 +39,7 @@ from app.resilience.guarded import GuardedRepository, database_failed
 from app.routes.auth import AuthRoutes
 from app.routes.probes import Lifecycle, OpenApiRoute, ProbeRoutes
 from app.routes.records import RecordRoutes
+from app.services.housekeeping import AnswerPurge
 from app.services.records import RecordService
 from app.settings import Settings
 
@@ -237,7 +238,11 @@ def create_app(settings: Settings, *, served: bool = False) -> Starlette:
     """The ASGI app for these settings; connections open in its lifespan."""
     configure_logging(settings.log_level)
     repository, _ = build_guarded_repository(settings)
-    steps = [Step("database", repository.open, repository.close)]
+    purge = AnswerPurge(repository, every=settings.idempotency_purge_seconds)
+    steps = [
+        Step("database", repository.open, repository.close),
+        Step("idempotency purge", purge.start, purge.close),
+    ]
     cache, admission, redis = build_cache_and_admission(settings, steps)
     revocations, verifier = build_authentication(settings, redis, steps)
     service = RecordService(
@@ -246,6 +251,7 @@ def create_app(settings: Settings, *, served: bool = False) -> Starlette:
         admission,
         page_size_default=settings.page_size_default,
         bulk_max_items=settings.bulk_max_items,
+        idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
     )
     body = BodyLimits(
         settings.max_body_bytes,

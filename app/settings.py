@@ -44,6 +44,9 @@ class Settings:
     max_json_depth: int = 64
     bulk_max_items: int = 1000
     page_size_default: int = 20
+    # Idempotency keys: how long a key's answer is kept, how often expired ones are deleted.
+    idempotency_ttl_seconds: int = 86_400
+    idempotency_purge_seconds: float = 300.0
     cache_ttl_seconds: float = 300.0
     cache_max_bytes: int = 64 * 1024 * 1024
     cache_local_max_bytes: int = 12 * 1024 * 1024
@@ -114,6 +117,10 @@ class Settings:
             raise ConfigError(
                 "APP_REQUEST_DEADLINE_SECONDS and APP_DATABASE_TIMEOUT_SECONDS lie between 0.1 and 600"
             )
+        if not 1 <= self.idempotency_ttl_seconds <= 30 * 86_400:
+            raise ConfigError("APP_IDEMPOTENCY_TTL_SECONDS must lie between 1 and 2592000 (30 days)")
+        if self.idempotency_purge_seconds < 1:
+            raise ConfigError("APP_IDEMPOTENCY_PURGE_SECONDS must be at least 1")
         if not 0 <= self.lease_seconds <= 30:
             raise ConfigError("APP_LEASE_SECONDS must lie between 0 (no leases) and 30")
         if not 1 <= self.page_size_default <= 100:

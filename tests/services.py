@@ -142,7 +142,7 @@ def truncate(url: str) -> None:
     async def run() -> None:
         conn = await asyncpg.connect(url)
         try:
-            await conn.execute("TRUNCATE data_records")
+            await conn.execute("TRUNCATE data_records, idempotency_keys")
         finally:
             await conn.close()
 
@@ -198,6 +198,7 @@ def oracle_truncate(url: str) -> None:
         )
         try:
             await conn.execute("TRUNCATE TABLE data_records")
+            await conn.execute("TRUNCATE TABLE idempotency_keys")
         finally:
             await conn.close()
 

@@ -43,6 +43,7 @@ class Operation:
     query: type | None = None
     errors: Sequence[int] = field(default=())
     response_headers: dict[int, dict[str, str]] = field(default_factory=dict)
+    request_headers: dict[str, str] = field(default_factory=dict)  # optional ones: name, description
     body_required: bool = True
     public: bool = False  # served without a token even when authentication is on
 
@@ -75,6 +76,16 @@ def openapi_document(
                 {"name": name, "in": "query", "required": name in required, "schema": prop}
                 for name, prop in schema["properties"].items()
             ]
+        parameters += [
+            {
+                "name": name,
+                "in": "header",
+                "required": False,
+                "description": text,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 257},
+            }
+            for name, text in op.request_headers.items()
+        ]
         if parameters:
             entry["parameters"] = parameters
         if op.body is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -127,9 +128,18 @@ def check_lengths(body: bytes, limits: BodyLimits) -> None:
 
 async def read_json(request: Request, decoder: msgspec.json.Decoder[T], limits: BodyLimits) -> T:
     """The body decoded into the decoder's type, or the problem that explains why not."""
+    return decode_json(await read_json_body(request, limits), decoder, limits)
+
+
+async def read_json_body(request: Request, limits: BodyLimits) -> bytes:
+    """The body's bytes, once its media type and size are known to be acceptable."""
     if not _is_json(request.headers.get("content-type", "")):
         raise UnsupportedMediaType("send the body as application/json")
-    body = await read_body(request, limits.max_bytes)
+    return await read_body(request, limits.max_bytes)
+
+
+def decode_json(body: bytes, decoder: msgspec.json.Decoder[T], limits: BodyLimits) -> T:
+    """A JSON body decoded into the decoder's type, within the limits."""
     check_depth(body, limits.max_depth)
     try:
         check_lengths(body, limits)
@@ -170,3 +180,46 @@ def read_query(request: Request, kind: type[T]) -> T:
         raise ValidationFailed(
             "the query parameters are not valid", errors=[field_problem(str(exc), root="")]
         ) from None
+
+
+MAX_KEY_LENGTH = 255
+_KEY_CHARACTERS = re.compile(r"^[\x20-\x7e]{1,255}$")  # MAX_KEY_LENGTH printable ASCII characters
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The Idempotency-Key header (draft-ietf-httpapi-idempotency-key-header): a structured
+    field string, `"..."`, though a bare value is taken too; 1 to 255 printable ASCII characters.
+    None when the request carries none."""
+    raw = request.headers.getlist("idempotency-key")
+    if not raw:
+        return None
+    if len(raw) > 1:
+        raise MalformedRequest("send one Idempotency-Key header")
+    value = raw[0].strip()
+    if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+        value = _sf_string(value[1:-1])
+    if not _KEY_CHARACTERS.match(value):
+        raise MalformedRequest(f"Idempotency-Key must hold 1 to {MAX_KEY_LENGTH} printable ASCII characters")
+    return value
+
+
+def _sf_string(inner: str) -> str:
+    """The text of a structured field string (RFC 8941, section 3.3.3) between its quotes."""
+    text: list[str] = []
+    characters = iter(inner)
+    for character in characters:
+        if character == "\\":
+            character = next(characters, "")
+            if character not in ('"', "\\"):
+                raise MalformedRequest('Idempotency-Key is not a valid string: only " and \\ are escaped')
+        elif character == '"':
+            raise MalformedRequest('Idempotency-Key is not a valid string: a " must be escaped')
+        text.append(character)
+    return "".join(text)
+
+
+def fingerprint(request: Request, body: bytes) -> str:
+    """What tells two requests under one key apart: the method, the path and the body."""
+    digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode())
+    digest.update(body)
+    return digest.hexdigest()

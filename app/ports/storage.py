@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -20,6 +20,9 @@ OFFSET_READ_BINDS = {
     "ping": frozenset(),
     "maintain_partitions": frozenset(),
 }
+# The idempotency keys' statements (sql/<dialect>/keep_answer.sql and the like).
+KEY_BINDS = frozenset({"scope", "idem_key"})
+ANSWER_BINDS = KEY_BINDS | {"fingerprint", "status", "body"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,34 @@ class BulkOutcome:
     refused: list[RowError]
 
 
+@dataclass(frozen=True, slots=True)
+class IdempotencyKey:
+    """An Idempotency-Key as kept: whose (`scope`), the key, the request's fingerprint."""
+
+    scope: str
+    key: str
+    fingerprint: str
+    ttl_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An HTTP answer as kept for an idempotency key: status and encoded body."""
+
+    status: int
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class KeptAnswer:
+    """What an idempotent write answers: this request's answer, now kept (`replayed` False), or
+    the one kept for the key before, with the fingerprint of the request that made it."""
+
+    fingerprint: str
+    answer: Answer
+    replayed: bool
+
+
 class RecordRepository(Protocol):
     """Storage of data records. Implementations raise app.errors, never driver errors."""
 
@@ -97,6 +128,31 @@ class RecordRepository(Protocol):
     ) -> BulkOutcome:
         """Store many records (and an audit row for each stored one) in one round trip; refused
         rows never stop the others unless all_or_nothing, in which case any refusal stores none."""
+        ...
+
+    async def create_once(
+        self, key: IdempotencyKey, record: NewRecord, audit: AuditEntry, respond: Callable[[Record], Answer]
+    ) -> KeptAnswer:
+        """Store one record and keep `respond`'s answer under the key in the same transaction;
+        or, when the key holds an answer already, store nothing and return that one. While
+        another request holds the key uncommitted, wait for it a little, then IdempotencyKeyBusy.
+        An error `respond` raises rolls everything back."""
+        ...
+
+    async def create_many_once(
+        self,
+        key: IdempotencyKey,
+        records: Sequence[NewRecord],
+        *,
+        all_or_nothing: bool,
+        audit: AuditEntry,
+        respond: Callable[[BulkOutcome], Answer],
+    ) -> KeptAnswer:
+        """create_many, once a key: as create_once."""
+        ...
+
+    async def purge_answers(self, batch: int) -> int:
+        """Delete up to `batch` expired idempotency keys; how many went."""
         ...
 
     async def get_by_id(self, record_id: str) -> Record | None:

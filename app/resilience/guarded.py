@@ -17,7 +17,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from app.errors import StorageUnavailable
-from app.ports.storage import AuditEntry, BulkOutcome, NewRecord, RecordQuery, RecordRepository
+from app.ports.storage import (
+    Answer,
+    AuditEntry,
+    BulkOutcome,
+    IdempotencyKey,
+    KeptAnswer,
+    NewRecord,
+    RecordQuery,
+    RecordRepository,
+)
 from app.resilience import deadline
 from app.resilience.breakers import Breaker, BreakerOpen
 from app.schemas.records import Record
@@ -103,6 +112,29 @@ class GuardedRepository:
         return await self._through(
             lambda: self._inner.create_many(records, all_or_nothing=all_or_nothing, audit=audit)
         )
+
+    async def create_once(
+        self, key: IdempotencyKey, record: NewRecord, audit: AuditEntry, respond: Callable[[Record], Answer]
+    ) -> KeptAnswer:
+        return await self._through(lambda: self._inner.create_once(key, record, audit, respond))
+
+    async def create_many_once(
+        self,
+        key: IdempotencyKey,
+        records: Sequence[NewRecord],
+        *,
+        all_or_nothing: bool,
+        audit: AuditEntry,
+        respond: Callable[[BulkOutcome], Answer],
+    ) -> KeptAnswer:
+        return await self._through(
+            lambda: self._inner.create_many_once(
+                key, records, all_or_nothing=all_or_nothing, audit=audit, respond=respond
+            )
+        )
+
+    async def purge_answers(self, batch: int) -> int:
+        return await self._through(lambda: self._inner.purge_answers(batch))
 
     async def get_by_id(self, record_id: str) -> Record | None:
         return await self._through(lambda: self._inner.get_by_id(record_id))

@@ -10,9 +10,18 @@ from starlette.responses import Response
 
 from app.auth import Caller
 from app.http.openapi import Operation
-from app.http.requests import BodyLimits, read_json, read_query
+from app.http.requests import (
+    BodyLimits,
+    decode_json,
+    fingerprint,
+    idempotency_key,
+    read_json,
+    read_json_body,
+    read_query,
+)
 from app.http.responses import json_response
 from app.ports.cache import StalePage
+from app.ports.storage import KeptAnswer
 from app.schemas.records import (
     BulkCreate,
     BulkEnvelope,
@@ -36,7 +45,32 @@ _STALE_HEADERS = {
     '"data-service; hit; ttl=-<seconds past its TTL>; detail=database-unavailable"',
     "Age": "With Cache-Status: seconds since the page was read from the database",
 }
-_BODY_ERRORS = (400, 413, 415, 422, 429, 503)
+_BODY_ERRORS = (400, 409, 413, 415, 422, 429, 503)
+_KEY_HEADER = {
+    "Idempotency-Key": "Makes the write idempotent (draft-ietf-httpapi-idempotency-key-header): "
+    'a string such as "a1b2", 1 to 255 printable ASCII characters, kept per caller for the '
+    "configured time. A retry with it gets the first answer; the same key with another body "
+    "422; while the first still runs 409",
+}
+_KEYED_HEADERS = {
+    "Idempotent-Replayed": "true when the answer is the one kept for the Idempotency-Key, replayed",
+}
+
+
+class _Id(msgspec.Struct):
+    id: str
+
+
+_id_of = msgspec.json.Decoder(_Id)
+
+
+def _location(request: Request, record_id: str) -> str:
+    return f"{request.scope.get('root_path', '')}/data/{record_id}"
+
+
+def _replayed(kept: KeptAnswer) -> dict[str, str]:
+    """A replayed answer says so (as Stripe's and others' idempotency keys do)."""
+    return {"Idempotent-Replayed": "true"} if kept.replayed else {}
 
 
 def caller(request: Request) -> Caller:
@@ -53,17 +87,37 @@ class RecordRoutes:
         self._bulk_body = bulk_body
 
     async def create(self, request: Request) -> Response:
-        item = await read_json(request, _create, self._body)
-        record = await self._service.create(item, caller(request))
-        location = f"{request.scope.get('root_path', '')}/data/{record.id}"
-        return json_response(record, 201, {"Location": location})
+        key = idempotency_key(request)
+        if key is None:
+            item = await read_json(request, _create, self._body)
+            record = await self._service.create(item, caller(request))
+            return json_response(record, 201, {"Location": _location(request, record.id)})
+        body = await read_json_body(request, self._body)
+        item = decode_json(body, _create, self._body)
+        kept = await self._service.create_once(item, caller(request), key, fingerprint(request, body))
+        headers = _replayed(kept)
+        if kept.answer.status == 201:
+            headers["Location"] = _location(request, _id_of.decode(kept.answer.body).id)
+        return json_response(kept.answer.body, kept.answer.status, headers)
 
     async def create_many(self, request: Request) -> Response:
-        envelope = await read_json(request, _bulk, self._bulk_body)
-        result = await self._service.create_many(
-            envelope.items, all_or_nothing=envelope.all_or_nothing, caller=caller(request)
+        key = idempotency_key(request)
+        if key is None:
+            envelope = await read_json(request, _bulk, self._bulk_body)
+            result = await self._service.create_many(
+                envelope.items, all_or_nothing=envelope.all_or_nothing, caller=caller(request)
+            )
+            return json_response(result, 207 if result.rejected else 201)
+        body = await read_json_body(request, self._bulk_body)
+        envelope = decode_json(body, _bulk, self._bulk_body)
+        kept = await self._service.create_many_once(
+            envelope.items,
+            all_or_nothing=envelope.all_or_nothing,
+            caller=caller(request),
+            key=key,
+            fingerprint=fingerprint(request, body),
         )
-        return json_response(result, 207 if result.rejected else 201)
+        return json_response(kept.answer.body, kept.answer.status, _replayed(kept))
 
     async def get(self, request: Request) -> Response:
         return json_response(await self._service.get(request.path_params["id"], caller(request)))
@@ -89,7 +143,8 @@ class RecordRoutes:
                 responses={201: Record},
                 body=CreateRecord,
                 errors=_BODY_ERRORS,
-                response_headers={201: {"Location": "The new record's URL"}, **limited},
+                response_headers={201: {"Location": "The new record's URL", **_KEYED_HEADERS}, **limited},
+                request_headers=_KEY_HEADER,
             ),
             Operation(
                 "POST",
@@ -100,7 +155,8 @@ class RecordRoutes:
                 responses={201: BulkResult, 207: BulkResult},
                 body=BulkCreate,
                 errors=_BODY_ERRORS,
-                response_headers=limited,
+                response_headers={201: _KEYED_HEADERS, 207: _KEYED_HEADERS, **limited},
+                request_headers=_KEY_HEADER,
             ),
             Operation(
                 "GET",

@@ -13,6 +13,7 @@ from app.concurrency import SingleFlight
 from app.errors import (
     FieldProblem,
     Forbidden,
+    IdempotencyKeyReused,
     NotFound,
     RateLimited,
     StorageUnavailable,
@@ -21,7 +22,16 @@ from app.errors import (
 )
 from app.ports.admission import Admission, Decision
 from app.ports.cache import PageCache, StalePage
-from app.ports.storage import AuditEntry, NewRecord, RecordQuery, RecordRepository
+from app.ports.storage import (
+    Answer,
+    AuditEntry,
+    BulkOutcome,
+    IdempotencyKey,
+    KeptAnswer,
+    NewRecord,
+    RecordQuery,
+    RecordRepository,
+)
 from app.schemas.records import (
     BulkResult,
     CreateRecord,
@@ -29,8 +39,8 @@ from app.schemas.records import (
     Record,
     RecordPage,
     RejectedItem,
-    StoredItem,
 )
+from app.services.bulk import CheckedBulk, nothing_stored
 from app.services.cursor import InvalidCursor, decode_cursor, encode_cursor
 
 _item_decoder = msgspec.json.Decoder(CreateRecord)
@@ -49,8 +59,10 @@ class RecordService:
         *,
         page_size_default: int = 20,
         bulk_max_items: int = 1000,
+        idempotency_ttl_seconds: int = 86_400,
     ) -> None:
         self._repository = repository
+        self._key_ttl = idempotency_ttl_seconds
         self._cache = cache
         self._admission = admission
         self._page_size_default = page_size_default
@@ -62,20 +74,70 @@ class RecordService:
 
     async def create(self, item: CreateRecord, caller: Caller) -> Record:
         """Store one record for its user."""
+        record = await self._admitted(item, caller)
+        stored = await self._repository.create(record, _audit(caller))
+        await self._cache.invalidate_user(item.user_id)
+        return stored
+
+    async def create_once(self, item: CreateRecord, caller: Caller, key: str, fingerprint: str) -> KeptAnswer:
+        """`create` under an Idempotency-Key: the first request's answer, whichever this is."""
+        record = await self._admitted(item, caller)
+        kept = await self._repository.create_once(
+            self._key(caller, key, fingerprint),
+            record,
+            _audit(caller),
+            lambda stored: Answer(201, _encoder.encode(stored)),
+        )
+        return await self._settled(kept, fingerprint, [item.user_id])
+
+    async def _admitted(self, item: CreateRecord, caller: Caller) -> NewRecord:
         _may_write(caller)
         _owner(caller, item.user_id)
         payload = _encode_payload(item)
         if isinstance(payload, FieldProblem):
             raise ValidationFailed("the body does not match the schema", errors=[payload])
         await self._admit(_limit_key(caller, item.user_id))
-        record = await self._repository.create(NewRecord(item.user_id, payload), _audit(caller))
-        await self._cache.invalidate_user(item.user_id)
-        return record
+        return NewRecord(item.user_id, payload)
 
     async def create_many(
         self, items: Sequence[msgspec.Raw], *, all_or_nothing: bool, caller: Caller
     ) -> BulkResult:
         """Store every valid item in one round trip and say what became of each one."""
+        bulk = await self._admitted_bulk(items, all_or_nothing, caller)
+        outcome = await self._repository.create_many(
+            bulk.records, all_or_nothing=all_or_nothing, audit=_audit(caller)
+        )
+        await asyncio.gather(*map(self._cache.invalidate_user, bulk.users))
+        return bulk.result(outcome)
+
+    async def create_many_once(
+        self,
+        items: Sequence[msgspec.Raw],
+        *,
+        all_or_nothing: bool,
+        caller: Caller,
+        key: str,
+        fingerprint: str,
+    ) -> KeptAnswer:
+        """`create_many` under an Idempotency-Key: the first request's answer, whichever this is."""
+        bulk = await self._admitted_bulk(items, all_or_nothing, caller)
+
+        def respond(outcome: BulkOutcome) -> Answer:  # raises, and so rolls back, when none is stored
+            result = bulk.result(outcome)
+            return Answer(207 if result.rejected else 201, _encoder.encode(result))
+
+        kept = await self._repository.create_many_once(
+            self._key(caller, key, fingerprint),
+            bulk.records,
+            all_or_nothing=all_or_nothing,
+            audit=_audit(caller),
+            respond=respond,
+        )
+        return await self._settled(kept, fingerprint, bulk.users)
+
+    async def _admitted_bulk(
+        self, items: Sequence[msgspec.Raw], all_or_nothing: bool, caller: Caller
+    ) -> CheckedBulk:
         _may_write(caller)
         if len(items) > self._bulk_max_items:
             raise ValidationFailed(
@@ -98,7 +160,7 @@ class RecordService:
                 problem = FieldProblem(root + payload.path[1:], payload.message)
             rejected.append(RejectedItem(index=index, path=problem.path, reason=problem.message))
         if rejected and (all_or_nothing or not accepted):
-            raise _nothing_stored(rejected, all_or_nothing)
+            raise nothing_stored(rejected, all_or_nothing)
         users = sorted({item.user_id for _, item in accepted})
         for user_id in users:
             _owner(caller, user_id)
@@ -106,18 +168,17 @@ class RecordService:
         keys = sorted({_limit_key(caller, user_id) for user_id in users})
         for key, decision in zip(keys, await asyncio.gather(*map(self._admission.admit, keys)), strict=True):
             _raise_if_refused(key, decision)
-        outcome = await self._repository.create_many(
-            [record for _, record in accepted], all_or_nothing=all_or_nothing, audit=_audit(caller)
-        )
-        await asyncio.gather(*map(self._cache.invalidate_user, users))
-        stored = [StoredItem(index=accepted[i][0], id=record_id) for i, record_id in outcome.stored.items()]
-        for row in outcome.refused:
-            index = accepted[row.index][0]
-            rejected.append(RejectedItem(index=index, path=f"$.items[{index}]", reason=row.reason))
-        rejected.sort(key=lambda r: r.index)
-        if not stored:
-            raise _nothing_stored(rejected, all_or_nothing)
-        return BulkResult(stored=sorted(stored, key=lambda s: s.index), rejected=rejected)
+        return CheckedBulk(accepted, rejected, users, all_or_nothing)
+
+    def _key(self, caller: Caller, key: str, fingerprint: str) -> IdempotencyKey:
+        return IdempotencyKey(caller.actor, key, fingerprint, self._key_ttl)
+
+    async def _settled(self, kept: KeptAnswer, fingerprint: str, users: Sequence[str]) -> KeptAnswer:
+        if kept.fingerprint != fingerprint:
+            raise IdempotencyKeyReused("this Idempotency-Key was used for a different request")
+        if not kept.replayed:
+            await asyncio.gather(*map(self._cache.invalidate_user, users))
+        return kept
 
     async def get(self, record_id: str, caller: Caller) -> Record:
         """One record by id; another user's record is as absent as a missing one."""
@@ -274,10 +335,3 @@ def _cache_key(query: ListQuery) -> str:
             query.status,
         ]
     ).decode()
-
-
-def _nothing_stored(rejected: list[RejectedItem], all_or_nothing: bool) -> ValidationFailed:
-    why = "all_or_nothing was set and an item is invalid" if all_or_nothing else "no item is valid"
-    return ValidationFailed(
-        f"nothing was stored: {why}", errors=[FieldProblem(r.path, r.reason) for r in rejected]
-    )

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def db(tmp_path: Path) -> str:
     path = str(tmp_path / "schema.db")
-    assert migrate_sqlite(path, load_migrations(DEFAULT_SQL_DIR, "sqlite")) == [1, 2]
+    assert migrate_sqlite(path, load_migrations(DEFAULT_SQL_DIR, "sqlite")) == [1, 2, 3]
     return path
 
 
@@ -29,7 +29,7 @@ def test_migrating_twice_applies_nothing_and_records_versions(db: str) -> None:
     assert migrate_sqlite(db, load_migrations(DEFAULT_SQL_DIR, "sqlite")) == []
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT version, description FROM schema_version").fetchall()
-    assert rows == [(1, "create data records"), (2, "create data audit")]
+    assert rows == [(1, "create data records"), (2, "create data audit"), (3, "create idempotency keys")]
 
 
 def test_an_edited_migration_stops_the_migrator(db: str) -> None:

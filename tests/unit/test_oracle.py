@@ -41,7 +41,7 @@ def test_each_oracle_statement_parses(path: Path) -> None:
 
     if isinstance(parsed, exp.Command):
         pytest.skip(f"unchecked: sqlglot keeps {path.name} only as an unparsed command")
-    assert isinstance(parsed, exp.Select | exp.Insert | exp.Update | exp.Delete)
+    assert isinstance(parsed, exp.Select | exp.Insert | exp.Update | exp.Delete | exp.Merge)
 
 
 def test_a_bind_the_code_does_not_know_stops_the_start() -> None:
@@ -74,7 +74,7 @@ def test_the_body_implements_every_procedure_of_the_spec() -> None:
 
 
 def test_the_migration_splits_into_its_statements() -> None:
-    create, audit = load_migrations(DEFAULT_SQL_DIR, "oracle")
+    create, audit, keys = load_migrations(DEFAULT_SQL_DIR, "oracle")
 
     statements = split_oracle_script(create.sql)
 
@@ -85,6 +85,10 @@ def test_the_migration_splits_into_its_statements() -> None:
         ["CREATE", "TABLE", "data_audit"],
         ["CREATE", "INDEX", "idx_data_audit_record"],
         ["CREATE", "INDEX", "idx_data_audit_occurred"],
+    ]
+    assert [s.split()[:3] for s in split_oracle_script(keys.sql)] == [
+        ["CREATE", "TABLE", "idempotency_keys"],
+        ["CREATE", "INDEX", "idx_idempotency_keys_expires"],
     ]
 
 

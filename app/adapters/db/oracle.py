@@ -9,7 +9,7 @@ the PL/SQL package in plsql/.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +21,19 @@ from app.adapters.db.oracle_procedures import call_procedure, check_call
 from app.adapters.db.oracle_target import OracleTarget
 from app.adapters.db.sqlfiles import Statements
 from app.errors import InvalidData, NotFound, ServiceError, StorageConflict, StorageUnavailable
-from app.ports.storage import FILTERS, AuditEntry, BulkOutcome, NewRecord, RecordQuery, RowError
+from app.ports.storage import (
+    ANSWER_BINDS,
+    FILTERS,
+    KEY_BINDS,
+    Answer,
+    AuditEntry,
+    BulkOutcome,
+    IdempotencyKey,
+    KeptAnswer,
+    NewRecord,
+    RecordQuery,
+    RowError,
+)
 from app.resilience import deadline
 from app.schemas.records import Record
 
@@ -38,6 +50,9 @@ BINDS = {
     "count_records": FILTERS,
     "ping": frozenset(),
     "maintain_partitions": frozenset(),
+    "keep_answer": ANSWER_BINDS | {"ttl_seconds"},
+    "kept_answer": KEY_BINDS,
+    "purge_answers": frozenset({"batch"}),
 }
 FAR_PAST = datetime(1, 1, 1)
 FAR_FUTURE = datetime(9999, 12, 31, 23, 59, 59, 999999)
@@ -138,18 +153,25 @@ class OracleRecordRepository:
 
     async def create(self, record: NewRecord, audit: AuditEntry) -> Record:
         async with self._connection() as conn:
-            cursor = conn.cursor()
-            out = {
-                "id": cursor.var(str),
-                "created_at": cursor.var(oracledb.DB_TYPE_TIMESTAMP),
-                "updated_at": cursor.var(oracledb.DB_TYPE_TIMESTAMP),
-            }
-            cursor.setinputsizes(payload=oracledb.DB_TYPE_CLOB)
-            values = {"user_id": record.user_id, "payload": record.payload.decode(), **out}
-            await cursor.execute(self._sql("insert_record"), self._statements.binds("insert_record", values))
-            record_id = out["id"].getvalue()[0]
-            await conn.execute(self._sql("insert_audit"), self._audit(record_id, record.user_id, audit))
+            stored = await self._insert_one(conn, record, audit)
             await conn.commit()
+        return stored
+
+    async def _insert_one(
+        self, conn: oracledb.AsyncConnection, record: NewRecord, audit: AuditEntry
+    ) -> Record:
+        """The record and its audit row, in the transaction open on `conn` (not committed)."""
+        cursor = conn.cursor()
+        out = {
+            "id": cursor.var(str),
+            "created_at": cursor.var(oracledb.DB_TYPE_TIMESTAMP),
+            "updated_at": cursor.var(oracledb.DB_TYPE_TIMESTAMP),
+        }
+        cursor.setinputsizes(payload=oracledb.DB_TYPE_CLOB)
+        values = {"user_id": record.user_id, "payload": record.payload.decode(), **out}
+        await cursor.execute(self._sql("insert_record"), self._statements.binds("insert_record", values))
+        record_id = out["id"].getvalue()[0]
+        await conn.execute(self._sql("insert_audit"), self._audit(record_id, record.user_id, audit))
         created, updated = out["created_at"].getvalue()[0], out["updated_at"].getvalue()[0]
         return Record(
             id=record_id,
@@ -175,20 +197,102 @@ class OracleRecordRepository:
         self, records: Sequence[NewRecord], *, all_or_nothing: bool, audit: AuditEntry
     ) -> BulkOutcome:
         async with self._connection() as conn:
-            if self._bulk_path == "plsql":
-                stored, refused = await self._insert_with_package(conn, records)
+            outcome = await self._insert_many(conn, records, all_or_nothing, audit)
+            if outcome.stored:
+                await conn.commit()
             else:
-                stored, refused = await self._insert_with_array_dml(conn, records)
-            if refused and all_or_nothing:
                 await conn.rollback()
-                return BulkOutcome(stored={}, refused=refused)
-            if stored:  # the audit rows, in the same transaction, as array DML too
-                await conn.executemany(
-                    self._sql("insert_audit"),
-                    [self._audit(record_id, records[i].user_id, audit) for i, record_id in stored.items()],
-                )
-            await conn.commit()
+        return outcome
+
+    async def _insert_many(
+        self,
+        conn: oracledb.AsyncConnection,
+        records: Sequence[NewRecord],
+        all_or_nothing: bool,
+        audit: AuditEntry,
+    ) -> BulkOutcome:
+        """The records and their audit rows, in the transaction open on `conn` (not committed);
+        nothing stored when all_or_nothing and a row is refused (the caller rolls back)."""
+        if self._bulk_path == "plsql":
+            stored, refused = await self._insert_with_package(conn, records)
+        else:
+            stored, refused = await self._insert_with_array_dml(conn, records)
+        if refused and all_or_nothing:
+            return BulkOutcome(stored={}, refused=refused)
+        if stored:  # the audit rows, in the same transaction, as array DML too
+            await conn.executemany(
+                self._sql("insert_audit"),
+                [self._audit(record_id, records[i].user_id, audit) for i, record_id in stored.items()],
+            )
         return BulkOutcome(stored=stored, refused=refused)
+
+    # Idempotency keys: the records and the answer in one transaction. keep_answer comes last,
+    # so two requests with one key meet on its primary key: the second waits for the first to
+    # commit (within the call timeout), fails with ORA-00001 or merges no row, rolls its own
+    # records back and answers with the kept answer.
+    async def create_once(
+        self, key: IdempotencyKey, record: NewRecord, audit: AuditEntry, respond: Callable[[Record], Answer]
+    ) -> KeptAnswer:
+        async def store(conn: oracledb.AsyncConnection) -> Answer:
+            return respond(await self._insert_one(conn, record, audit))
+
+        return await self._once(key, store)
+
+    async def create_many_once(
+        self,
+        key: IdempotencyKey,
+        records: Sequence[NewRecord],
+        *,
+        all_or_nothing: bool,
+        audit: AuditEntry,
+        respond: Callable[[BulkOutcome], Answer],
+    ) -> KeptAnswer:
+        async def store(conn: oracledb.AsyncConnection) -> Answer:
+            return respond(await self._insert_many(conn, records, all_or_nothing, audit))
+
+        return await self._once(key, store)
+
+    async def _once(
+        self, key: IdempotencyKey, store: Callable[[oracledb.AsyncConnection], Awaitable[Answer]]
+    ) -> KeptAnswer:
+        binds = {"scope": key.scope, "idem_key": key.key}
+        async with self._connection() as conn:
+            try:
+                answer = await store(conn)
+                cursor = conn.cursor()
+                cursor.setinputsizes(body=oracledb.DB_TYPE_BLOB)
+                values = {
+                    **binds,
+                    "fingerprint": key.fingerprint,
+                    "status": answer.status,
+                    "body": answer.body,
+                    "ttl_seconds": key.ttl_seconds,
+                }
+                try:
+                    await cursor.execute(
+                        self._sql("keep_answer"), self._statements.binds("keep_answer", values)
+                    )
+                    kept = cursor.rowcount == 1
+                except oracledb.IntegrityError:  # ORA-00001: another request kept it meanwhile
+                    kept = False
+                if kept:
+                    await conn.commit()
+                    return KeptAnswer(key.fingerprint, answer, replayed=False)
+                await conn.rollback()
+            except BaseException:
+                await conn.rollback()
+                raise
+            row = await conn.fetchone(self._sql("kept_answer"), self._statements.binds("kept_answer", binds))
+        if row is None:  # expired between the two statements: as good as never kept
+            raise StorageUnavailable("the idempotency key expired meanwhile", safe_to_retry=True)
+        return KeptAnswer(row[0], Answer(int(row[1]), bytes(row[2])), replayed=True)
+
+    async def purge_answers(self, batch: int) -> int:
+        async with self._connection() as conn:
+            cursor = conn.cursor()
+            await cursor.execute(self._sql("purge_answers"), {"batch": batch})
+            await conn.commit()
+        return int(cursor.rowcount)
 
     async def _insert_with_array_dml(
         self, conn: oracledb.AsyncConnection, records: Sequence[NewRecord]

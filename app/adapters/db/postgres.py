@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -20,11 +20,16 @@ from msgspec import Raw
 
 from app.adapters.db.sqlfiles import Statements, to_numbered
 from app.concurrency import Coalescer
-from app.errors import InvalidData, StorageConflict, StorageUnavailable
+from app.errors import IdempotencyKeyBusy, InvalidData, StorageConflict, StorageUnavailable
 from app.ports.storage import (
+    ANSWER_BINDS,
+    KEY_BINDS,
     OFFSET_READ_BINDS,
+    Answer,
     AuditEntry,
     BulkOutcome,
+    IdempotencyKey,
+    KeptAnswer,
     NewRecord,
     RecordQuery,
     RowError,
@@ -38,8 +43,13 @@ LAST_ID = uuid.UUID(int=(1 << 128) - 1)
 BINDS = {
     "insert_record": frozenset({"id", "user_id", "payload", "actor", "request_id"}),
     "insert_records": frozenset({"ids", "user_ids", "payloads", "actors", "request_ids"}),
+    "keep_answer": ANSWER_BINDS | {"ttl_seconds"},
+    "kept_answer": KEY_BINDS,
+    "purge_answers": frozenset({"batch"}),
     **OFFSET_READ_BINDS,
 }
+# How long a request waits for another holding its idempotency key uncommitted: then 409.
+KEY_WAIT_MS = 1000
 
 
 @asynccontextmanager
@@ -50,6 +60,8 @@ async def _translated() -> AsyncIterator[None]:
         raise StorageConflict("the record conflicts with one already stored") from exc
     except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
         raise InvalidData("the database refused a value") from exc
+    except asyncpg.LockNotAvailableError as exc:  # 55P03: only idempotency keys are waited for
+        raise IdempotencyKeyBusy("a request with this Idempotency-Key is still being processed") from exc
     except (asyncpg.SerializationError, asyncpg.DeadlockDetectedError) as exc:  # 40001, 40P01
         raise StorageUnavailable("the database rolled the statement back", safe_to_retry=True) from exc
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
@@ -74,6 +86,17 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
 
 def _left(ends: float) -> float:
     return max(0.001, ends - time.monotonic())
+
+
+class _KeyTaken(Exception):
+    """The idempotency key holds an answer already: this transaction is rolled back."""
+
+
+class _RolledBack(Exception):
+    """Raised inside a transaction to roll it back and answer `outcome` anyway."""
+
+    def __init__(self, outcome: BulkOutcome) -> None:
+        self.outcome = outcome
 
 
 def _record(row: asyncpg.Record) -> Record:
@@ -110,6 +133,7 @@ class PostgresRecordRepository:
                 command_timeout=self._timeout,
                 timeout=self._timeout,
                 reset=_keep_session,
+                server_settings={"lock_timeout": str(KEY_WAIT_MS)},
             )
 
     def _call(self, name: str, binds: dict[str, Any]) -> tuple[str, list[Any]]:
@@ -253,28 +277,131 @@ class PostgresRecordRepository:
         self, records: Sequence[NewRecord], ids: list[str], all_or_nothing: bool, audit: AuditEntry
     ) -> BulkOutcome:
         """After a refused bulk statement: each row in a savepoint, to name the bad ones."""
+        try:
+            async with _translated(), self._connection() as (conn, ends), conn.transaction():
+                stored, refused = await self._each_row(conn, ends, records, ids, audit)
+                if all_or_nothing and refused:
+                    raise _RolledBack(BulkOutcome(stored={}, refused=refused))
+        except _RolledBack as rolled_back:
+            return rolled_back.outcome
+        return BulkOutcome(stored=stored, refused=refused)
+
+    async def _each_row(
+        self,
+        conn: PoolConnectionProxy[asyncpg.Record],
+        ends: float,
+        records: Sequence[NewRecord],
+        ids: list[str],
+        audit: AuditEntry,
+    ) -> tuple[dict[int, str], list[RowError]]:
+        """Each row in a savepoint of the transaction open on `conn`: the stored and the refused."""
         stored: dict[int, str] = {}
         refused: list[RowError] = []
-        async with _translated(), self._connection() as (conn, ends):
-            transaction = conn.transaction()
-            await transaction.start()
+        for i, (record, record_id) in enumerate(zip(records, ids, strict=True)):
+            sql, args = self._call("insert_record", _insert_values(record, record_id, audit))
             try:
-                for i, (record, record_id) in enumerate(zip(records, ids, strict=True)):
-                    sql, args = self._call("insert_record", _insert_values(record, record_id, audit))
-                    try:
-                        async with conn.transaction():
-                            await conn.fetchrow(sql, *args, timeout=_left(ends))
-                        stored[i] = record_id
-                    except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
-                        refused.append(RowError(i, f"refused by the database: {exc.sqlstate}"))
-                if all_or_nothing and refused:
-                    await transaction.rollback()
-                    return BulkOutcome(stored={}, refused=refused)
-                await transaction.commit()
-            except BaseException:
-                await transaction.rollback()
-                raise
-        return BulkOutcome(stored=stored, refused=refused)
+                async with conn.transaction():
+                    await conn.fetchrow(sql, *args, timeout=_left(ends))
+                stored[i] = record_id
+            except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
+                refused.append(RowError(i, f"refused by the database: {exc.sqlstate}"))
+        return stored, refused
+
+    # Idempotency keys: the records and the answer in one transaction. keep_answer comes last,
+    # so two requests with one key meet on its primary key: the second waits for the first to
+    # commit (at most KEY_WAIT_MS), finds the key kept, rolls its own records back and answers
+    # with the kept answer.
+    async def create_once(
+        self, key: IdempotencyKey, record: NewRecord, audit: AuditEntry, respond: Callable[[Record], Answer]
+    ) -> KeptAnswer:
+        record_id = str(uuid.uuid4())
+
+        async def store(conn: PoolConnectionProxy[asyncpg.Record], ends: float) -> Answer:
+            sql, args = self._call("insert_record", _insert_values(record, record_id, audit))
+            row = await conn.fetchrow(sql, *args, timeout=_left(ends))
+            assert row is not None
+            return respond(
+                Record(
+                    id=record_id,
+                    user_id=record.user_id,
+                    payload=Raw(record.payload),
+                    created_at=row[0],
+                    updated_at=row[1],
+                )
+            )
+
+        return await self._once(key, store)
+
+    async def create_many_once(
+        self,
+        key: IdempotencyKey,
+        records: Sequence[NewRecord],
+        *,
+        all_or_nothing: bool,
+        audit: AuditEntry,
+        respond: Callable[[BulkOutcome], Answer],
+    ) -> KeptAnswer:
+        ids = [str(uuid.uuid4()) for _ in records]
+        sql, args = self._call(
+            "insert_records",
+            {
+                "ids": ids,
+                "user_ids": [r.user_id for r in records],
+                "payloads": [r.payload.decode() for r in records],
+                "actors": [audit.actor] * len(records),
+                "request_ids": [audit.request_id] * len(records),
+            },
+        )
+
+        async def store(conn: PoolConnectionProxy[asyncpg.Record], ends: float) -> Answer:
+            try:
+                async with conn.transaction():  # a savepoint: a refused row undoes only this
+                    await conn.fetch(sql, *args, timeout=_left(ends))
+                return respond(BulkOutcome(stored=dict(enumerate(ids)), refused=[]))
+            except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError):
+                pass
+            stored, refused = await self._each_row(conn, ends, records, ids, audit)
+            return respond(BulkOutcome(stored={} if all_or_nothing and refused else stored, refused=refused))
+
+        return await self._once(key, store)
+
+    async def _once(
+        self,
+        key: IdempotencyKey,
+        store: Callable[[PoolConnectionProxy[asyncpg.Record], float], Awaitable[Answer]],
+    ) -> KeptAnswer:
+        binds = {"scope": key.scope, "idem_key": key.key}
+        async with _translated(), self._connection() as (conn, ends):
+            try:
+                async with conn.transaction():
+                    answer = await store(conn, ends)
+                    kept = await conn.fetchval(
+                        *self._args(
+                            "keep_answer",
+                            {
+                                **binds,
+                                "fingerprint": key.fingerprint,
+                                "status": answer.status,
+                                "body": answer.body,
+                                "ttl_seconds": float(key.ttl_seconds),
+                            },
+                        ),
+                        timeout=_left(ends),
+                    )
+                    if not kept:
+                        raise _KeyTaken
+                return KeptAnswer(key.fingerprint, answer, replayed=False)
+            except _KeyTaken:
+                pass
+            row = await conn.fetchrow(*self._args("kept_answer", binds), timeout=_left(ends))
+        if row is None:  # expired between the two statements: as good as never kept
+            raise StorageUnavailable("the idempotency key expired meanwhile", safe_to_retry=True)
+        return KeptAnswer(row[0], Answer(row[1], bytes(row[2])), replayed=True)
+
+    async def purge_answers(self, batch: int) -> int:
+        async with _translated(), self._connection() as (conn, ends):
+            status = await conn.execute(*self._args("purge_answers", {"batch": batch}), timeout=_left(ends))
+        return int(status.rsplit(" ", 1)[-1])
 
     async def get_by_id(self, record_id: str) -> Record | None:
         try:

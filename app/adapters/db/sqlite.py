@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import msgspec
@@ -23,9 +23,14 @@ from app.adapters.db.sqlfiles import Statements
 from app.concurrency import Coalescer
 from app.errors import StorageConflict, StorageUnavailable
 from app.ports.storage import (
+    ANSWER_BINDS,
+    KEY_BINDS,
     OFFSET_READ_BINDS,
+    Answer,
     AuditEntry,
     BulkOutcome,
+    IdempotencyKey,
+    KeptAnswer,
     NewRecord,
     RecordQuery,
     RowError,
@@ -37,6 +42,9 @@ BINDS = {
     "insert_record": frozenset({"id", "user_id", "payload", "created_at"}),
     "insert_records": frozenset({"rows", "created_at"}),
     "insert_audit": frozenset({"occurred_at", "actor", "action", "record_id", "owner", "request_id"}),
+    "keep_answer": ANSWER_BINDS | {"now", "expires_at"},
+    "kept_answer": KEY_BINDS | {"now"},
+    "purge_answers": frozenset({"now", "batch"}),
     **OFFSET_READ_BINDS,
 }
 FAR_PAST = "0000-01-01T00:00:00.000000Z"
@@ -224,21 +232,9 @@ class SqliteRecordRepository:
             conn.execute("ROLLBACK")
             raise
         # Some row broke a constraint: go row by row to tell the client which.
-        stored: dict[int, str] = {}
-        refused: list[RowError] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for i, row in enumerate(rows):
-                conn.execute("SAVEPOINT bulk_row")
-                try:
-                    self._execute(conn, "insert_record", row)
-                    self._execute(conn, "insert_audit", _audit_row(row, audit))
-                    conn.execute("RELEASE bulk_row")
-                    stored[i] = row["id"]
-                except sqlite3.IntegrityError as exc:
-                    conn.execute("ROLLBACK TO bulk_row")
-                    conn.execute("RELEASE bulk_row")
-                    refused.append(RowError(i, f"refused by the database: {exc.sqlite_errorname}"))
+            stored, refused = self._each_row(conn, rows, audit)
             if all_or_nothing and refused:
                 conn.execute("ROLLBACK")
                 return BulkOutcome(stored={}, refused=refused)
@@ -247,6 +243,107 @@ class SqliteRecordRepository:
             conn.execute("ROLLBACK")
             raise
         return BulkOutcome(stored=stored, refused=refused)
+
+    def _each_row(
+        self, conn: sqlite3.Connection, rows: list[dict[str, str]], audit: AuditEntry
+    ) -> tuple[dict[int, str], list[RowError]]:
+        """Each row in a savepoint of the open transaction: the stored and the refused."""
+        stored: dict[int, str] = {}
+        refused: list[RowError] = []
+        for i, row in enumerate(rows):
+            conn.execute("SAVEPOINT bulk_row")
+            try:
+                self._execute(conn, "insert_record", row)
+                self._execute(conn, "insert_audit", _audit_row(row, audit))
+                conn.execute("RELEASE bulk_row")
+                stored[i] = row["id"]
+            except sqlite3.IntegrityError as exc:
+                conn.execute("ROLLBACK TO bulk_row")
+                conn.execute("RELEASE bulk_row")
+                refused.append(RowError(i, f"refused by the database: {exc.sqlite_errorname}"))
+        return stored, refused
+
+    # Idempotency keys: the records and the answer in one transaction, on the one writer
+    # connection, so a second request with the key runs after the first has committed, finds the
+    # key kept, rolls its own records back and answers with the kept answer.
+    async def create_once(
+        self, key: IdempotencyKey, record: NewRecord, audit: AuditEntry, respond: Callable[[Record], Answer]
+    ) -> KeptAnswer:
+        now = datetime.now(UTC)
+        row = self._row(record, to_text(now))
+
+        def store(conn: sqlite3.Connection) -> Answer:
+            self._execute(conn, "insert_record", row)
+            self._execute(conn, "insert_audit", _audit_row(row, audit))
+            moment = datetime.fromisoformat(row["created_at"])
+            return respond(
+                Record(
+                    id=row["id"],
+                    user_id=record.user_id,
+                    payload=Raw(record.payload),
+                    created_at=moment,
+                    updated_at=moment,
+                )
+            )
+
+        return await self._write(self._once, key, now, store)
+
+    async def create_many_once(
+        self,
+        key: IdempotencyKey,
+        records: Sequence[NewRecord],
+        *,
+        all_or_nothing: bool,
+        audit: AuditEntry,
+        respond: Callable[[BulkOutcome], Answer],
+    ) -> KeptAnswer:
+        now = datetime.now(UTC)
+        rows = [self._row(r, to_text(now)) for r in records]
+
+        def store(conn: sqlite3.Connection) -> Answer:
+            stored, refused = self._each_row(conn, rows, audit)
+            return respond(BulkOutcome(stored={} if all_or_nothing and refused else stored, refused=refused))
+
+        return await self._write(self._once, key, now, store)
+
+    def _once(
+        self,
+        conn: sqlite3.Connection,
+        key: IdempotencyKey,
+        now: datetime,
+        store: Callable[[sqlite3.Connection], Answer],
+    ) -> KeptAnswer:
+        binds = {"scope": key.scope, "idem_key": key.key, "now": to_text(now)}
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            answer = store(conn)
+            kept = self._execute(
+                conn,
+                "keep_answer",
+                {
+                    **binds,
+                    "fingerprint": key.fingerprint,
+                    "status": answer.status,
+                    "body": answer.body,
+                    "expires_at": to_text(now + timedelta(seconds=key.ttl_seconds)),
+                },
+            ).fetchone()
+            if kept is not None:
+                conn.execute("COMMIT")
+                return KeptAnswer(key.fingerprint, answer, replayed=False)
+            conn.execute("ROLLBACK")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        row = self._execute(conn, "kept_answer", binds).fetchone()
+        return KeptAnswer(row[0], Answer(row[1], bytes(row[2])), replayed=True)
+
+    async def purge_answers(self, batch: int) -> int:
+        def purge(conn: sqlite3.Connection) -> int:
+            now = to_text(datetime.now(UTC))
+            return int(self._execute(conn, "purge_answers", {"now": now, "batch": batch}).rowcount)
+
+        return await self._write(purge)
 
     async def get_by_id(self, record_id: str) -> Record | None:
         def fetch(conn: sqlite3.Connection) -> Record | None:

@@ -1,0 +1,8 @@
+-- name: kept_answer
+-- The answer kept under a (caller, key) that has not expired, and the fingerprint of the
+-- request that made it.
+-- returns: zero or one row (fingerprint, status, body)
+-- index: idempotency_keys_pk (scope, idem_key)
+SELECT fingerprint, status, body
+  FROM idempotency_keys
+ WHERE scope = :scope AND idem_key = :idem_key AND expires_at > SYS_EXTRACT_UTC(SYSTIMESTAMP)
