@@ -104,6 +104,13 @@ class StorageUnavailable(ServiceError):
         self.safe_to_retry = safe_to_retry
 
 
+class ReadOnly(ServiceError):
+    """Writes are switched off (read-only mode); reads go on."""
+
+    status, slug, title = 503, "read-only", "Read-only"
+    retry_after = 30
+
+
 class IdempotencyKeyBusy(ServiceError):
     """A request with this Idempotency-Key is still being processed."""
 

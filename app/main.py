@@ -36,10 +36,12 @@ from app.ports.cache import PageCache
 from app.ports.storage import RecordRepository
 from app.resilience.breakers import Breaker
 from app.resilience.guarded import GuardedRepository, database_failed
+from app.routes.admin import AdminRoutes
 from app.routes.auth import AuthRoutes
 from app.routes.probes import Lifecycle, OpenApiRoute, ProbeRoutes
 from app.routes.records import RecordRoutes
 from app.services.housekeeping import AnswerPurge
+from app.services.maintenance import Maintenance
 from app.services.records import RecordService
 from app.settings import Settings
 
@@ -147,6 +149,18 @@ def build_cache_and_admission(
     return shared, limits, RedisLink(client, breaker)
 
 
+def build_maintenance(settings: Settings, redis: RedisLink | None, steps: list[Step]) -> Maintenance:
+    """Read-only mode, from APP_READ_ONLY, shared through Redis when configured."""
+    store = None
+    if redis is not None:
+        from app.adapters.redis.mode import RedisModeStore
+
+        store = RedisModeStore(redis.client, redis.breaker)
+    maintenance = Maintenance(read_only=settings.read_only, store=store)
+    steps.append(Step("write mode", maintenance.start, maintenance.close))
+    return maintenance
+
+
 def build_authentication(
     settings: Settings, redis: RedisLink | None, steps: list[Step]
 ) -> tuple[Revocations, TokenVerifier | None]:
@@ -245,10 +259,12 @@ def create_app(settings: Settings, *, served: bool = False) -> Starlette:
     ]
     cache, admission, redis = build_cache_and_admission(settings, steps)
     revocations, verifier = build_authentication(settings, redis, steps)
+    maintenance = build_maintenance(settings, redis, steps)
     service = RecordService(
         repository,
         cache,
         admission,
+        maintenance=maintenance,
         page_size_default=settings.page_size_default,
         bulk_max_items=settings.bulk_max_items,
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
@@ -271,8 +287,9 @@ def create_app(settings: Settings, *, served: bool = False) -> Starlette:
         enabled=verifier is not None,
         body=body,
     )
+    admin = AdminRoutes(maintenance, body=body)
     docs = OpenApiRoute(
-        [*records.operations, *auth.operations, *probes.operations],
+        [*records.operations, *auth.operations, *admin.operations, *probes.operations],
         title="data-service",
         version=__version__,
         bearer_auth=verifier is not None,

@@ -64,6 +64,7 @@ class Settings:
     database_timeout_seconds: float = 5.0
     redis_timeout_seconds: float = 0.25
     # The breakers (app/resilience/breakers.py): failures in a row that open one, seconds open.
+    read_only: bool = False  # writes answer 503 read-only; switched at run time by PUT /admin/read-only
     ready_strict: bool = False  # /ready fails while a shared dependency fails (see app/routes/probes.py)
     db_breaker_failures: int = 5
     db_breaker_reset_seconds: float = 10.0

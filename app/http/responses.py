@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.errors import MethodNotAllowed, NotFound, RateLimited, ServiceError, StorageUnavailable
+from app.errors import MethodNotAllowed, NotFound, RateLimited, ReadOnly, ServiceError, StorageUnavailable
 from app.schemas.common import FieldError, Problem
 
 JSON = "application/json"
@@ -44,7 +44,7 @@ def problem_response(request: Request, error: ServiceError) -> Response:
             "RateLimit-Policy": f'"per-user";q={error.limit};w={error.window}',
             "RateLimit": f'"per-user";r=0;t={error.retry_after}',
         }
-    elif isinstance(error, StorageUnavailable):
+    elif isinstance(error, StorageUnavailable | ReadOnly):
         headers = {"Retry-After": str(error.retry_after)}
     return Response(
         encoder.encode(problem), status_code=error.status, headers=headers, media_type=PROBLEM_JSON

@@ -42,6 +42,7 @@ from app.schemas.records import (
 )
 from app.services.bulk import CheckedBulk, nothing_stored
 from app.services.cursor import InvalidCursor, decode_cursor, encode_cursor
+from app.services.maintenance import Maintenance
 
 _item_decoder = msgspec.json.Decoder(CreateRecord)
 _encoder = msgspec.json.Encoder()
@@ -57,11 +58,13 @@ class RecordService:
         cache: PageCache,
         admission: Admission,
         *,
+        maintenance: Maintenance | None = None,
         page_size_default: int = 20,
         bulk_max_items: int = 1000,
         idempotency_ttl_seconds: int = 86_400,
     ) -> None:
         self._repository = repository
+        self._maintenance = maintenance or Maintenance(read_only=False, store=None)
         self._key_ttl = idempotency_ttl_seconds
         self._cache = cache
         self._admission = admission
@@ -92,6 +95,7 @@ class RecordService:
 
     async def _admitted(self, item: CreateRecord, caller: Caller) -> NewRecord:
         _may_write(caller)
+        self._maintenance.check_writable()
         _owner(caller, item.user_id)
         payload = _encode_payload(item)
         if isinstance(payload, FieldProblem):
@@ -139,6 +143,7 @@ class RecordService:
         self, items: Sequence[msgspec.Raw], all_or_nothing: bool, caller: Caller
     ) -> CheckedBulk:
         _may_write(caller)
+        self._maintenance.check_writable()
         if len(items) > self._bulk_max_items:
             raise ValidationFailed(
                 f"a bulk request holds at most {self._bulk_max_items} items",

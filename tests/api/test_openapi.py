@@ -31,6 +31,8 @@ PROMISED = {
     ("get", "/data"),
     ("get", "/data/{id}"),
     ("post", "/auth/revoke"),
+    ("get", "/admin/read-only"),
+    ("put", "/admin/read-only"),
     ("get", "/health"),
     ("get", "/ready"),
     ("get", "/openapi.json"),

@@ -9,12 +9,15 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from app.settings import Settings
 
 ISSUER, AUDIENCE = "https://idp.example/", "data-service"
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -29,6 +32,15 @@ def jwk(key: Any, kid: str, alg: str) -> dict[str, Any]:
 
 def write_jwks(path: Path, *keys: dict[str, Any]) -> None:
     path.write_text(json.dumps({"keys": list(keys)}))
+
+
+def with_tokens(settings: Settings, folder: Path) -> Settings:
+    """`settings` with bearer tokens on, verified against RSA_KEY's key set written in `folder`."""
+    jwks = folder / "jwks.json"
+    write_jwks(jwks, jwk(RSA_KEY, "rsa-1", "RS256"))
+    return replace(
+        settings, auth_mode="jwt", jwt_jwks_file=str(jwks), jwt_audience=AUDIENCE, jwt_issuer=ISSUER
+    )
 
 
 def token(
