@@ -318,7 +318,11 @@ def create_app(settings: Settings, *, served: bool = False) -> Starlette:
             )
             lifecycle.state = "serving"
             try:
-                yield
+                if served:  # a signal to a server's worker fails /ready before anything else
+                    with lifecycle.draining_on_signals():
+                        yield
+                else:
+                    yield
             finally:
                 lifecycle.state = "draining"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import signal
 
 from app.settings import Settings
@@ -11,7 +12,9 @@ FACTORY = "app.main:app_from_env"
 
 
 def serve(settings: Settings) -> None:
-    """Run until SIGINT or SIGTERM on settings.server (granian, uvicorn or hypercorn)."""
+    """Run until SIGINT or SIGTERM on settings.server (granian, uvicorn or hypercorn). On the
+    signal each stops accepting connections, lets the requests it accepted finish for up to
+    APP_SHUTDOWN_GRACE_SECONDS, then closes the app (its pools, within the database timeout)."""
     if settings.server == "granian":
         from granian import Granian
         from granian.constants import Interfaces, Loops
@@ -30,6 +33,7 @@ def serve(settings: Settings) -> None:
             log_access=False,
             # The read buffer holds the request line and headers; granian's floor is 8 KiB.
             http1_settings=HTTP1Settings(max_buffer_size=max(8192, settings.max_header_bytes)),
+            workers_kill_timeout=math.ceil(settings.shutdown_grace_seconds),
         ).serve()
     elif settings.server == "uvicorn":
         import uvicorn
@@ -45,6 +49,7 @@ def serve(settings: Settings) -> None:
             server_header=False,
             h11_max_incomplete_event_size=settings.max_header_bytes,
             log_level=settings.log_level,
+            timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds),
         )
     else:
         import uvloop
@@ -63,6 +68,7 @@ async def _hypercorn(settings: Settings) -> None:
     config.accesslog = None
     config.include_server_header = False
     config.h11_max_incomplete_size = settings.max_header_bytes
+    config.graceful_timeout = settings.shutdown_grace_seconds
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

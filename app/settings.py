@@ -64,6 +64,9 @@ class Settings:
     database_timeout_seconds: float = 5.0
     redis_timeout_seconds: float = 0.25
     # The breakers (app/resilience/breakers.py): failures in a row that open one, seconds open.
+    # After SIGTERM: how long accepted requests may take to finish (below Kubernetes' 30 s, with
+    # room for the pools to close within the database timeout).
+    shutdown_grace_seconds: float = 20.0
     read_only: bool = False  # writes answer 503 read-only; switched at run time by PUT /admin/read-only
     ready_strict: bool = False  # /ready fails while a shared dependency fails (see app/routes/probes.py)
     db_breaker_failures: int = 5
@@ -120,6 +123,8 @@ class Settings:
             )
         if not 1 <= self.idempotency_ttl_seconds <= 30 * 86_400:
             raise ConfigError("APP_IDEMPOTENCY_TTL_SECONDS must lie between 1 and 2592000 (30 days)")
+        if not 1 <= self.shutdown_grace_seconds <= 300:
+            raise ConfigError("APP_SHUTDOWN_GRACE_SECONDS must lie between 1 and 300")
         if self.idempotency_purge_seconds < 1:
             raise ConfigError("APP_IDEMPOTENCY_PURGE_SECONDS must be at least 1")
         if not 0 <= self.lease_seconds <= 30:
