@@ -1,7 +1,8 @@
 """A TCP fault proxy for the fault tests: put between the service and a real server, it passes
 traffic through, freezes it (a black hole: bytes are taken and held, nothing answers, as a
 stopped server or a cut network looks), loses every answer on its way back (a statement
-arrives and runs, its reply never does), or resets every connection; and it counts what the
+arrives and runs, its reply never does), or resets every connection; it can also add latency
+to every chunk either way (a slow or distant server); and it counts what the
 service tried to send, so a test can tell "no network call" from "a call that hung"."""
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class FaultProxy:
         self.port = 0
         self.connections = 0  # connections the service opened
         self.offered = 0  # bytes the service sent, whether they went on or not
+        self.latency = 0.0  # seconds added to every chunk, each way
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
     def start(self) -> None:
@@ -112,6 +114,8 @@ class FaultProxy:
                     break
                 if reply and self._mode == LOSE_REPLIES:
                     continue
+                if self.latency:
+                    await asyncio.sleep(self.latency)
                 sink.write(data)
                 await sink.drain()
         except OSError:

@@ -11,7 +11,7 @@ import pytest
 from app.adapters.db.migrate import migrate_sqlite
 from app.adapters.db.sqlfiles import Migration, MigrationDrift, load_migrations, load_queries
 from app.adapters.db.sqlite import SqliteRecordRepository
-from app.errors import StorageConflict
+from app.errors import StorageConflict, StorageUnavailable
 from app.ports.storage import AuditEntry, NewRecord
 from app.settings import DEFAULT_SQL_DIR
 
@@ -97,3 +97,21 @@ async def test_concurrent_creates_commit_together_and_fail_alone(db: str) -> Non
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM data_records").fetchone() == (39,)
         assert conn.execute("SELECT count(*) FROM data_audit").fetchone() == (39,)
+
+
+async def test_a_write_lock_held_past_the_busy_timeout_is_a_failure_safe_to_retry(db: str) -> None:
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process writing
+    repo = SqliteRecordRepository(db, load_queries(DEFAULT_SQL_DIR, "sqlite"), readers=1, timeout=0.1)
+    await repo.open()
+    try:
+        with pytest.raises(StorageUnavailable) as busy:
+            await repo.create(NewRecord("alice", b"{}"), AuditEntry("tester", "req"))
+        other.execute("ROLLBACK")
+        stored = await repo.create(NewRecord("alice", b"{}"), AuditEntry("tester", "req"))
+    finally:
+        await repo.close()
+        other.close()
+
+    assert busy.value.safe_to_retry  # nothing was written: the guarded repository tries again
+    assert stored.user_id == "alice"

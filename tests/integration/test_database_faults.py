@@ -93,6 +93,23 @@ def test_a_frozen_database_trips_the_breaker_which_then_answers_without_calling_
     assert ready.json()["status"] == "degraded" and ready.json()["checks"]["database"] == "open"
 
 
+def test_a_slow_database_answers_slowly_and_one_slower_than_the_timeout_trips_the_breaker(
+    client: TestClient, proxy: FaultProxy
+) -> None:
+    assert get_one(client)[0] == 404
+    proxy.latency = 0.05  # each way: a statement's round trip takes 0.1 s more
+    slow = [get_one(client) for _ in range(3)]
+    proxy.latency = TIMEOUT  # a round trip now takes twice the timeout
+    too_slow = [get_one(client) for _ in range(4)]
+    proxy.latency = 0.0
+
+    assert [status for status, _, _ in slow] == [404] * 3  # answered, later
+    assert all(0.1 <= took < TIMEOUT for _, took, _ in slow)
+    assert [status for status, _, _ in too_slow] == [503] * 4
+    assert all(took < TIMEOUT + SLACK for _, took, _ in too_slow[:3])  # each waits out one timeout
+    assert too_slow[3][1] < TIMEOUT / 5  # the three timeouts opened the breaker
+
+
 def test_the_breaker_closes_again_once_the_database_is_back(client: TestClient, proxy: FaultProxy) -> None:
     proxy.mode = BLACK_HOLE
     for _ in range(3):

@@ -138,6 +138,23 @@ def test_driver_errors_become_the_services_own(code: str, kind: type) -> None:
     assert code not in error.detail  # driver codes stay in the log
 
 
+@pytest.mark.parametrize(
+    ("code", "safe"),
+    [
+        ("DPY-6005", True),  # no connection could be made
+        ("ORA-12541", True),  # no listener
+        ("ORA-00060", True),  # deadlock: the statement was rolled back
+        ("ORA-08177", True),  # serialization failure
+        ("DPY-4024", False),  # call timeout: the statement went out
+        ("DPY-4011", False),  # the connection closed mid-call
+        ("ORA-03113", False),
+        ("ORA-00001", False),  # the caller's conflict, never retried
+    ],
+)
+def test_only_failures_that_changed_nothing_are_safe_to_retry(code: str, safe: bool) -> None:
+    assert getattr(error_for(code), "safe_to_retry", False) is safe
+
+
 def test_oracle_urls() -> None:
     target = OracleTarget.from_url("oracle://app:p%40ss%3Aword@db.example:1522/FREEPDB1")
 

@@ -37,6 +37,7 @@ def _sqlite_repository(settings: Settings) -> RecordRepository:
         sqlite_path(settings.database_url),
         load_queries(settings.sql_dir, "sqlite"),
         readers=settings.sqlite_readers,
+        timeout=settings.database_timeout_seconds,
     )
 
 

@@ -61,6 +61,16 @@ VALUE_TOO_LARGE = frozenset({"ORA-12899", "ORA-01401", "ORA-40478"})
 REFUSED_VALUE = frozenset({"ORA-02290", "ORA-01400", "ORA-40441", "ORA-01722", "ORA-01858", "ORA-40596"})
 
 
+# Failures known to have changed nothing, which the guarded repository may try again: no
+# connection could be made (the listener refused, the service is not registered, the instance
+# is starting or stopping), or Oracle rolled the statement back (a deadlock, a serialization
+# failure). A call timeout (DPY-4024) or a connection lost mid-call (DPY-4011, ORA-03113) is
+# not: the statement went out, and its outcome is not known.
+NOTHING_CHANGED = frozenset(
+    {"DPY-6005", "ORA-12514", "ORA-12520", "ORA-12528", "ORA-12541", "ORA-00060", "ORA-08177"}
+)
+
+
 def error_for(full_code: str) -> ServiceError:
     """The service's own error for an Oracle or driver error code (ORA-00001, DPY-4011 ...)."""
     if full_code == "ORA-00001":
@@ -71,6 +81,8 @@ def error_for(full_code: str) -> ServiceError:
         return InvalidData("the database refused a value")
     if full_code == "ORA-01403":
         return NotFound("no such record")
+    if full_code in NOTHING_CHANGED:
+        return StorageUnavailable("the database could not complete the request", safe_to_retry=True)
     return StorageUnavailable("the database could not complete the request")
 
 

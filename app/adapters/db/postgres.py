@@ -7,6 +7,7 @@ asyncpg, because it was measured faster than psycopg 3 on both the bulk and the 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -133,7 +134,12 @@ class PostgresRecordRepository:
                 command_timeout=self._timeout,
                 timeout=self._timeout,
                 reset=_keep_session,
-                server_settings={"lock_timeout": str(KEY_WAIT_MS)},
+                # The server gives up on a statement when the client does (the client's timeout
+                # cancels it too, but a lost cancel request would leave it running).
+                server_settings={
+                    "lock_timeout": str(KEY_WAIT_MS),
+                    "statement_timeout": str(math.ceil(self._timeout * 1000)),
+                },
             )
 
     def _call(self, name: str, binds: dict[str, Any]) -> tuple[str, list[Any]]:

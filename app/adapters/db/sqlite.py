@@ -69,8 +69,9 @@ def to_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def connect_sqlite(path: str, *, readonly: bool) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
+def connect_sqlite(path: str, *, readonly: bool, timeout: float = 5.0) -> sqlite3.Connection:
+    """A connection that waits up to `timeout` for another process's write lock (busy timeout)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=timeout)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     if readonly:
@@ -85,7 +86,9 @@ def _translated() -> Iterator[None]:
     except sqlite3.IntegrityError as exc:
         raise StorageConflict("the record conflicts with one already stored") from exc
     except sqlite3.Error as exc:
-        raise StorageUnavailable("the database could not complete the request") from exc
+        # Busy (another process held the write lock past the busy timeout): nothing was written.
+        busy = getattr(exc, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED")
+        raise StorageUnavailable("the database could not complete the request", safe_to_retry=busy) from exc
 
 
 def _audit_row(row: dict[str, str], audit: AuditEntry) -> dict[str, str]:
@@ -112,8 +115,9 @@ def _record(row: tuple[Any, ...]) -> Record:
 class SqliteRecordRepository:
     """RecordRepository on one SQLite file."""
 
-    def __init__(self, path: str, queries: dict[str, str], *, readers: int = 4) -> None:
+    def __init__(self, path: str, queries: dict[str, str], *, readers: int = 4, timeout: float = 5.0) -> None:
         self._path = path
+        self._timeout = timeout
         self._statements = Statements(queries, BINDS)
         self._reader_count = readers
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
@@ -126,10 +130,10 @@ class SqliteRecordRepository:
 
     async def open(self) -> None:
         """Open the writer and reader connections and their threads."""
-        self._writer = connect_sqlite(self._path, readonly=False)
+        self._writer = connect_sqlite(self._path, readonly=False, timeout=self._timeout)
         self._all = [self._writer]
         for _ in range(self._reader_count):
-            conn = connect_sqlite(self._path, readonly=True)
+            conn = connect_sqlite(self._path, readonly=True, timeout=self._timeout)
             self._readers.put(conn)
             self._all.append(conn)
         self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
