@@ -251,7 +251,7 @@ def tune_gc() -> None:
 def create_app(settings: Settings, *, served: bool = False) -> Starlette:
     """The ASGI app for these settings; connections open in its lifespan."""
     configure_logging(settings.log_level)
-    repository, _ = build_guarded_repository(settings)
+    repository, database_breaker = build_guarded_repository(settings)
     purge = AnswerPurge(repository, every=settings.idempotency_purge_seconds)
     steps = [
         Step("database", repository.open, repository.close),
@@ -265,6 +265,7 @@ def create_app(settings: Settings, *, served: bool = False) -> Starlette:
         cache,
         admission,
         maintenance=maintenance,
+        database_away=lambda: database_breaker.is_open,
         page_size_default=settings.page_size_default,
         bulk_max_items=settings.bulk_max_items,
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,

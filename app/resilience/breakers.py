@@ -5,6 +5,9 @@ dependency is to blame for (`counts`: a lost connection, a timeout, a server shu
 unique violation or a refused row is the caller's error). After `fail_max` of them it opens:
 calls fail at once, with no network call, for `reset_seconds`; then the next call is a trial
 (half-open) that closes it again when it succeeds or opens it for another period when it fails.
+Only one trial is in flight at a time: pybreaker lets every call through while half-open, so
+against a frozen dependency each concurrent request would wait out a timeout; here the others
+fail at once, as while open.
 
 pybreaker's `call()` and decorator see a coroutine function return, not fail, so the calls go
 through its generator path instead: `with breaker.guard(): await ...`. While the breaker is
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from types import TracebackType
@@ -68,14 +71,31 @@ class Breaker:
             throw_new_error_on_trip=False,  # the dependency's own error goes on to the caller
         )
         self._watch = _Watch(self)
+        self._trial_running = False
 
     def guard(self) -> AbstractContextManager[object]:
         """Around one network call: raises BreakerOpen at once (the call is not made) while
-        open, and counts the call's failure or success."""
+        open or while another call is the trial, and counts the call's failure or success."""
         if self._storage.counter == 0 and self._storage.state == pybreaker.STATE_CLOSED:
             return self._watch
+        if self._trial_running:
+            raise BreakerOpen(f"a trial call to the {self.name} is in flight")
+        state = self.state
+        if state == pybreaker.STATE_HALF_OPEN or (
+            state == pybreaker.STATE_OPEN and self.retry_after_seconds() == 0
+        ):
+            return self._trial()
         calling: AbstractContextManager[object] = self._breaker.calling()
         return calling
+
+    @contextlib.contextmanager
+    def _trial(self) -> Iterator[None]:
+        self._trial_running = True
+        try:
+            with self._breaker.calling():
+                yield
+        finally:
+            self._trial_running = False
 
     @property
     def state(self) -> str:
@@ -84,8 +104,8 @@ class Breaker:
 
     @property
     def is_open(self) -> bool:
-        """Whether a call now would fail at once (open, its reset time not over)."""
-        return self.state == pybreaker.STATE_OPEN and self.retry_after_seconds() > 0
+        """Whether a call now would fail at once (open, its reset time not over, or a trial in flight)."""
+        return self._trial_running or (self.state == pybreaker.STATE_OPEN and self.retry_after_seconds() > 0)
 
     def retry_after_seconds(self) -> int:
         """Whole seconds until the next trial call (0 when one may go now)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import msgspec
 
@@ -59,12 +59,14 @@ class RecordService:
         admission: Admission,
         *,
         maintenance: Maintenance | None = None,
+        database_away: Callable[[], bool] = lambda: False,
         page_size_default: int = 20,
         bulk_max_items: int = 1000,
         idempotency_ttl_seconds: int = 86_400,
     ) -> None:
         self._repository = repository
         self._maintenance = maintenance or Maintenance(read_only=False, store=None)
+        self._database_away = database_away  # the database's breaker is open (or its trial runs)
         self._key_ttl = idempotency_ttl_seconds
         self._cache = cache
         self._admission = admission
@@ -213,6 +215,10 @@ class RecordService:
             cached, generation = await self._cache.get(query.user_id, key)
         if cached is not None:
             return cached
+        if self._database_away():  # no call to wait for, nor to join: a stale copy at once
+            stale = await self._cache.stale(query.user_id, key, generation)
+            if stale is not None:
+                return stale
 
         async def load() -> bytes:
             body = await self._load_page(query)

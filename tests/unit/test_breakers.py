@@ -120,3 +120,30 @@ async def test_a_success_between_failures_starts_the_count_again() -> None:
         assert await call(guard, db) == "answer"
 
     assert guard.state == "closed"
+
+
+async def test_only_one_trial_is_in_flight_the_others_fail_at_once() -> None:
+    guard, db = breaker(), Dependency()
+    await trip(guard, db)
+    await asyncio.sleep(RESET + 0.05)
+    db.failure = None
+    release = asyncio.Event()
+
+    async def slow_trial() -> str:
+        with guard.guard():
+            await release.wait()  # a frozen dependency, as the trial finds it
+            return await db()
+
+    trial = asyncio.ensure_future(slow_trial())
+    await asyncio.sleep(0.01)
+    calls_before = db.calls
+    refused = 0
+    for _ in range(10):
+        with pytest.raises(BreakerOpen):
+            await call(guard, db)
+        refused += 1
+    assert guard.is_open  # the Redis paths skip their calls meanwhile
+    release.set()
+
+    assert await trial == "answer" and refused == 10 and db.calls == calls_before + 1
+    assert guard.state == "closed" and await call(guard, db) == "answer"

@@ -203,3 +203,29 @@ async def test_unknown_or_absurd_ids_are_not_found() -> None:
     for record_id in ("nope", "x" * 10_000):
         with pytest.raises(NotFound):
             await records.get(record_id, ANON)
+
+
+async def test_while_the_database_is_away_a_stale_page_answers_without_a_load() -> None:
+    from tests.clock import Clock
+
+    clock = Clock(0.0)
+    repository = StubRepository()
+    pages = MemoryPageCache(max_bytes=1 << 20, ttl_seconds=10, max_stale_seconds=60, clock=clock)
+    away = False
+    records = RecordService(
+        repository,
+        pages,
+        MemoryAdmission(MemoryTokenBucket(rate=1000), pages),
+        database_away=lambda: away,
+    )
+    fresh = await records.list_page(ListQuery(user_id="alice"), ANON)
+    clock.now = 15  # past the TTL
+
+    away = True
+    stale = await records.list_page(ListQuery(user_id="alice"), ANON)
+    away = False
+    reloaded = await records.list_page(ListQuery(user_id="alice"), ANON)
+
+    assert not isinstance(stale, bytes) and stale.body == fresh and stale.overdue == 5
+    assert repository.reads == 2  # the first load and the one once the database is back
+    assert reloaded == fresh
