@@ -31,6 +31,7 @@ from app.http.openapi import Handler, Operation
 from app.http.requests import BodyLimits
 from app.http.responses import http_exception_handler, service_error_handler, unexpected_error_handler
 from app.observability.logging import configure_logging
+from app.observability.metrics import Metrics
 from app.ports.admission import Admission
 from app.ports.cache import PageCache
 from app.ports.storage import RecordRepository
@@ -38,6 +39,7 @@ from app.resilience.breakers import Breaker
 from app.resilience.guarded import GuardedRepository, database_failed
 from app.routes.admin import AdminRoutes
 from app.routes.auth import AuthRoutes
+from app.routes.metrics import MetricsRoutes
 from app.routes.probes import Lifecycle, OpenApiRoute, ProbeRoutes
 from app.routes.records import RecordRoutes
 from app.services.housekeeping import AnswerPurge
@@ -195,14 +197,18 @@ def build_authentication(
 
 
 def middleware_for(
-    settings: Settings, verifier: TokenVerifier | None, operations: Sequence[Operation]
+    settings: Settings,
+    verifier: TokenVerifier | None,
+    operations: Sequence[Operation],
+    metrics: Metrics | None = None,
 ) -> list[Middleware]:
-    """Request ids and headers always; CORS only for listed origins; tokens only when on."""
+    """Request ids, headers and metrics always; CORS only for listed origins; tokens only when on."""
     stack = [
         Middleware(
             RequestContext,
             max_header_bytes=settings.max_header_bytes,
             deadline_seconds=settings.request_deadline_seconds,
+            metrics=metrics,
         )
     ]
     if settings.cors_origin_list:
@@ -260,12 +266,23 @@ def create_app(settings: Settings, *, served: bool = False) -> Starlette:
     cache, admission, redis = build_cache_and_admission(settings, steps)
     revocations, verifier = build_authentication(settings, redis, steps)
     maintenance = build_maintenance(settings, redis, steps)
+    metrics = Metrics(
+        version=__version__,
+        dialect=settings.database_dialect,
+        server=settings.server,
+        cache="redis" if redis is not None else "memory",
+    )
+    metrics.watch_breakers(
+        {"database": lambda: database_breaker.state}
+        | ({"redis": lambda: redis.breaker.state} if redis is not None else {})
+    )
     service = RecordService(
         repository,
         cache,
         admission,
         maintenance=maintenance,
         database_away=lambda: database_breaker.is_open,
+        metrics=metrics,
         page_size_default=settings.page_size_default,
         bulk_max_items=settings.bulk_max_items,
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
@@ -290,7 +307,13 @@ def create_app(settings: Settings, *, served: bool = False) -> Starlette:
     )
     admin = AdminRoutes(maintenance, body=body)
     docs = OpenApiRoute(
-        [*records.operations, *auth.operations, *admin.operations, *probes.operations],
+        [
+            *records.operations,
+            *auth.operations,
+            *admin.operations,
+            *probes.operations,
+            *MetricsRoutes(metrics).operations,
+        ],
         title="data-service",
         version=__version__,
         bearer_auth=verifier is not None,
@@ -329,7 +352,7 @@ def create_app(settings: Settings, *, served: bool = False) -> Starlette:
 
     app = Starlette(
         routes=routes_for(docs.operations),
-        middleware=middleware_for(settings, verifier, docs.operations),
+        middleware=middleware_for(settings, verifier, docs.operations, metrics),
         exception_handlers={
             ServiceError: service_error_handler,
             HTTPException: http_exception_handler,

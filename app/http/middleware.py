@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from random import getrandbits
 
 from starlette.requests import Request
@@ -10,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import HeadersTooLarge
 from app.http.responses import problem_response
+from app.observability.metrics import Metrics, route_template
 from app.resilience import deadline
 
 _CLIENT_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
@@ -19,17 +21,25 @@ class RequestContext:
     """Gives each request an id (the client's X-Request-ID when well formed) and echoes it,
     with the headers every answer carries; refuses oversized headers with 431 (each server
     has a limit of its own, and uvicorn's httptools parser a generous one); starts the
-    request's deadline (app/resilience/deadline.py)."""
+    request's deadline (app/resilience/deadline.py); counts and times every answer (metrics)."""
 
-    def __init__(self, app: ASGIApp, max_header_bytes: int = 16_384, deadline_seconds: float = 10.0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_header_bytes: int = 16_384,
+        deadline_seconds: float = 10.0,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.app = app
         self.max_header_bytes = max_header_bytes
         self.deadline_seconds = deadline_seconds
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         deadline.start(self.deadline_seconds)
         request_id = b""
         size = 0
@@ -47,13 +57,23 @@ class RequestContext:
             (b"cache-control", b"no-store"),
         ]
 
+        status = 500  # what the server answers when the app fails before it could
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
-        if size > self.max_header_bytes:
-            problem = HeadersTooLarge(f"request headers may hold at most {self.max_header_bytes} bytes")
-            await problem_response(Request(scope), problem)(scope, receive, send_with_headers)
-            return
-        await self.app(scope, receive, send_with_headers)
+        try:
+            if size > self.max_header_bytes:
+                problem = HeadersTooLarge(f"request headers may hold at most {self.max_header_bytes} bytes")
+                await problem_response(Request(scope), problem)(scope, receive, send_with_headers)
+                return
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            if self.metrics is not None:
+                self.metrics.request(
+                    scope["method"], route_template(scope), status, time.perf_counter() - started
+                )

@@ -20,6 +20,7 @@ from app.errors import (
     ValidationFailed,
     field_problem,
 )
+from app.observability.metrics import Metrics
 from app.ports.admission import Admission, Decision
 from app.ports.cache import PageCache, StalePage
 from app.ports.storage import (
@@ -60,6 +61,7 @@ class RecordService:
         *,
         maintenance: Maintenance | None = None,
         database_away: Callable[[], bool] = lambda: False,
+        metrics: Metrics | None = None,
         page_size_default: int = 20,
         bulk_max_items: int = 1000,
         idempotency_ttl_seconds: int = 86_400,
@@ -67,6 +69,7 @@ class RecordService:
         self._repository = repository
         self._maintenance = maintenance or Maintenance(read_only=False, store=None)
         self._database_away = database_away  # the database's breaker is open (or its trial runs)
+        self._metrics = metrics or Metrics(version="", dialect="", server="", cache="")
         self._key_ttl = idempotency_ttl_seconds
         self._cache = cache
         self._admission = admission
@@ -82,6 +85,7 @@ class RecordService:
         record = await self._admitted(item, caller)
         stored = await self._repository.create(record, _audit(caller))
         await self._cache.invalidate_user(item.user_id)
+        self._created([record])
         return stored
 
     async def create_once(self, item: CreateRecord, caller: Caller, key: str, fingerprint: str) -> KeptAnswer:
@@ -93,6 +97,8 @@ class RecordService:
             _audit(caller),
             lambda stored: Answer(201, _encoder.encode(stored)),
         )
+        if not kept.replayed:
+            self._created([record])
         return await self._settled(kept, fingerprint, [item.user_id])
 
     async def _admitted(self, item: CreateRecord, caller: Caller) -> NewRecord:
@@ -114,6 +120,7 @@ class RecordService:
             bulk.records, all_or_nothing=all_or_nothing, audit=_audit(caller)
         )
         await asyncio.gather(*map(self._cache.invalidate_user, bulk.users))
+        self._created([bulk.records[i] for i in outcome.stored])
         return bulk.result(outcome)
 
     async def create_many_once(
@@ -128,7 +135,10 @@ class RecordService:
         """`create_many` under an Idempotency-Key: the first request's answer, whichever this is."""
         bulk = await self._admitted_bulk(items, all_or_nothing, caller)
 
+        outcomes: list[BulkOutcome] = []
+
         def respond(outcome: BulkOutcome) -> Answer:  # raises, and so rolls back, when none is stored
+            outcomes.append(outcome)
             result = bulk.result(outcome)
             return Answer(207 if result.rejected else 201, _encoder.encode(result))
 
@@ -139,6 +149,8 @@ class RecordService:
             audit=_audit(caller),
             respond=respond,
         )
+        if not kept.replayed:
+            self._created([bulk.records[i] for i in outcomes[-1].stored])
         return await self._settled(kept, fingerprint, bulk.users)
 
     async def _admitted_bulk(
@@ -174,7 +186,7 @@ class RecordService:
         # Concurrent calls: with Redis, every user's token travels in one pipeline.
         keys = sorted({_limit_key(caller, user_id) for user_id in users})
         for key, decision in zip(keys, await asyncio.gather(*map(self._admission.admit, keys)), strict=True):
-            _raise_if_refused(key, decision)
+            self._decided(key, decision)
         return CheckedBulk(accepted, rejected, users, all_or_nothing)
 
     def _key(self, caller: Caller, key: str, fingerprint: str) -> IdempotencyKey:
@@ -209,16 +221,19 @@ class RecordService:
         limit_key = _limit_key(caller, query.user_id)
         if limit_key == query.user_id:  # the common case: the budget and the page in one round trip
             decision, (cached, generation) = await self._admission.admit_and_read(query.user_id, key)
-            _raise_if_refused(limit_key, decision)
+            self._decided(limit_key, decision)
         else:  # an admin reading another user's records spends its own budget
             await self._admit(limit_key)
             cached, generation = await self._cache.get(query.user_id, key)
         if cached is not None:
+            self._metrics.cache_hit()
             return cached
         if self._database_away():  # no call to wait for, nor to join: a stale copy at once
             stale = await self._cache.stale(query.user_id, key, generation)
             if stale is not None:
+                self._metrics.cache_stale()
                 return stale
+        self._metrics.cache_miss()
 
         async def load() -> bytes:
             body = await self._load_page(query)
@@ -231,6 +246,7 @@ class RecordService:
             stale = await self._cache.stale(query.user_id, key, generation)
             if stale is None:
                 raise
+            self._metrics.cache_stale()
             return stale
 
     async def _load_page(self, query: ListQuery) -> bytes:
@@ -283,7 +299,19 @@ class RecordService:
             )
 
     async def _admit(self, user_id: str) -> None:
-        _raise_if_refused(user_id, await self._admission.admit(user_id))
+        self._decided(user_id, await self._admission.admit(user_id))
+
+    def _decided(self, user_id: str, decision: Decision) -> None:
+        if decision.allowed:
+            self._metrics.admitted()
+            return
+        self._metrics.refused()
+        _raise_if_refused(user_id, decision)
+
+    def _created(self, records: Sequence[NewRecord]) -> None:
+        self._metrics.records_created.inc(len(records))
+        for record in records:
+            self._metrics.payload_size.observe(len(record.payload))
 
 
 def _may_read(caller: Caller) -> None:

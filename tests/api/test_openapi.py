@@ -35,6 +35,7 @@ PROMISED = {
     ("put", "/admin/read-only"),
     ("get", "/health"),
     ("get", "/ready"),
+    ("get", "/metrics"),
     ("get", "/openapi.json"),
 }
 

@@ -1,0 +1,112 @@
+"""GET /metrics: the Prometheus text format, with the seed's metrics and bounded labels."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import string
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+from tests.api.tokens import with_tokens
+
+
+def samples(client: TestClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of /metrics by (name, labels)."""
+    answer = client.get("/metrics")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(answer.text)
+        for s in family.samples
+    }
+
+
+def value(found: dict, name: str, **labels: str) -> float:
+    return found.get((name, frozenset(labels.items())), 0.0)
+
+
+def test_requests_records_cache_and_limits_are_counted(client: TestClient) -> None:
+    created = client.post("/data", json={"user_id": "alice", "payload": {"n": 1}})
+    client.post(
+        "/data/bulk", json={"items": [{"user_id": "alice", "payload": {}}, {"user_id": "bob", "payload": {}}]}
+    )
+    client.get(f"/data/{created.json()['id']}")
+    client.get("/data/not-a-record")
+    for _ in range(3):
+        client.get("/data", params={"user_id": "alice"})
+
+    found = samples(client)
+
+    assert value(found, "requests_total", method="POST", endpoint="/data", status="201") == 1
+    assert value(found, "requests_total", method="POST", endpoint="/data/bulk", status="201") == 1
+    assert value(found, "requests_total", method="GET", endpoint="/data/{id}", status="200") == 1
+    assert value(found, "requests_total", method="GET", endpoint="/data/{id}", status="404") == 1
+    assert value(found, "requests_total", method="GET", endpoint="/data", status="200") == 3
+    assert value(found, "request_duration_seconds_count", method="GET", endpoint="/data", status="200") == 3
+    assert value(found, "data_records_created_total") == 3
+    assert value(found, "payload_size_bytes_count") == 3
+    assert value(found, "cache_operations_total", operation="get", result="miss") == 1
+    assert value(found, "cache_operations_total", operation="get", result="hit") == 2
+    assert value(found, "rate_limit_decisions_total", decision="admitted") == 6  # a read by id names no user
+    assert value(found, "breaker_state", dependency="database", state="closed") == 1
+    assert value(found, "breaker_state", dependency="database", state="open") == 0
+    build = dict(next(labels for (name, labels) in found if name == "build_info"))
+    assert build["dialect"] in ("sqlite", "postgres") and build["server"] == "granian" and build["version"]
+
+
+def test_refusals_by_the_limit_are_counted(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(rate_limit_per_minute=2)
+    statuses = [client.get("/data", params={"user_id": "carol"}).status_code for _ in range(4)]
+
+    found = samples(client)
+
+    assert statuses.count(429) == 2
+    assert value(found, "rate_limit_decisions_total", decision="refused") == 2
+    assert value(found, "requests_total", method="GET", endpoint="/data", status="429") == 2
+
+
+def test_labels_stay_bounded_whatever_paths_and_methods_clients_send(client: TestClient) -> None:
+    noise = random.Random(12)
+    for _ in range(300):
+        path = "/" + "".join(
+            noise.choices(string.ascii_letters + string.digits + "/._-", k=noise.randint(1, 40))
+        )
+        method = noise.choice(
+            ["GET", "POST", "BREW", "PROPFIND", "".join(noise.choices(string.ascii_uppercase, k=8))]
+        )
+        client.request(method, path)
+
+    found = samples(client)
+
+    endpoints = {dict(labels)["endpoint"] for name, labels in found if name == "requests_total"}
+    methods = {dict(labels)["method"] for name, labels in found if name == "requests_total"}
+    assert endpoints <= {"unmatched", "/data", "/data/{id}", "/data/bulk", "/metrics", "/health", "/ready"}
+    assert methods <= {"GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS", "other"}
+    series = [labels for name, labels in found if name == "requests_total"]
+    assert len(series) <= 40  # a few statuses for each endpoint and method, not one per request
+
+
+def test_metrics_are_public_when_tokens_are_on(settings: Settings, tmp_path: Path) -> None:
+    with TestClient(create_app(with_tokens(settings, tmp_path))) as secured:
+        assert secured.get("/data", params={"user_id": "alice"}).status_code == 401
+        assert secured.get("/metrics").status_code == 200
+
+
+def test_promtool_accepts_the_exposition(client: TestClient) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian: apt-get install prometheus)")
+    client.post("/data", json={"user_id": "alice", "payload": {}})
+    text = client.get("/metrics").text
+
+    checked = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
