@@ -30,7 +30,7 @@ from app.http.middleware import RequestContext
 from app.http.openapi import Handler, Operation
 from app.http.requests import BodyLimits
 from app.http.responses import http_exception_handler, service_error_handler, unexpected_error_handler
-from app.observability.logging import configure_logging
+from app.observability.logging import AccessLog, configure_logging
 from app.observability.metrics import Metrics
 from app.ports.admission import Admission
 from app.ports.cache import PageCache
@@ -209,6 +209,7 @@ def middleware_for(
             max_header_bytes=settings.max_header_bytes,
             deadline_seconds=settings.request_deadline_seconds,
             metrics=metrics,
+            access_log=AccessLog(settings.access_log),
         )
     ]
     if settings.cors_origin_list:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from app.adapters.db.dialects import Dialect, dialect_for
+from app.observability.logging import AccessLog
 
 SERVERS = ("granian", "uvicorn", "hypercorn")
 DEFAULT_SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
@@ -39,6 +40,7 @@ class Settings:
     sql_dir: Path = DEFAULT_SQL_DIR
     plsql_dir: Path = DEFAULT_PLSQL_DIR
     log_level: str = "info"
+    access_log: str = "all"  # all, errors, sample:N or off (app/observability/logging.py)
     max_body_bytes: int = 1024 * 1024
     max_bulk_body_bytes: int = 8 * 1024 * 1024
     max_json_depth: int = 64
@@ -123,6 +125,10 @@ class Settings:
             )
         if not 1 <= self.idempotency_ttl_seconds <= 30 * 86_400:
             raise ConfigError("APP_IDEMPOTENCY_TTL_SECONDS must lie between 1 and 2592000 (30 days)")
+        try:
+            AccessLog.parse(self.access_log)
+        except ValueError:
+            raise ConfigError("APP_ACCESS_LOG must be all, errors, sample:N (N >= 1) or off") from None
         if not 1 <= self.shutdown_grace_seconds <= 300:
             raise ConfigError("APP_SHUTDOWN_GRACE_SECONDS must lie between 1 and 300")
         if self.idempotency_purge_seconds < 1:

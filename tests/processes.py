@@ -23,12 +23,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def call(port: int, method: str, path: str, body: object = None) -> tuple[int, dict[str, str], bytes]:
+def migrated_sqlite(tmp_path: Path, name: str) -> str:
+    """The URL of a new SQLite database under tmp_path, migrated by `python -m app migrate`."""
+    database = f"sqlite:///{tmp_path / name}"
+    env = {**os.environ, "APP_DATABASE_URL": database}
+    subprocess.run([sys.executable, "-m", "app", "migrate"], check=True, capture_output=True, env=env)
+    return database
+
+
+def call(
+    port: int, method: str, path: str, body: object = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     """One request on a new connection: status, headers (names in lower case) and body."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         data = None if body is None else json.dumps(body).encode()
-        conn.request(method, path, body=data, headers={"content-type": "application/json"})
+        conn.request(method, path, body=data, headers={"content-type": "application/json", **(headers or {})})
         response = conn.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:

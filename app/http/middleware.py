@@ -11,6 +11,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import HeadersTooLarge
 from app.http.responses import problem_response
+from app.observability.logging import AccessLog
+from app.observability.logging import request_id as current_request_id
 from app.observability.metrics import Metrics, route_template
 from app.resilience import deadline
 
@@ -29,11 +31,13 @@ class RequestContext:
         max_header_bytes: int = 16_384,
         deadline_seconds: float = 10.0,
         metrics: Metrics | None = None,
+        access_log: AccessLog | None = None,
     ) -> None:
         self.app = app
         self.max_header_bytes = max_header_bytes
         self.deadline_seconds = deadline_seconds
         self.metrics = metrics
+        self.access_log = access_log if access_log is not None and access_log.enabled else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,7 +53,8 @@ class RequestContext:
                 request_id = value
         if not request_id:
             request_id = b"%032x" % getrandbits(128)
-        scope["request_id"] = request_id.decode()
+        scope["request_id"] = text_id = request_id.decode()
+        current_request_id.set(text_id)
         # Records are private to their owner: no shared cache may keep an answer.
         extra = [
             (b"x-request-id", request_id),
@@ -73,7 +78,27 @@ class RequestContext:
                 return
             await self.app(scope, receive, send_with_headers)
         finally:
+            took = time.perf_counter() - started
+            endpoint = route_template(scope)
             if self.metrics is not None:
-                self.metrics.request(
-                    scope["method"], route_template(scope), status, time.perf_counter() - started
+                self.metrics.request(scope["method"], endpoint, status, took)
+            if self.access_log is not None:
+                principal = scope.get("principal")
+                self.access_log.write(
+                    status,
+                    {
+                        "method": scope["method"],
+                        "endpoint": endpoint,
+                        "duration_ms": round(took * 1000, 3),
+                        "user_id": None if principal is None else principal.subject,
+                        "payload_size": _content_length(scope),
+                        "error": scope.get("problem"),
+                    },
                 )
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None

@@ -28,6 +28,7 @@ def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | Non
 
 def problem_response(request: Request, error: ServiceError) -> Response:
     """The one place a ServiceError becomes an HTTP answer."""
+    request.scope["problem"] = error.slug  # for the access log
     problem = Problem(
         type=error.type_uri,
         title=error.title,

@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from app.settings import SERVERS
-from tests.processes import call, running_server
+from tests.processes import call, migrated_sqlite, running_server
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(params=SERVERS)
 def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[int]:
-    database = f"sqlite:///{tmp_path / 'e2e.db'}"
-    subprocess.run(
-        [sys.executable, "-m", "app", "migrate"],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "APP_DATABASE_URL": database},
-    )
+    database = migrated_sqlite(tmp_path, "e2e.db")
     with running_server({"APP_SERVER": request.param, "APP_DATABASE_URL": database}, tmp_path) as port:
         yield port
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from app.settings import SERVERS
-from tests.processes import call, free_port
+from tests.processes import call, free_port, migrated_sqlite
 
 pytestmark = pytest.mark.e2e
 GRACE = 5  # APP_SHUTDOWN_GRACE_SECONDS here
@@ -24,9 +24,7 @@ BULK = {"items": [{"user_id": "alice", "payload": {"n": i, "pad": "x" * 200}} fo
 
 
 def start(server: str, tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
-    database = f"sqlite:///{tmp_path / 'shutdown.db'}"
-    env = {**os.environ, "APP_DATABASE_URL": database}
-    subprocess.run([sys.executable, "-m", "app", "migrate"], check=True, capture_output=True, env=env)
+    env = {**os.environ, "APP_DATABASE_URL": migrated_sqlite(tmp_path, "shutdown.db")}
     port = free_port()
     env |= {
         "APP_SERVER": server,
