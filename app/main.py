@@ -30,7 +30,7 @@ from app.http.middleware import RequestContext
 from app.http.openapi import Handler, Operation
 from app.http.requests import BodyLimits
 from app.http.responses import http_exception_handler, service_error_handler, unexpected_error_handler
-from app.observability.logging import AccessLog, configure_logging
+from app.observability.logging import AccessLog, LogFlush, configure_logging
 from app.observability.metrics import Metrics
 from app.ports.admission import Admission
 from app.ports.cache import PageCache
@@ -260,9 +260,11 @@ def create_app(settings: Settings, *, served: bool = False) -> Starlette:
     configure_logging(settings.log_level)
     repository, database_breaker = build_guarded_repository(settings)
     purge = AnswerPurge(repository, every=settings.idempotency_purge_seconds)
+    flush = LogFlush()
     steps = [
         Step("database", repository.open, repository.close),
         Step("idempotency purge", purge.start, purge.close),
+        Step("log flush", flush.start, flush.close),
     ]
     cache, admission, redis = build_cache_and_admission(settings, steps)
     revocations, verifier = build_authentication(settings, redis, steps)

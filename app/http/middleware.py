@@ -13,6 +13,7 @@ from app.errors import HeadersTooLarge
 from app.http.responses import problem_response
 from app.observability.logging import AccessLog
 from app.observability.logging import request_id as current_request_id
+from app.observability.logging import user_id as current_user
 from app.observability.metrics import Metrics, route_template
 from app.resilience import deadline
 
@@ -46,15 +47,19 @@ class RequestContext:
         started = time.perf_counter()
         deadline.start(self.deadline_seconds)
         request_id = b""
+        length = b""
         size = 0
         for name, value in scope["headers"]:
             size += len(name) + len(value) + 4
             if name == b"x-request-id" and _CLIENT_ID.match(value):
                 request_id = value
+            elif name == b"content-length":
+                length = value
         if not request_id:
             request_id = b"%032x" % getrandbits(128)
         scope["request_id"] = text_id = request_id.decode()
         current_request_id.set(text_id)
+        current_user.set(None)
         # Records are private to their owner: no shared cache may keep an answer.
         extra = [
             (b"x-request-id", request_id),
@@ -83,22 +88,12 @@ class RequestContext:
             if self.metrics is not None:
                 self.metrics.request(scope["method"], endpoint, status, took)
             if self.access_log is not None:
-                principal = scope.get("principal")
                 self.access_log.write(
                     status,
-                    {
-                        "method": scope["method"],
-                        "endpoint": endpoint,
-                        "duration_ms": round(took * 1000, 3),
-                        "user_id": None if principal is None else principal.subject,
-                        "payload_size": _content_length(scope),
-                        "error": scope.get("problem"),
-                    },
+                    scope["method"],
+                    endpoint,
+                    took,
+                    current_user.get(),
+                    int(length) if length.isdigit() else None,
+                    scope.get("problem"),
                 )
-
-
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            return int(value) if value.isdigit() else None
-    return None

@@ -20,6 +20,7 @@ from app.errors import (
     ValidationFailed,
     field_problem,
 )
+from app.observability.logging import user_id as current_user
 from app.observability.metrics import Metrics
 from app.ports.admission import Admission, Decision
 from app.ports.cache import PageCache, StalePage
@@ -226,14 +227,14 @@ class RecordService:
             await self._admit(limit_key)
             cached, generation = await self._cache.get(query.user_id, key)
         if cached is not None:
-            self._metrics.cache_hit()
+            self._metrics.cache_hits.inc()
             return cached
         if self._database_away():  # no call to wait for, nor to join: a stale copy at once
             stale = await self._cache.stale(query.user_id, key, generation)
             if stale is not None:
-                self._metrics.cache_stale()
+                self._metrics.cache_stale.inc()
                 return stale
-        self._metrics.cache_miss()
+        self._metrics.cache_misses.inc()
 
         async def load() -> bytes:
             body = await self._load_page(query)
@@ -246,7 +247,7 @@ class RecordService:
             stale = await self._cache.stale(query.user_id, key, generation)
             if stale is None:
                 raise
-            self._metrics.cache_stale()
+            self._metrics.cache_stale.inc()
             return stale
 
     async def _load_page(self, query: ListQuery) -> bytes:
@@ -302,10 +303,11 @@ class RecordService:
         self._decided(user_id, await self._admission.admit(user_id))
 
     def _decided(self, user_id: str, decision: Decision) -> None:
+        current_user.set(user_id)
         if decision.allowed:
-            self._metrics.admitted()
+            self._metrics.admitted.inc()
             return
-        self._metrics.refused()
+        self._metrics.refused.inc()
         _raise_if_refused(user_id, decision)
 
     def _created(self, records: Sequence[NewRecord]) -> None:

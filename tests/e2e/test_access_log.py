@@ -64,6 +64,7 @@ def test_one_line_a_request_with_the_seeds_fields_and_no_secret(tmp_path: Path) 
         "POST",
     )
     assert first["payload_size"] > 0 and first["duration_ms"] > 0 and first["level"] == "info"
+    assert first["user_id"] == "alice"  # the user the request acted for, with authentication off too
     assert access["req-abc-2"]["endpoint"] == "/data/{id}" and access["req-abc-2"]["error"] == "not-found"
     text = log.read_text()
     assert SECRET not in text and "4111-1111" not in text
