@@ -14,6 +14,9 @@ to back, and the figures are each target's median round (--rounds, 3 by default)
 --baseline REF (or BENCH_BASELINE=REF, e.g. `make bench BENCH_BASELINE=main`) also serves the
 service as it was at that git commit, on the same database, so that a change is measured
 before and after in one sitting and reported as a ratio.
+
+--variant LABEL:NAME=VALUE[,NAME=VALUE...] (repeatable) also serves this tree with those APP_*
+settings changed, e.g. `--variant no-log:APP_ACCESS_LOG=off`, reported against the baseline.
 """
 
 from __future__ import annotations
@@ -189,6 +192,13 @@ def main() -> None:
         metavar="REF",
         help="also serve the service at this git commit, side by side",
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="LABEL:NAME=VALUE,...",
+        help="also serve this tree with these settings changed",
+    )
     args = parser.parse_args()
     require_wrk()
     peer_dir = os.environ.get("BENCH_PEER_DIR")
@@ -211,6 +221,12 @@ def main() -> None:
         url, pid = running.enter_context(service(env, log=work / "service.log"))
         ids = {**base_env, "IDS_FILE": str(work / "ids.txt")}
         targets.append(Target("service", url, pid, ids, 2, tuple(args.scenarios), ours))
+        for number, variant in enumerate(args.variant, start=4):
+            label, _, changes = variant.partition(":")
+            changed = dict(change.split("=", 1) for change in changes.split(",") if change)
+            variant_env = {**env, **changed, "APP_REDIS_URL": f"{REDIS}/{number}"}
+            url, pid = running.enter_context(service(variant_env, log=work / f"{label}.log"))
+            targets.append(Target(label, url, pid, ids, number, tuple(args.scenarios), ours))
         if args.baseline:
             tree = checkout(args.baseline, work / "baseline")
             env = {**env, "APP_REDIS_URL": f"{REDIS}/3"}
@@ -260,17 +276,17 @@ def main() -> None:
             for target in targets
             for scenario in target.scenarios
         ]
-        report(rows, args.scenarios)
+        report(rows, args.scenarios, [v.partition(":")[0] for v in args.variant])
 
 
-def report(rows: list[dict[str, object]], scenarios: list[str]) -> None:
+def report(rows: list[dict[str, object]], scenarios: list[str], variants: list[str]) -> None:
     print()
     columns = ["target", "scenario", *RESULT_COLUMNS, "worker_rss_mib", "total_rss_mib", "rounds"]
     print(table(rows, columns))
     by = {(str(r["target"]), str(r["scenario"])): r for r in rows}
 
-    def ratio(scenario: str, other: str, column: str, digits: int) -> str:
-        ours_row, their_row = by.get(("service", scenario)), by.get((other, scenario))
+    def ratio(scenario: str, other: str, column: str, digits: int, ours: str = "service") -> str:
+        ours_row, their_row = by.get((ours, scenario)), by.get((other, scenario))
         if not ours_row or not their_row:
             return ""
         return f"{float(str(ours_row[column])) / float(str(their_row[column])):.{digits}f}x"
@@ -284,6 +300,7 @@ def report(rows: list[dict[str, object]], scenarios: list[str]) -> None:
             "worker RSS vs peer": ratio(scenario, "peer", "worker_rss_mib", 2),
             "req_s vs baseline": ratio(scenario, "baseline", "req_s", 2),
             "p99 vs baseline": ratio(scenario, "baseline", "p99_ms", 2),
+            **{f"{v} req_s vs baseline": ratio(scenario, "baseline", "req_s", 2, v) for v in variants},
         }
         for scenario in scenarios
         if ("peer", scenario) in by or ("baseline", scenario) in by
