@@ -20,7 +20,9 @@ from starlette.routing import Route
 
 from app import __version__
 from app.adapters.memory.admission import MemoryAdmission, MemoryTokenBucket
+from app.adapters.memory.audience import MemoryAudience
 from app.adapters.memory.pages import MemoryPageCache
+from app.adapters.redis.audience import RedisAudience
 from app.auth import RoleNames
 from app.auth.revocation import MemoryRevocations, RedisRevocations, Revocations
 from app.errors import ServiceError
@@ -32,7 +34,9 @@ from app.http.requests import BodyLimits
 from app.http.responses import http_exception_handler, service_error_handler, unexpected_error_handler
 from app.observability.logging import AccessLog, LogFlush, configure_logging
 from app.observability.metrics import Metrics
+from app.observability.users import ActiveUsers
 from app.ports.admission import Admission
+from app.ports.audience import Audience
 from app.ports.cache import PageCache
 from app.ports.storage import RecordRepository
 from app.resilience.breakers import Breaker
@@ -275,6 +279,10 @@ def create_app(settings: Settings, *, served: bool = False) -> Starlette:
         server=settings.server,
         cache="redis" if redis is not None else "memory",
     )
+    metrics.watch_pools(settings.database_dialect, repository.pools)
+    audience: Audience = MemoryAudience() if redis is None else RedisAudience(redis.client, redis.breaker)
+    active_users = ActiveUsers(metrics, audience)
+    steps.append(Step("active users", active_users.start, active_users.close))
     metrics.watch_breakers(
         {"database": lambda: database_breaker.state}
         | ({"redis": lambda: redis.breaker.state} if redis is not None else {})
@@ -364,6 +372,7 @@ def create_app(settings: Settings, *, served: bool = False) -> Starlette:
         lifespan=lifespan,
     )
     app.state.openapi = docs.document
+    app.state.active_users = active_users
     return app
 
 

@@ -32,6 +32,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from app.ports.storage import PoolUsage
+
 # Request latency: finer below 5 ms, where cached reads answer, up to the request deadline.
 LATENCY_BUCKETS = (
     0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075,
@@ -124,6 +126,29 @@ class _Families(Collector):
             for name in BREAKER_STATES:
                 breakers.add_metric([dependency, name], 1.0 if now == name else 0.0)
         yield breakers
+        active = GaugeMetricFamily(
+            "active_connections", "Pooled connections lent out now", labels=["pool", "database"]
+        )
+        opened = GaugeMetricFamily(
+            "pool_connections_open", "Connections a pool holds open", labels=["pool", "database"]
+        )
+        most = GaugeMetricFamily(
+            "pool_connections_max", "The most connections a pool opens", labels=["pool", "database"]
+        )
+        for database, pools in m.pools.items():
+            for usage in pools():
+                active.add_metric([usage.pool, database], float(usage.in_use))
+                opened.add_metric([usage.pool, database], float(usage.open))
+                most.add_metric([usage.pool, database], float(usage.max))
+        yield active
+        yield opened
+        yield most
+        users = GaugeMetricFamily(
+            "unique_users_active", "Distinct users whose requests were served", labels=["time_window"]
+        )
+        for window, count in m.active_users.items():
+            users.add_metric([window], float(count))
+        yield users
 
 
 class Metrics:
@@ -140,6 +165,9 @@ class Metrics:
         self.admitted = Tally()
         self.refused = Tally()
         self.breakers: dict[str, Callable[[], str]] = {}
+        self.pools: dict[str, Callable[[], list[PoolUsage]]] = {}  # by database (the dialect)
+        self.users_seen: set[str] = set()  # since the last count (observability/users.py)
+        self.active_users: dict[str, int] = {}  # by time window, as last counted
         self.registry.register(_Families(self))
         Info("build", "The running build", registry=self.registry).info(
             {"version": version, "dialect": dialect, "server": server, "cache": cache}
@@ -148,6 +176,10 @@ class Metrics:
     def watch_breakers(self, states: dict[str, Callable[[], str]]) -> None:
         """Report these breakers' states (read when scraped, so never stale)."""
         self.breakers.update(states)
+
+    def watch_pools(self, database: str, pools: Callable[[], list[PoolUsage]]) -> None:
+        """Report these connection pools (read when scraped)."""
+        self.pools[database] = pools
 
     def request(self, method: str, endpoint: str, status: int, seconds: float) -> None:
         """One answered request."""

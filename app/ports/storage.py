@@ -26,6 +26,16 @@ ANSWER_BINDS = KEY_BINDS | {"fingerprint", "status", "body"}
 
 
 @dataclass(frozen=True, slots=True)
+class PoolUsage:
+    """One connection pool's counters: connections lent out now, open, and the most it opens."""
+
+    pool: str
+    in_use: int
+    open: int
+    max: int
+
+
+@dataclass(frozen=True, slots=True)
 class NewRecord:
     """A validated record to store; payload is its JSON text, already encoded."""
 
@@ -165,6 +175,10 @@ class RecordRepository(Protocol):
 
     async def ping(self) -> None:
         """Raise StorageUnavailable unless the database answers."""
+        ...
+
+    def pools(self) -> list[PoolUsage]:
+        """The connection pools' own counters, now (no I/O: read when /metrics is scraped)."""
         ...
 
     async def close(self) -> None:

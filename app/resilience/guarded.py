@@ -24,6 +24,7 @@ from app.ports.storage import (
     IdempotencyKey,
     KeptAnswer,
     NewRecord,
+    PoolUsage,
     RecordQuery,
     RecordRepository,
 )
@@ -141,6 +142,9 @@ class GuardedRepository:
 
     async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
         return await self._through(lambda: self._inner.get_by_user(query, with_total=with_total))
+
+    def pools(self) -> list[PoolUsage]:
+        return self._inner.pools()
 
     async def ping(self) -> None:
         with self._breaker.guard():  # an open breaker answers the probe at once: BreakerOpen

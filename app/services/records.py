@@ -304,6 +304,7 @@ class RecordService:
 
     def _decided(self, user_id: str, decision: Decision) -> None:
         current_user.set(user_id)
+        self._metrics.users_seen.add(user_id)
         if decision.allowed:
             self._metrics.admitted.inc()
             return

@@ -110,3 +110,43 @@ def test_promtool_accepts_the_exposition(client: TestClient) -> None:
     checked = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
 
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_unique_users_are_counted_per_window_without_their_ids(client: TestClient) -> None:
+    for user in ("alice", "bob", "alice", "carol", "bob"):
+        client.get("/data", params={"user_id": user})
+    client.portal.call(client.app.state.active_users.count)  # what the background task does every 10 s
+
+    answer = client.get("/metrics").text
+    found = samples(client)
+
+    for window in ("5m", "1h", "24h"):
+        assert value(found, "unique_users_active", time_window=window) == 3
+    assert "alice" not in answer and "carol" not in answer
+
+
+def test_connection_pools_report_their_own_counters(client: TestClient, settings: Settings) -> None:
+    client.get("/data", params={"user_id": "alice"})
+
+    found = samples(client)
+
+    database = settings.database_dialect
+    pools = {dict(labels)["pool"] for (name, labels) in found if name == "pool_connections_max"}
+    if database == "postgres":
+        assert pools == {"primary"}
+        assert (
+            value(found, "pool_connections_max", pool="primary", database=database)
+            == settings.pg_pool_max_size
+        )
+        assert (
+            value(found, "pool_connections_open", pool="primary", database=database)
+            >= settings.pg_pool_min_size
+        )
+    else:
+        assert pools == {"writer", "readers"}
+        assert (
+            value(found, "pool_connections_max", pool="readers", database=database) == settings.sqlite_readers
+        )
+    assert (
+        value(found, "active_connections", pool=next(iter(pools)), database=database) == 0
+    )  # between requests

@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 from app.adapters.db.postgres import PostgresRecordRepository
 from app.adapters.db.sqlfiles import load_queries
 from app.adapters.redis.admission import RedisAdmission
+from app.adapters.redis.audience import RedisAudience
 from app.adapters.redis.client import connect, redis_failed
 from app.adapters.redis.keys import bucket_key, lease_key, page_keys
 from app.adapters.redis.leases import Budget, Leases
@@ -267,3 +268,22 @@ def test_revoking_while_redis_is_away_is_503_not_a_silent_success(
 
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_processes_count_their_users_together_in_hyperloglogs(redis_url: str) -> None:
+    now = 1_800_000_000.0
+    clients = [connect(redis_url, timeout=1, pool_size=2) for _ in range(2)]
+    breaker = Breaker("redis", fail_max=1, reset_seconds=1.0, counts=redis_failed)
+    first, second = (RedisAudience(c, breaker) for c in clients)
+    try:
+        await first.add({f"user{i}" for i in range(0, 600)}, now)
+        await second.add({f"user{i}" for i in range(400, 1000)}, now + 20)
+        together = await first.counts(now + 20)
+        await second.add({"late"}, now + 900)
+        later = await second.counts(now + 900)
+    finally:
+        for c in clients:
+            await c.aclose()
+
+    assert all(abs(count - 1000) <= 30 for count in together.values()), together  # HLL: ~1% error
+    assert later["5m"] == 1 and abs(later["1h"] - 1001) <= 30

@@ -31,6 +31,7 @@ from app.ports.storage import (
     IdempotencyKey,
     KeptAnswer,
     NewRecord,
+    PoolUsage,
     RecordQuery,
     RowError,
 )
@@ -396,6 +397,12 @@ class OracleRecordRepository:
             outs = await call_procedure(conn, name, checked, params, audit)
             await conn.commit()
         return outs
+
+    def pools(self) -> list[PoolUsage]:
+        pool = self._pool
+        if pool is None:
+            return []
+        return [PoolUsage("primary", pool.busy, pool.opened, pool.max)]
 
     async def ping(self) -> None:
         async with self._connection() as conn:

@@ -32,6 +32,7 @@ from app.ports.storage import (
     IdempotencyKey,
     KeptAnswer,
     NewRecord,
+    PoolUsage,
     RecordQuery,
     RowError,
 )
@@ -447,6 +448,13 @@ class PostgresRecordRepository:
             # Past the last page the window count has no row to ride on: count on its own.
             total = await self._fetchval(*self._args("count_records", binds))
         return [], total
+
+    def pools(self) -> list[PoolUsage]:
+        pool = self._pool
+        if pool is None:
+            return []
+        size = pool.get_size()
+        return [PoolUsage("primary", size - pool.get_idle_size(), size, pool.get_max_size())]
 
     async def ping(self) -> None:
         async with _translated():

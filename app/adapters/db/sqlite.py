@@ -32,6 +32,7 @@ from app.ports.storage import (
     IdempotencyKey,
     KeptAnswer,
     NewRecord,
+    PoolUsage,
     RecordQuery,
     RowError,
 )
@@ -122,6 +123,8 @@ class SqliteRecordRepository:
         self._reader_count = readers
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._all: list[sqlite3.Connection] = []
+        self._writing = 0  # calls running or waiting on the writer's thread
+        self._reading = 0
         # Group commit: while one transaction commits (and waits for its fsync), the creates
         # that arrive gather for the next; each is acknowledged once its own has committed.
         self._group: Coalescer[tuple[dict[str, str], AuditEntry], None] = Coalescer(
@@ -144,11 +147,29 @@ class SqliteRecordRepository:
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._write_pool, self._run, fn, self._writer, *args)
+        self._writing += 1
+        try:
+            return await loop.run_in_executor(self._write_pool, self._run, fn, self._writer, *args)
+        finally:
+            self._writing -= 1
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._read_pool, self._run_reader, fn, *args)
+        self._reading += 1
+        try:
+            return await loop.run_in_executor(self._read_pool, self._run_reader, fn, *args)
+        finally:
+            self._reading -= 1
+
+    def pools(self) -> list[PoolUsage]:
+        """Calls running or queued on the writer's and the readers' connections."""
+        if not self._all:
+            return []
+        readers = self._reader_count
+        return [
+            PoolUsage("writer", min(self._writing, 1), 1, 1),
+            PoolUsage("readers", min(self._reading, readers), readers, readers),
+        ]
 
     @staticmethod
     def _run(fn: Callable[..., T], conn: sqlite3.Connection, *args: Any) -> T:

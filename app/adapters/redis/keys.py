@@ -27,3 +27,8 @@ def lease_key(user_id: str) -> str:
 def holder_channel(holder: str) -> str:
     """Where a process hears that a write ended its lease, or that its own write was heard."""
     return HOLDER_CHANNEL_PREFIX + holder
+
+
+def audience_key(window: str, bucket: int) -> str:
+    """A HyperLogLog of the users seen in one bucket of a time window (adapters/redis/audience.py)."""
+    return f"users_active:{{{window}}}:{bucket}"
