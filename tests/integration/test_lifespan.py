@@ -68,3 +68,26 @@ def test_a_stopped_app_leaves_no_connection_behind(postgres_db: str, redis_url: 
         assert connections(postgres_db, redis_url) > before
 
     assert connections(postgres_db, redis_url) == before
+
+
+def test_the_services_sessions_are_named_in_pg_stat_activity(postgres_db: str) -> None:
+    settings = Settings(database_url=postgres_db, log_level="warning")
+
+    async def names() -> list[str]:
+        import asyncpg
+
+        conn = await asyncpg.connect(postgres_db)
+        try:
+            rows = await conn.fetch(
+                "SELECT application_name FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return [r[0] for r in rows]
+        finally:
+            await conn.close()
+
+    with TestClient(create_app(settings)) as client:
+        client.get("/data", params={"user_id": "alice"})
+        seen = services.run_async(names())
+
+    assert seen and set(seen) == {"data-service"}  # a DBA can tell the service's sessions apart

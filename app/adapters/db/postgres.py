@@ -138,6 +138,8 @@ class PostgresRecordRepository:
                 # The server gives up on a statement when the client does (the client's timeout
                 # cancels it too, but a lost cancel request would leave it running).
                 server_settings={
+                    # pg_stat_activity and the server's logs name the service's sessions.
+                    "application_name": "data-service",
                     "lock_timeout": str(KEY_WAIT_MS),
                     "statement_timeout": str(math.ceil(self._timeout * 1000)),
                 },
