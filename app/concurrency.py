@@ -18,6 +18,8 @@ Tracing attaches its span links here: the requests a batch served are the items 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import random
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
@@ -122,3 +124,30 @@ class SingleFlight(Generic[K, R]):
         finally:
             del self._flights[key]
             flight.exception()  # an error is retrieved here: the followers re-raise it
+
+
+class Every:
+    """Runs `work` about every `seconds` (each wait drawn from seconds x (1 +- spread), so
+    replicas drift apart) in a task of its own, from start() until close(). `work` handles
+    its own failures."""
+
+    def __init__(self, seconds: float, work: Callable[[], Awaitable[object]], *, spread: float = 0.0) -> None:
+        self._seconds = seconds
+        self._work = work
+        self._spread = spread
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            wait = self._seconds * random.uniform(1 - self._spread, 1 + self._spread)  # noqa: S311
+            await asyncio.sleep(wait)
+            await self._work()

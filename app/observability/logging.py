@@ -10,8 +10,6 @@ sample:N (one request in N, and every error), off.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import random
 import sys
@@ -23,6 +21,8 @@ from typing import Any, BinaryIO
 
 import msgspec
 import structlog
+
+from app.concurrency import Every
 
 SERVICE = "data-service"
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -107,22 +107,15 @@ class LogFlush:
     """Sends buffered access lines to stdout every second, and the rest at the end."""
 
     def __init__(self, every: float = 1.0) -> None:
-        self._every = every
-        self._task: asyncio.Task[None] | None = None
+        self._task = Every(every, self._flush)
+        self.start = self._task.start
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="log flush")
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._every)
-            _out.flush()
+    @staticmethod
+    async def _flush() -> None:
+        _out.flush()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._task.close()
         _out.flush()
 
 

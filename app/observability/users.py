@@ -5,12 +5,11 @@ user id as a label value."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 
 import structlog
 
+from app.concurrency import Every
 from app.observability.metrics import Metrics
 from app.ports.audience import Audience
 
@@ -21,22 +20,8 @@ class ActiveUsers:
     def __init__(self, metrics: Metrics, audience: Audience, *, every: float = 10.0) -> None:
         self._metrics = metrics
         self._audience = audience
-        self._every = every
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._every)
-            await self.count()
+        task = Every(every, self.count)
+        self.start, self.close = task.start, task.close
 
     async def count(self) -> None:
         """Hand the users seen since the last time to the audience; read the windows' counts.

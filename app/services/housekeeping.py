@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import random
-
 import structlog
 
+from app.concurrency import Every
 from app.errors import ServiceError
 from app.ports.storage import RecordRepository
 
@@ -21,18 +18,9 @@ class AnswerPurge:
 
     def __init__(self, repository: RecordRepository, *, every: float, batch: int = 1000) -> None:
         self._repository = repository
-        self._every = every
         self._batch = batch
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        task = Every(every, self._purge_logged, spread=0.5)
+        self.start, self.close = task.start, task.close
 
     async def purge(self) -> int:
         """Delete every expired key now; how many went."""
@@ -43,13 +31,11 @@ class AnswerPurge:
             if gone < self._batch:
                 return deleted
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._every * random.uniform(0.5, 1.5))  # noqa: S311 (spreading, not secrets)
-            try:
-                deleted = await self.purge()
-            except ServiceError as exc:
-                log.warning("idempotency_purge_failed", error=exc.detail)
-            else:
-                if deleted:
-                    log.info("idempotency_keys_purged", deleted=deleted)
+    async def _purge_logged(self) -> None:
+        try:
+            deleted = await self.purge()
+        except ServiceError as exc:
+            log.warning("idempotency_purge_failed", error=exc.detail)
+        else:
+            if deleted:
+                log.info("idempotency_keys_purged", deleted=deleted)
