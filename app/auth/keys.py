@@ -8,7 +8,6 @@ so forged kids cannot make the service hammer the identity provider.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 import urllib.request
@@ -19,6 +18,7 @@ from typing import Any
 import jwt
 import structlog
 
+from app.concurrency import Every
 from app.errors import Unauthorized
 
 log = structlog.get_logger("app.auth")
@@ -48,12 +48,11 @@ class KeySet:
         self._secret = secret.encode()
         self._file = jwks_file
         self._url = jwks_url
-        self._refresh = refresh_seconds
         self._min_refetch = min_refetch_seconds
         self._clock = clock
         self._keys: dict[str | None, tuple[str, Any, str | None]] = {}  # kid -> (kty, key, alg)
         self._loaded_at = float("-inf")
-        self._task: asyncio.Task[None] | None = None
+        self._refresher = Every(refresh_seconds, self._refresh_quietly)
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -63,14 +62,10 @@ class KeySet:
         await self._reload()
         if not self._keys:
             raise RuntimeError("the JWKS holds no usable key")
-        self._task = asyncio.get_running_loop().create_task(self._refresh_forever())
+        await self._refresher.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._refresher.close()
 
     async def key_for(self, kid: str | None, algorithm: str) -> Any:
         """The key that may verify a token with this header, or Unauthorized."""
@@ -94,13 +89,11 @@ class KeySet:
             return next(iter(self._keys.values()))
         return self._keys.get(kid)
 
-    async def _refresh_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._refresh)
-            try:
-                await self._reload()
-            except Exception as exc:  # keep the keys we have; try again next round
-                log.warning("jwks refresh failed", error=type(exc).__name__)
+    async def _refresh_quietly(self) -> None:
+        try:
+            await self._reload()
+        except Exception as exc:  # keep the keys we have; try again next round
+            log.warning("jwks refresh failed", error=type(exc).__name__)
 
     async def _reload(self) -> None:
         self._loaded_at = self._clock()

@@ -6,13 +6,13 @@ process keeps the mode it last knew."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 
 import structlog
 from redis.exceptions import RedisError
 
+from app.concurrency import Every
 from app.errors import ReadOnly, ServiceError
 from app.ports.maintenance import ModeStore, WriteMode
 from app.resilience.breakers import BreakerOpen
@@ -29,8 +29,7 @@ class Maintenance:
         )
         self._started_read_only = read_only
         self._store = store
-        self._poll = poll_seconds
-        self._task: asyncio.Task[None] | None = None
+        self._follower = Every(poll_seconds, self._follow_store)
 
     @property
     def mode(self) -> WriteMode:
@@ -63,13 +62,10 @@ class Maintenance:
                 await self._refresh()
         except (ServiceError, RedisError, OSError, BreakerOpen) as exc:
             log.warning("write_mode_not_shared", error=str(exc))
-        self._task = asyncio.get_running_loop().create_task(self._follow_store())
+        await self._follower.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._follower.close()
 
     async def _refresh(self) -> None:
         assert self._store is not None
@@ -78,10 +74,8 @@ class Maintenance:
             self._follow(shared)
 
     async def _follow_store(self) -> None:
-        while True:
-            await asyncio.sleep(self._poll)
-            with contextlib.suppress(RedisError, OSError, BreakerOpen):  # keep the mode last known
-                await self._refresh()
+        with contextlib.suppress(RedisError, OSError, BreakerOpen):  # keep the mode last known
+            await self._refresh()
 
     def _follow(self, mode: WriteMode) -> None:
         if mode.read_only != self._mode.read_only:
