@@ -33,7 +33,8 @@ from app.http.openapi import Handler, Operation
 from app.http.requests import BodyLimits
 from app.http.responses import http_exception_handler, service_error_handler, unexpected_error_handler
 from app.observability.logging import AccessLog, LogFlush, configure_logging
-from app.observability.metrics import Metrics
+from app.observability.metrics import Counted, Metrics
+from app.observability.tallies import Tally
 from app.observability.users import ActiveUsers
 from app.ports.admission import Admission
 from app.ports.audience import Audience
@@ -80,6 +81,8 @@ class RedisLink:
 
     client: Redis
     breaker: Breaker
+    trips: Tally  # the client's round trips
+    read_leases: dict[str, int]  # read leases granted, renewed and revoked
 
 
 def build_repository(settings: Settings) -> RecordRepository:
@@ -87,7 +90,7 @@ def build_repository(settings: Settings) -> RecordRepository:
     return settings.dialect.repository(settings)
 
 
-def build_guarded_repository(settings: Settings) -> tuple[RecordRepository, Breaker]:
+def build_guarded_repository(settings: Settings) -> tuple[GuardedRepository, Breaker]:
     """The storage adapter behind the database's breaker."""
     breaker = Breaker(
         "database",
@@ -118,8 +121,12 @@ def build_cache_and_admission(
     from app.adapters.redis.leases import Budget, Leases
     from app.adapters.redis.pages import RedisPageCache
 
+    trips = Tally()
     client = connect(
-        settings.redis_url, timeout=settings.redis_timeout_seconds, pool_size=settings.redis_pool_size
+        settings.redis_url,
+        timeout=settings.redis_timeout_seconds,
+        pool_size=settings.redis_pool_size,
+        trips=trips,
     )
     steps.append(Step("redis", _nothing, client.aclose))
     breaker = Breaker(
@@ -152,7 +159,7 @@ def build_cache_and_admission(
     )
     limits = RedisAdmission(shared, breaker=breaker, leases=leases)
     steps += [Step("page cache", _nothing, shared.close), Step("admission", _nothing, limits.close)]
-    return shared, limits, RedisLink(client, breaker)
+    return shared, limits, RedisLink(client, breaker, trips, leases.book.read_leases)
 
 
 def build_maintenance(settings: Settings, redis: RedisLink | None, steps: list[Step]) -> Maintenance:
@@ -198,6 +205,47 @@ def build_authentication(
     )
     steps.append(Step("token keys", keys.start, keys.stop))
     return revocations, verifier
+
+
+def watch(
+    metrics: Metrics,
+    settings: Settings,
+    repository: GuardedRepository,
+    database_breaker: Breaker,
+    cache: PageCache,
+    redis: RedisLink | None,
+) -> None:
+    """Hand the metrics what the components count themselves (read when scraped)."""
+    metrics.watch_pools(settings.database_dialect, repository.pools)
+    metrics.watch_cache(cache.stats)
+    metrics.watch_breakers({"database": database_breaker} | ({"redis": redis.breaker} if redis else {}))
+    metrics.watch_counter(
+        Counted(
+            "retries",
+            "Calls tried again after a failure known to have changed nothing",
+            ["dependency"],
+            lambda: [(["database"], float(repository.retries))],
+        )
+    )
+    if redis is None:
+        return
+    link = redis
+    metrics.watch_counter(
+        Counted(
+            "redis_round_trips",
+            "Commands and pipelines sent to Redis",
+            [],
+            lambda: [([], float(link.trips.value))],
+        )
+    )
+    metrics.watch_counter(
+        Counted(
+            "read_leases",
+            "Read leases on users' pages: granted, renewed while held, revoked by a write",
+            ["event"],
+            lambda: [([event], float(n)) for event, n in link.read_leases.items()],
+        )
+    )
 
 
 def middleware_for(
@@ -279,14 +327,10 @@ def create_app(settings: Settings, *, served: bool = False) -> Starlette:
         server=settings.server,
         cache="redis" if redis is not None else "memory",
     )
-    metrics.watch_pools(settings.database_dialect, repository.pools)
+    watch(metrics, settings, repository, database_breaker, cache, redis)
     audience: Audience = MemoryAudience() if redis is None else RedisAudience(redis.client, redis.breaker)
     active_users = ActiveUsers(metrics, audience)
     steps.append(Step("active users", active_users.start, active_users.close))
-    metrics.watch_breakers(
-        {"database": lambda: database_breaker.state}
-        | ({"redis": lambda: redis.breaker.state} if redis is not None else {})
-    )
     service = RecordService(
         repository,
         cache,

@@ -11,10 +11,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import HeadersTooLarge
 from app.http.responses import problem_response
+from app.observability import context
+from app.observability.context import route_template
 from app.observability.logging import AccessLog
-from app.observability.logging import request_id as current_request_id
-from app.observability.logging import user_id as current_user
-from app.observability.metrics import Metrics, route_template
+from app.observability.metrics import Metrics
 from app.resilience import deadline
 
 _CLIENT_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
@@ -58,8 +58,9 @@ class RequestContext:
         if not request_id:
             request_id = b"%032x" % getrandbits(128)
         scope["request_id"] = text_id = request_id.decode()
-        current_request_id.set(text_id)
-        current_user.set(None)
+        context.request_id.set(text_id)
+        context.user_id.set(None)
+        context.scope.set(scope)
         # Records are private to their owner: no shared cache may keep an answer.
         extra = [
             (b"x-request-id", request_id),
@@ -93,7 +94,7 @@ class RequestContext:
                     scope["method"],
                     endpoint,
                     took,
-                    current_user.get(),
+                    context.user_id.get(),
                     int(length) if length.isdigit() else None,
                     scope.get("problem"),
                 )

@@ -15,7 +15,6 @@ import random
 import sys
 import time
 from collections.abc import MutableMapping
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
@@ -23,12 +22,9 @@ import msgspec
 import structlog
 
 from app.concurrency import Every
+from app.observability.context import request_id
 
 SERVICE = "data-service"
-request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
-# The user a request is charged to (the limiter's key: the token's subject, or the user_id
-# the request names when authentication is off), once the service knows it.
-user_id: ContextVar[str | None] = ContextVar("user_id", default=None)
 _encoder = msgspec.json.Encoder()
 
 

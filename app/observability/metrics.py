@@ -2,19 +2,19 @@
 
 Names and labels follow the architecture document: `request_duration_seconds` and
 `requests_total` by {method, endpoint, status}, `data_records_created_total`,
-`payload_size_bytes`, `cache_operations_total` by {operation, result}; beside them what an
-on-call engineer needs: rate-limit decisions, breaker state, build info.
+`payload_size_bytes`, `cache_operations_total` by {operation, result} (and the tier that
+answered); beside them what an on-call engineer needs: rate-limit decisions, breaker states
+and transitions, retries, pool waits and timeouts, Redis round trips, leases, build info.
 
 Label values are bounded whatever clients send: `endpoint` is the matched route's template
 (`/data/{id}`), and every path no route matches shares `unmatched`; a method the service does
 not serve is `other`.
 
-The request path only adds to plain integers and floats (a list slot per histogram bucket, a
-slot per counter); prometheus-client reads them when scraped, through collectors, and writes
-the exposition. Its own Counter and Histogram take a lock on every increment: a request's
-observe, inc and the cache and limiter counters cost 2.9 us with them, 0.5 us this way
-(docs/performance.md), against ~20 us for a whole cached read. The service's code runs on one
-event loop thread, so nothing else writes these numbers meanwhile.
+The request path only adds to plain integers and floats (tallies.py; components such as the
+cache, the pools and the breakers keep their own); prometheus-client reads them when scraped,
+through a collector, and writes the exposition. Its own Counter and Histogram take a lock on
+every increment: a request's observe, inc and the cache and limiter counters cost 2.9 us with
+them, 0.5 us this way (docs/performance.md), against ~20 us for a whole cached read.
 
 One registry per app (tests build many apps in one process). One worker process per
 container: the chart's default (granian's default is one worker); several workers in one
@@ -23,16 +23,20 @@ container would each count their own, and a scrape would see one of them.
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 from prometheus_client import CollectorRegistry, Info, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from app.observability.tallies import Spread, Tally
+from app.ports.cache import CacheStats
 from app.ports.storage import PoolUsage
+
+if TYPE_CHECKING:
+    from app.resilience.breakers import Breaker
 
 # Request latency: finer below 5 ms, where cached reads answer, up to the request deadline.
 LATENCY_BUCKETS = (
@@ -41,47 +45,29 @@ LATENCY_BUCKETS = (
 )  # fmt: skip
 SIZE_BUCKETS = (256, 1024, 4096, 16384, 65536, 262144, 1048576, 8388608)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
-UNMATCHED = "unmatched"
 BREAKER_STATES = ("closed", "open", "half-open")
 
 
-class Tally:
-    """A counter on the request path: one integer, read when scraped."""
-
-    __slots__ = ("value",)
-
-    def __init__(self) -> None:
-        self.value = 0
-
-    def inc(self, amount: int = 1) -> None:
-        self.value += amount
+def buckets(spread: Spread) -> list[tuple[str, float]]:
+    """Cumulative (upper bound, count) pairs, +Inf last, as the exposition wants them."""
+    running, out = 0, []
+    for bound, count in zip((*map(floatToGoString, spread.bounds), "+Inf"), spread.counts, strict=True):
+        running += count
+        out.append((bound, float(running)))
+    return out
 
 
-class Spread:
-    """A histogram on the request path: a count per bucket and a sum, read when scraped."""
+class Counted(NamedTuple):
+    """A counter family whose samples a component keeps: read when scraped."""
 
-    __slots__ = ("_bounds", "counts", "total")
-
-    def __init__(self, bounds: tuple[float, ...]) -> None:
-        self._bounds = bounds
-        self.counts = [0] * (len(bounds) + 1)  # the last one: above every bound
-        self.total = 0.0
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect_left(self._bounds, value)] += 1  # a bound holds values <= it
-        self.total += value
-
-    def buckets(self) -> list[tuple[str, float]]:
-        """Cumulative (upper bound, count) pairs, +Inf last, as the exposition wants them."""
-        running, out = 0, []
-        for bound, count in zip((*map(floatToGoString, self._bounds), "+Inf"), self.counts, strict=True):
-            running += count
-            out.append((bound, float(running)))
-        return out
+    name: str
+    help: str
+    labels: Sequence[str]
+    read: Callable[[], Iterable[tuple[Sequence[str], float]]]
 
 
 class _Families(Collector):
-    """Every Tally and Spread of the service, as metric families, when scraped."""
+    """Every number of the service, as metric families, when scraped."""
 
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
@@ -96,59 +82,94 @@ class _Families(Collector):
         )
         requests = CounterMetricFamily("requests", "Requests answered", labels=labels)
         for values, spread in m.request_series():
-            duration.add_metric(values, spread.buckets(), spread.total)
-            requests.add_metric(values, float(sum(spread.counts)))
+            duration.add_metric(values, buckets(spread), spread.total)
+            requests.add_metric(values, float(spread.count))
         yield duration
         yield requests
         created = CounterMetricFamily("data_records_created", "Records stored (bulk items included)")
         created.add_metric([], float(m.records_created.value))
         yield created
         sizes = HistogramMetricFamily("payload_size_bytes", "Size of stored records' payloads")
-        sizes.add_metric([], m.payload_size.buckets(), m.payload_size.total)
+        sizes.add_metric([], buckets(m.payload_size), m.payload_size.total)
         yield sizes
-        cache = CounterMetricFamily(
-            "cache_operations", "Page cache lookups by result", labels=["operation", "result"]
-        )
-        for result, tally in (("hit", m.cache_hits), ("miss", m.cache_misses), ("stale", m.cache_stale)):
-            cache.add_metric(["get", result], float(tally.value))
-        yield cache
+        yield self._cache()
         decisions = CounterMetricFamily(
             "rate_limit_decisions", "Decisions of the per-user limit", labels=["decision"]
         )
         decisions.add_metric(["admitted"], float(m.admitted.value))
         decisions.add_metric(["refused"], float(m.refused.value))
         yield decisions
-        breakers = GaugeMetricFamily(
-            "breaker_state", "Circuit breaker state: 1 for the current one", labels=["dependency", "state"]
-        )
-        for dependency, state in m.breakers.items():
-            now = state()
-            for name in BREAKER_STATES:
-                breakers.add_metric([dependency, name], 1.0 if now == name else 0.0)
-        yield breakers
-        active = GaugeMetricFamily(
-            "active_connections", "Pooled connections lent out now", labels=["pool", "database"]
-        )
-        opened = GaugeMetricFamily(
-            "pool_connections_open", "Connections a pool holds open", labels=["pool", "database"]
-        )
-        most = GaugeMetricFamily(
-            "pool_connections_max", "The most connections a pool opens", labels=["pool", "database"]
-        )
-        for database, pools in m.pools.items():
-            for usage in pools():
-                active.add_metric([usage.pool, database], float(usage.in_use))
-                opened.add_metric([usage.pool, database], float(usage.open))
-                most.add_metric([usage.pool, database], float(usage.max))
-        yield active
-        yield opened
-        yield most
+        yield from self._breakers()
+        yield from self._pools()
         users = GaugeMetricFamily(
             "unique_users_active", "Distinct users whose requests were served", labels=["time_window"]
         )
         for window, count in m.active_users.items():
             users.add_metric([window], float(count))
         yield users
+        for counted in m.counted:
+            tallied = CounterMetricFamily(counted.name, counted.help, labels=list(counted.labels))
+            for sample, number in counted.read():
+                tallied.add_metric(list(sample), number)
+            yield tallied
+
+    def _cache(self) -> Metric:
+        cache = CounterMetricFamily(
+            "cache_operations",
+            "Page cache lookups by result, and by the tier that answered: this process's copy"
+            " (local) or the shared cache (redis)",
+            labels=["operation", "result", "tier"],
+        )
+        stats = self._metrics.cache
+        if stats is None:
+            return cache
+        shared = stats.shared
+        cache.add_metric(["get", "hit", "local"], float(stats.local_hits))
+        cache.add_metric(["get", "miss", shared or "local"], float(stats.misses))
+        cache.add_metric(["get", "stale", "local"], float(stats.stale))
+        if shared is not None:
+            cache.add_metric(["get", "hit", shared], float(stats.shared_hits))
+            cache.add_metric(["get", "error", shared], float(stats.errors))
+        return cache
+
+    def _breakers(self) -> Iterable[Metric]:
+        states = GaugeMetricFamily(
+            "breaker_state", "Circuit breaker state: 1 for the current one", labels=["dependency", "state"]
+        )
+        moves = CounterMetricFamily(
+            "breaker_transitions",
+            "Circuit breaker transitions by the state entered",
+            labels=["dependency", "to"],
+        )
+        for dependency, breaker in self._metrics.breakers.items():
+            now = breaker.state
+            for name in BREAKER_STATES:
+                states.add_metric([dependency, name], 1.0 if now == name else 0.0)
+                moves.add_metric([dependency, name], float(breaker.transitions.get(name, 0)))
+        yield states
+        yield moves
+
+    def _pools(self) -> Iterable[Metric]:
+        names = ["pool", "database"]
+        active = GaugeMetricFamily("active_connections", "Pooled connections lent out now", labels=names)
+        opened = GaugeMetricFamily("pool_connections_open", "Connections a pool holds open", labels=names)
+        most = GaugeMetricFamily("pool_connections_max", "The most connections a pool opens", labels=names)
+        waits = HistogramMetricFamily(
+            "pool_acquire_seconds", "Time a call waited for a pooled connection", labels=names
+        )
+        timeouts = CounterMetricFamily(
+            "pool_acquire_timeouts", "Calls that gave up waiting for a pooled connection", labels=names
+        )
+        for database, pools in self._metrics.pools.items():
+            for usage in pools():
+                values = [usage.pool, database]
+                active.add_metric(values, float(usage.in_use))
+                opened.add_metric(values, float(usage.open))
+                most.add_metric(values, float(usage.max))
+                if usage.waits is not None:
+                    waits.add_metric(values, buckets(usage.waits), usage.waits.total)
+                    timeouts.add_metric(values, float(usage.timeouts))
+        yield from (active, opened, most, waits, timeouts)
 
 
 class Metrics:
@@ -159,23 +180,30 @@ class Metrics:
         self._series: dict[tuple[str, str, int], Spread] = {}
         self.records_created = Tally()
         self.payload_size = Spread(SIZE_BUCKETS)
-        self.cache_hits = Tally()
-        self.cache_misses = Tally()
-        self.cache_stale = Tally()
+        self.cache: CacheStats | None = None
         self.admitted = Tally()
         self.refused = Tally()
-        self.breakers: dict[str, Callable[[], str]] = {}
+        self.breakers: dict[str, Breaker] = {}
         self.pools: dict[str, Callable[[], list[PoolUsage]]] = {}  # by database (the dialect)
         self.users_seen: set[str] = set()  # since the last count (observability/users.py)
         self.active_users: dict[str, int] = {}  # by time window, as last counted
+        self.counted: list[Counted] = []
         self.registry.register(_Families(self))
         Info("build", "The running build", registry=self.registry).info(
             {"version": version, "dialect": dialect, "server": server, "cache": cache}
         )
 
-    def watch_breakers(self, states: dict[str, Callable[[], str]]) -> None:
-        """Report these breakers' states (read when scraped, so never stale)."""
-        self.breakers.update(states)
+    def watch_breakers(self, breakers: dict[str, Breaker]) -> None:
+        """Report these breakers' states and transitions (read when scraped, so never stale)."""
+        self.breakers.update(breakers)
+
+    def watch_cache(self, stats: CacheStats) -> None:
+        """Report the page cache's lookups."""
+        self.cache = stats
+
+    def watch_counter(self, counted: Counted) -> None:
+        """Report a counter that a component keeps (retries, round trips, leases)."""
+        self.counted.append(counted)
 
     def watch_pools(self, database: str, pools: Callable[[], list[PoolUsage]]) -> None:
         """Report these connection pools (read when scraped)."""
@@ -206,10 +234,3 @@ class Metrics:
     def exposition(self) -> bytes:
         """The text exposition of every metric."""
         return generate_latest(self.registry)
-
-
-def route_template(scope: Mapping[str, Any]) -> str:
-    """The matched route's path template, or UNMATCHED."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else UNMATCHED

@@ -14,6 +14,23 @@ from typing import NamedTuple, Protocol
 Lookup = tuple[bytes | None, int]
 
 
+class CacheStats:
+    """What the cache's lookups found, counted by the cache itself (the metrics read it when
+    scraped): hits answered from this process's copy or from the shared tier's bytes, misses,
+    lookups the shared tier could not answer (`errors`: the database answers instead) and stale
+    pages handed out while the database was away."""
+
+    __slots__ = ("errors", "local_hits", "misses", "shared", "shared_hits", "stale")
+
+    def __init__(self, shared: str | None = None) -> None:
+        self.shared = shared  # the shared tier's name ("redis"), None for a cache of this process only
+        self.local_hits = 0
+        self.shared_hits = 0
+        self.misses = 0
+        self.errors = 0
+        self.stale = 0
+
+
 class StalePage(NamedTuple):
     """A page kept past its time to live, answered only while the database cannot be read."""
 
@@ -24,6 +41,8 @@ class StalePage(NamedTuple):
 
 class PageCache(Protocol):
     """Where encoded pages are kept: in this process, or in Redis behind a local copy."""
+
+    stats: CacheStats
 
     async def get(self, user_id: str, key: str) -> Lookup:
         """The cached bytes (or None) and the generation to pass to `set`."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from app.observability.tallies import Spread
 from app.schemas.records import Record
 
 # The binds every dialect's list and count statements share: a RecordQuery's filters.
@@ -27,12 +28,15 @@ ANSWER_BINDS = KEY_BINDS | {"fingerprint", "status", "body"}
 
 @dataclass(frozen=True, slots=True)
 class PoolUsage:
-    """One connection pool's counters: connections lent out now, open, and the most it opens."""
+    """One connection pool's counters: connections lent out now, open, and the most it opens;
+    for the pools calls wait on (PostgreSQL, Oracle), how long they waited and how many gave up."""
 
     pool: str
     in_use: int
     open: int
     max: int
+    waits: Spread | None = None
+    timeouts: int = 0
 
 
 @dataclass(frozen=True, slots=True)

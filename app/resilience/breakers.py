@@ -32,6 +32,11 @@ BreakerOpen = pybreaker.CircuitBreakerError  # what a call through an open break
 
 
 class _Log(pybreaker.CircuitBreakerListener):
+    """Logs each transition and counts it by the state entered (the metrics read the counts)."""
+
+    def __init__(self, transitions: dict[str, int]) -> None:
+        self._transitions = transitions
+
     def state_change(
         self,
         cb: pybreaker.CircuitBreaker,
@@ -44,6 +49,7 @@ class _Log(pybreaker.CircuitBreakerListener):
             old=None if old_state is None else old_state.name,
             new=new_state.name,
         )
+        self._transitions[new_state.name] = self._transitions.get(new_state.name, 0) + 1
 
 
 class Breaker:
@@ -60,12 +66,13 @@ class Breaker:
         self.name = name
         self.reset_seconds = reset_seconds
         self._counts = counts
+        self.transitions: dict[str, int] = {}  # by the state entered: open, half-open, closed
         self._storage = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
         self._breaker = pybreaker.CircuitBreaker(
             fail_max=fail_max,
             reset_timeout=reset_seconds,
             exclude=[lambda exc: not counts(exc)],
-            listeners=[_Log()],
+            listeners=[_Log(self.transitions)],
             state_storage=self._storage,
             name=name,
             throw_new_error_on_trip=False,  # the dependency's own error goes on to the caller

@@ -60,6 +60,7 @@ class GuardedRepository:
         self._base = base_seconds
         self._cap = cap_seconds
         self._random = random
+        self.retries = 0  # attempts after the first (the metrics read it)
 
     async def _through(self, call: Callable[[], Awaitable[T]]) -> T:
         try:
@@ -84,6 +85,7 @@ class GuardedRepository:
             if pause >= deadline.left():
                 break
             await asyncio.sleep(pause)
+            self.retries += 1
             try:
                 return await self._attempt(call)
             except StorageUnavailable as exc:

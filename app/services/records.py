@@ -20,7 +20,7 @@ from app.errors import (
     ValidationFailed,
     field_problem,
 )
-from app.observability.logging import user_id as current_user
+from app.observability.context import user_id as current_user
 from app.observability.metrics import Metrics
 from app.ports.admission import Admission, Decision
 from app.ports.cache import PageCache, StalePage
@@ -227,14 +227,11 @@ class RecordService:
             await self._admit(limit_key)
             cached, generation = await self._cache.get(query.user_id, key)
         if cached is not None:
-            self._metrics.cache_hits.inc()
             return cached
         if self._database_away():  # no call to wait for, nor to join: a stale copy at once
             stale = await self._cache.stale(query.user_id, key, generation)
             if stale is not None:
-                self._metrics.cache_stale.inc()
                 return stale
-        self._metrics.cache_misses.inc()
 
         async def load() -> bytes:
             body = await self._load_page(query)
@@ -247,7 +244,6 @@ class RecordService:
             stale = await self._cache.stale(query.user_id, key, generation)
             if stale is None:
                 raise
-            self._metrics.cache_stale.inc()
             return stale
 
     async def _load_page(self, query: ListQuery) -> bytes:

@@ -10,27 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
 from tests.api.tokens import with_tokens
-
-
-def samples(client: TestClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Every sample of /metrics by (name, labels)."""
-    answer = client.get("/metrics")
-    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(answer.text)
-        for s in family.samples
-    }
-
-
-def value(found: dict, name: str, **labels: str) -> float:
-    return found.get((name, frozenset(labels.items())), 0.0)
+from tests.scrape import samples, total, value
 
 
 def test_requests_records_cache_and_limits_are_counted(client: TestClient) -> None:
@@ -53,8 +38,8 @@ def test_requests_records_cache_and_limits_are_counted(client: TestClient) -> No
     assert value(found, "request_duration_seconds_count", method="GET", endpoint="/data", status="200") == 3
     assert value(found, "data_records_created_total") == 3
     assert value(found, "payload_size_bytes_count") == 3
-    assert value(found, "cache_operations_total", operation="get", result="miss") == 1
-    assert value(found, "cache_operations_total", operation="get", result="hit") == 2
+    assert total(found, "cache_operations_total", operation="get", result="miss") == 1
+    assert total(found, "cache_operations_total", operation="get", result="hit") == 2
     assert value(found, "rate_limit_decisions_total", decision="admitted") == 6  # a read by id names no user
     assert value(found, "breaker_state", dependency="database", state="closed") == 1
     assert value(found, "breaker_state", dependency="database", state="open") == 0

@@ -22,6 +22,7 @@ from app.errors import StorageUnavailable
 from app.main import create_app
 from app.settings import DEFAULT_SQL_DIR, Settings
 from tests.faults import BLACK_HOLE, LOSE_REPLIES, PASS, RESET, FaultProxy, fault_proxy
+from tests.scrape import samples, value
 
 TIMEOUT = 0.5  # the database timeout the service runs with here: the most one call takes
 DEADLINE = 1.0  # the request deadline: the most a request waits for the database in all
@@ -127,6 +128,20 @@ def test_the_breaker_closes_again_once_the_database_is_back(client: TestClient, 
 
     assert statuses[-3:] == [404] * 3, statuses
     assert client.get("/ready").json()["checks"]["database"] == "ok"
+    found = samples(client)
+    for state in ("open", "half-open", "closed"):  # opened, tried, closed: each at least once
+        assert value(found, "breaker_transitions_total", dependency="database", to=state) >= 1, state
+    assert value(found, "breaker_state", dependency="database", state="closed") == 1
+
+
+def test_refused_connections_are_retried_and_counted(client: TestClient, proxy: FaultProxy) -> None:
+    assert get_one(client)[0] == 404
+    proxy.mode = RESET  # every connection dropped, new ones refused: nothing can have been sent
+    answers = [get_one(client) for _ in range(2)]
+    proxy.mode = PASS
+
+    assert [status for status, _, _ in answers] == [503] * 2
+    assert value(samples(client), "retries_total", dependency="database") >= 2
 
 
 CACHE_TTL = 1.0  # Redis keeps pages whole seconds
@@ -293,6 +308,9 @@ def test_concurrent_requests_on_a_frozen_database_all_answer_within_the_deadline
     assert [status for status, _, _ in answers] == [503] * 24
     # waiting for a connection and for the statement share one timeout: never in turn
     assert max(took for _, took, _ in answers) < TIMEOUT + SLACK
+    found = samples(client)  # the requests that found every connection taken gave up waiting
+    assert value(found, "pool_acquire_timeouts_total", pool="primary", database="postgres") >= 1
+    assert value(found, "pool_acquire_seconds_count", pool="primary", database="postgres") >= 2
 
 
 @pytest.mark.anyio

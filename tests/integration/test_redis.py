@@ -29,6 +29,7 @@ from app.resilience.breakers import Breaker
 from app.schemas.records import ListQuery
 from app.services.records import RecordService
 from app.settings import DEFAULT_SQL_DIR, Settings
+from tests.scrape import Samples, samples, total, value
 
 pytestmark = pytest.mark.anyio
 
@@ -287,3 +288,30 @@ async def test_processes_count_their_users_together_in_hyperloglogs(redis_url: s
 
     assert all(abs(count - 1000) <= 30 for count in together.values()), together  # HLL: ~1% error
     assert later["5m"] == 1 and abs(later["1h"] - 1001) <= 30
+
+
+def test_the_cache_tier_that_answered_redis_round_trips_and_read_leases_are_counted(
+    client: TestClient, settings_pg_redis: Settings
+) -> None:
+    user = f"tiers-{time.monotonic_ns()}"
+    client.post("/data", json={"user_id": user, "payload": {}})
+    before = samples(client)
+    for _ in range(4):
+        assert client.get("/data", params={"user_id": user}).status_code == 200
+    read = samples(client)
+    with TestClient(create_app(settings_pg_redis)) as other:  # a process that never read the page
+        assert other.get("/data", params={"user_id": user}).status_code == 200
+        elsewhere = samples(other)
+    client.post("/data", json={"user_id": user, "payload": {}})  # drops the lease this process holds
+    written = samples(client)
+
+    def grew(found: Samples, name: str, **labels: str) -> float:
+        return total(found, name, **labels) - total(before, name, **labels)
+
+    assert grew(read, "cache_operations_total", result="miss", tier="redis") == 1
+    assert grew(read, "cache_operations_total", result="hit", tier="local") == 3  # this process's copy
+    assert grew(read, "cache_operations_total", result="error") == 0
+    assert value(elsewhere, "cache_operations_total", operation="get", result="hit", tier="redis") == 1
+    assert 0 < grew(read, "redis_round_trips_total") <= 4  # a read asks once at most, and pipelined
+    assert grew(read, "read_leases_total", event="granted") == 1
+    assert grew(written, "read_leases_total", event="revoked") == 1

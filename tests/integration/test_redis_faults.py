@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 from app.main import create_app
 from app.settings import Settings
 from tests.processes import free_port
+from tests.scrape import samples, value
 
 REDIS_TIMEOUT = 0.25
 
@@ -115,6 +116,7 @@ def test_redis_frozen_then_killed_then_back(postgres_db: str, private_redis: Pri
         before = private_redis.script_calls()
         back = timed_reads(client, users[25:30])
         ready = client.get("/ready").json()
+        found = samples(client)
 
     assert [s for s, _ in frozen + killed + back] == [200] * 25
     assert max(took for _, took in frozen) < REDIS_TIMEOUT + 0.5  # one timeout at most, then open
@@ -123,3 +125,7 @@ def test_redis_frozen_then_killed_then_back(postgres_db: str, private_redis: Pri
     assert degraded["status"] == "degraded" and degraded["checks"]["cache"] != "ok"
     assert private_redis.script_calls() > before  # the gate (budget, pages, leases) is used again
     assert ready["status"] == "ready" and ready["checks"]["cache"] == "ok"
+    # what an operator sees of it: lookups Redis could not answer, the breaker's round trip
+    assert value(found, "cache_operations_total", operation="get", result="error", tier="redis") >= 20
+    assert value(found, "breaker_transitions_total", dependency="redis", to="open") >= 1
+    assert value(found, "breaker_transitions_total", dependency="redis", to="closed") >= 1

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import sqlglot
 from sqlglot import exp
+from starlette.routing import Route
 
 from app.adapters.db.oracle import OracleRecordRepository, error_for
 from app.adapters.db.oracle_procedures import PROCEDURES
@@ -23,6 +24,7 @@ from app.adapters.db.sqlfiles import (
     strip_comments,
 )
 from app.errors import InvalidData, NotFound, StorageConflict, StorageUnavailable
+from app.observability import context
 from app.ports.storage import AuditEntry
 from app.settings import DEFAULT_PLSQL_DIR, DEFAULT_SQL_DIR
 
@@ -191,3 +193,65 @@ async def test_only_allow_listed_procedures_with_typed_binds_are_called(
 
     with pytest.raises(InvalidData, match=message):  # refused before any connection is made
         await repository.execute_plsql_procedure(name, params, AuditEntry("tester", "req"))
+
+
+class _Session:
+    """What the repository sets on a pooled Oracle session, recorded (no database here)."""
+
+    def __init__(self) -> None:
+        self.call_timeout = 0
+
+    async def __aenter__(self) -> _Session:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class _Pool:
+    """A pool of one session, handed out again and again as a real pool reuses its sessions."""
+
+    def __init__(self) -> None:
+        self.session = _Session()
+        self.busy = self.opened = self.max = 1
+
+    async def acquire(self) -> _Session:
+        return self.session
+
+
+@pytest.mark.anyio
+async def test_each_acquire_tags_the_session_with_the_request_and_resets_what_the_last_one_set() -> None:
+    repository = OracleRecordRepository(
+        "oracle://u:p@db:1521/svc", load_queries(DEFAULT_SQL_DIR, "oracle"), pool_size=1, timeout=1.0
+    )
+    pool = _Pool()
+    repository._pool = pool  # type: ignore[assignment]
+
+    async def acquire_in(route: str | None, user: str | None, request: str | None) -> dict[str, str]:
+        scope = None if route is None else {"method": "GET", "route": Route(route, lambda _: None)}
+        tokens = (context.scope.set(scope), context.user_id.set(user), context.request_id.set(request))
+        try:
+            async with repository._connection() as session:
+                return {
+                    k: getattr(session, k) for k in ("module", "action", "client_identifier", "econtext_id")
+                }
+        finally:
+            context.scope.reset(tokens[0])
+            context.user_id.reset(tokens[1])
+            context.request_id.reset(tokens[2])
+
+    during = await acquire_in("/data/{id}", "alice", "r-1")
+    after = await acquire_in(None, None, None)  # a background call on the same pooled session
+    long = await acquire_in("/data", "é" * 40, "r" * 80)
+
+    assert during == {
+        "module": "data-service",
+        "action": "GET /data/{id}",
+        "client_identifier": "alice",
+        "econtext_id": "r-1",
+    }
+    assert after == {"module": "data-service", "action": "", "client_identifier": "", "econtext_id": ""}
+    assert long["client_identifier"] == "é" * 32  # Oracle keeps 64 bytes: cut on a character
+    assert long["econtext_id"] == "r" * 64
+    usage = repository.pools()[0]
+    assert usage.waits is not None and usage.waits.count == 3  # each acquire's wait is measured

@@ -8,6 +8,7 @@ the PL/SQL package in plsql/.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -21,6 +22,8 @@ from app.adapters.db.oracle_procedures import call_procedure, check_call
 from app.adapters.db.oracle_target import OracleTarget
 from app.adapters.db.sqlfiles import Statements
 from app.errors import InvalidData, NotFound, ServiceError, StorageConflict, StorageUnavailable
+from app.observability import context
+from app.observability.tallies import WAIT_BUCKETS, Spread
 from app.ports.storage import (
     ANSWER_BINDS,
     FILTERS,
@@ -58,6 +61,8 @@ BINDS = {
 FAR_PAST = datetime(1, 1, 1)
 FAR_FUTURE = datetime(9999, 12, 31, 23, 59, 59, 999999)
 LAST_ID = "G" * 32  # sorts after every hex id
+MODULE = "data-service"  # V$SESSION.MODULE of the service's sessions
+POOL_TIMEOUT = "DPY-4005"  # no pooled connection came free within the wait timeout
 VALUE_TOO_LARGE = frozenset({"ORA-12899", "ORA-01401", "ORA-40478"})
 REFUSED_VALUE = frozenset({"ORA-02290", "ORA-01400", "ORA-40441", "ORA-01722", "ORA-01858", "ORA-40596"})
 
@@ -87,14 +92,33 @@ def error_for(full_code: str) -> ServiceError:
     return StorageUnavailable("the database could not complete the request")
 
 
+def _code(exc: oracledb.Error) -> str:
+    error = exc.args[0] if exc.args else None
+    return getattr(error, "full_code", "") or ""
+
+
+def _clip(text: str, most_bytes: int) -> str:
+    return text.encode()[:most_bytes].decode(errors="ignore")
+
+
+def tag_session(conn: Any) -> None:
+    """Name the pooled session after the request it now serves, so that a DBA can tie
+    V$SESSION, AWR and audit rows to it: module `data-service`, action the route
+    (`GET /data/{id}`), client identifier the user, execution context id the request id.
+    Set on every acquire, to empty values outside of a request: a pooled session keeps what
+    its last user set. The driver sends them with the next round trip (no call of their own)."""
+    conn.module = MODULE
+    conn.action = _clip(context.operation(), 32)
+    conn.client_identifier = _clip(context.user_id.get() or "", 64)
+    conn.econtext_id = _clip(context.request_id.get() or "", 64)
+
+
 @asynccontextmanager
 async def translated() -> AsyncIterator[None]:
     try:
         yield
     except oracledb.Error as exc:
-        error = exc.args[0] if exc.args else None
-        code = getattr(error, "full_code", "") or ""
-        raise error_for(code) from exc
+        raise error_for(_code(exc)) from exc
     except (OSError, TimeoutError) as exc:
         raise StorageUnavailable("the database could not be reached") from exc
 
@@ -133,6 +157,8 @@ class OracleRecordRepository:
             raise ValueError("the Oracle bulk path is array_dml or plsql")
         self._bulk_path = bulk_path
         self._pool: oracledb.AsyncConnectionPool | None = None
+        self._waits = Spread(WAIT_BUCKETS)
+        self._wait_timeouts = 0
 
     async def open(self) -> None:
         """Create the fixed-size pool; connections are made in the background."""
@@ -156,10 +182,20 @@ class OracleRecordRepository:
     async def _connection(self) -> AsyncIterator[oracledb.AsyncConnection]:
         if self._pool is None:
             raise StorageUnavailable("the database pool is not open")
-        async with translated(), self._pool.acquire() as conn:
-            # Each round trip within the timeout, or what is left of the request's deadline.
-            conn.call_timeout = max(1, int(deadline.budget(self._timeout_ms / 1000) * 1000))
-            yield conn
+        async with translated():
+            asked = time.monotonic()
+            try:
+                conn = await self._pool.acquire()
+            except oracledb.Error as exc:
+                if _code(exc) == POOL_TIMEOUT:
+                    self._wait_timeouts += 1
+                raise
+            self._waits.observe(time.monotonic() - asked)
+            async with conn:  # leaving it hands the session back to the pool
+                tag_session(conn)
+                # Each round trip within the timeout, or what is left of the request's deadline.
+                conn.call_timeout = max(1, int(deadline.budget(self._timeout_ms / 1000) * 1000))
+                yield conn
 
     def _sql(self, name: str) -> str:
         return self._statements.sql[name]
@@ -402,7 +438,7 @@ class OracleRecordRepository:
         pool = self._pool
         if pool is None:
             return []
-        return [PoolUsage("primary", pool.busy, pool.opened, pool.max)]
+        return [PoolUsage("primary", pool.busy, pool.opened, pool.max, self._waits, self._wait_timeouts)]
 
     async def ping(self) -> None:
         async with self._connection() as conn:

@@ -22,6 +22,7 @@ from msgspec import Raw
 from app.adapters.db.sqlfiles import Statements, to_numbered
 from app.concurrency import Coalescer
 from app.errors import IdempotencyKeyBusy, InvalidData, StorageConflict, StorageUnavailable
+from app.observability.tallies import WAIT_BUCKETS, Spread
 from app.ports.storage import (
     ANSWER_BINDS,
     KEY_BINDS,
@@ -117,6 +118,8 @@ class PostgresRecordRepository:
         self._max_size = max_size
         self._timeout = timeout
         self._pool: asyncpg.Pool | None = None
+        self._waits = Spread(WAIT_BUCKETS)
+        self._wait_timeouts = 0
         # Group commit: while one statement stores a group, the creates that arrive gather
         # for the next; each is acknowledged once the statement holding it has committed.
         self._group: Coalescer[tuple[NewRecord, AuditEntry], Record] = Coalescer(
@@ -175,11 +178,16 @@ class PostgresRecordRepository:
         allowed = deadline.budget(self._timeout)
         if allowed <= 0:
             raise StorageUnavailable("the request's deadline has passed", safe_to_retry=True)
-        ends = time.monotonic() + allowed
+        asked = time.monotonic()
+        ends = asked + allowed
         try:
             conn = await self.pool.acquire(timeout=allowed)
+        except TimeoutError:
+            self._wait_timeouts += 1
+            raise
         except (OSError, asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError) as exc:
             raise StorageUnavailable("the database could not be reached", safe_to_retry=True) from exc
+        self._waits.observe(time.monotonic() - asked)
         try:
             yield conn, ends
         except (OSError, TimeoutError, asyncpg.InterfaceError):
@@ -456,7 +464,16 @@ class PostgresRecordRepository:
         if pool is None:
             return []
         size = pool.get_size()
-        return [PoolUsage("primary", size - pool.get_idle_size(), size, pool.get_max_size())]
+        return [
+            PoolUsage(
+                "primary",
+                size - pool.get_idle_size(),
+                size,
+                pool.get_max_size(),
+                self._waits,
+                self._wait_timeouts,
+            )
+        ]
 
     async def ping(self) -> None:
         async with _translated():

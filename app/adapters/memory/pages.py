@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import blosc
 
-from app.ports.cache import Lookup, StalePage
+from app.ports.cache import CacheStats, Lookup, StalePage
 
 blosc.set_releasegil(False)
 blosc.set_nthreads(1)  # a page is one block: helper threads would only wait on each other
@@ -146,6 +146,7 @@ class MemoryPageCache:
         self._written_at: OrderedDict[str, int] = OrderedDict()
         self._max_tracked_users = max_tracked_users
         self._floor = 0
+        self.stats = CacheStats()
 
     @property
     def size_bytes(self) -> int:
@@ -154,7 +155,11 @@ class MemoryPageCache:
 
     async def get(self, user_id: str, key: str) -> Lookup:
         found = self._pages.get(user_id, key)
-        return (None if found is None else found[1]), self._tick
+        if found is None:
+            self.stats.misses += 1
+            return None, self._tick
+        self.stats.local_hits += 1
+        return found[1], self._tick
 
     async def set(self, user_id: str, key: str, value: bytes, generation: int) -> None:
         if generation < self._floor or self._written_at.get(user_id, -1) >= generation:
@@ -163,7 +168,10 @@ class MemoryPageCache:
 
     async def stale(self, user_id: str, key: str, generation: int) -> StalePage | None:
         found = self._pages.stale(user_id, key)  # a write drops the user's pages: any kept is current
-        return None if found is None else found[1]
+        if found is None:
+            return None
+        self.stats.stale += 1
+        return found[1]
 
     async def invalidate_user(self, user_id: str) -> None:
         self._written_at[user_id] = self._tick

@@ -3,7 +3,7 @@ Lua scripts of lua/, registered once, each called through its codec (codec.py)."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -18,6 +18,7 @@ from redis.typing import EncodableT
 
 from app.adapters.redis.codec import ScriptCall
 from app.concurrency import Coalescer
+from app.observability.tallies import Tally
 
 LUA = Path(__file__).resolve().parent / "lua"
 C = TypeVar("C", bound=ScriptCall)
@@ -32,7 +33,16 @@ def redis_failed(exc: BaseException) -> bool:
 
 class PackedConnection(Connection):
     """A connection that packs commands with hiredis's C serializer: redis-py's asyncio client
-    packs in Python, a third of what a pipelined script call costs the process."""
+    packs in Python, a third of what a pipelined script call costs the process. It counts the
+    round trips it makes (a command, or a pipeline of them) in its pool's `trips`."""
+
+    trips = Tally()  # each pool's connections share one (connect())
+
+    async def send_packed_command(
+        self, command: bytes | str | Iterable[bytes], check_health: bool = True
+    ) -> None:
+        self.trips.value += 1
+        await super().send_packed_command(command, check_health)
 
     def pack_command(self, *args: EncodableT) -> list[bytes]:
         words = (*args[0].encode().split(), *args[1:]) if isinstance(args[0], str) else args
@@ -42,12 +52,14 @@ class PackedConnection(Connection):
             return super().pack_command(*args)
 
 
-def connect(url: str, *, timeout: float, pool_size: int) -> Redis:
-    """A client that fails fast: redis-py would otherwise retry a dead server several times."""
+def connect(url: str, *, timeout: float, pool_size: int, trips: Tally | None = None) -> Redis:
+    """A client that fails fast: redis-py would otherwise retry a dead server several times.
+    Its round trips are counted in `trips`."""
+    counted = type("CountedConnection", (PackedConnection,), {"trips": trips or Tally()})
     pool = BlockingConnectionPool.from_url(
         url,
         max_connections=pool_size,
-        connection_class=PackedConnection,
+        connection_class=counted,
         timeout=timeout,  # waiting for a free connection
         socket_connect_timeout=timeout,
         socket_timeout=timeout,

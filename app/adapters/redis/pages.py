@@ -25,7 +25,7 @@ from app.adapters.redis.client import Script
 from app.adapters.redis.codec import GateCall, GateReply, InvalidateCall, Revoke, StorePageCall, Told, stored
 from app.adapters.redis.leases import Leases
 from app.concurrency import Coalescer
-from app.ports.cache import Lookup, StalePage
+from app.ports.cache import CacheStats, Lookup, StalePage
 from app.resilience.breakers import Breaker, BreakerOpen
 
 GENERATION_TTL_SECONDS = 86_400
@@ -62,6 +62,7 @@ class RedisPageCache:
             client, "invalidate", Told.decode
         ).pipelined()
         self._unsent: set[str] = set()  # users whose invalidation Redis missed
+        self.stats = CacheStats(shared="redis")
 
     async def get(self, user_id: str, key: str) -> Lookup:
         return (await self.read(user_id, key, limited=False, own=False))[1]
@@ -78,8 +79,10 @@ class RedisPageCache:
             leased = self._book.read_generation(user_id)
             if leased is not None and local is not None and local[0] == leased:
                 self._book.served(user_id)
+                self.stats.local_hits += 1
                 return None, (local[1], leased)
         if self._breaker.is_open or (self._unsent and not await self._resend()):
+            self.stats.errors += 1
             return None, UNASKED
         budget = self._leases.budget
         call = GateCall(
@@ -99,6 +102,7 @@ class RedisPageCache:
             with self._breaker.guard():
                 reply = await self._leases.gate(call)
         except (RedisError, OSError, BreakerOpen):
+            self.stats.errors += 1
             return None, UNASKED
         self._leases.contact()
         if not reply.allowed or reply.generation is None:
@@ -113,9 +117,13 @@ class RedisPageCache:
             lease_ms=call.lease_ms,
         )
         if local is not None and local[0] == reply.generation:
+            self.stats.local_hits += 1
             return reply, (local[1], reply.generation)
-        if reply.page is not None:
-            self._local.put(user_id, key, reply.generation, reply.page)
+        if reply.page is None:
+            self.stats.misses += 1
+            return reply, (None, reply.generation)
+        self.stats.shared_hits += 1
+        self._local.put(user_id, key, reply.generation, reply.page)
         return reply, (reply.page, reply.generation)
 
     async def set(self, user_id: str, key: str, value: bytes, generation: int) -> None:
@@ -135,6 +143,7 @@ class RedisPageCache:
         found = self._local.stale(user_id, key)
         if found is None or (generation >= 0 and found[0] != generation):
             return None
+        self.stats.stale += 1
         return found[1]
 
     async def invalidate_user(self, user_id: str) -> None:

@@ -25,6 +25,8 @@ class LeaseBook:
         self._low: set[str] = set()  # users whose spare tokens run low
         self._revoked_at: dict[str, float] = {}
         self._refunds: dict[str, int] = {}
+        # Read leases taken afresh, extended while held, and dropped for a write (the metrics).
+        self.read_leases = {"granted": 0, "renewed": 0, "revoked": 0}
 
     # ---- the request path ----
 
@@ -108,6 +110,8 @@ class LeaseBook:
         lease.left = left
         revoked_at = self._revoked_at.get(user_id)
         if trusted(lease_ms=lease_ms, generation=generation, revoked_at=revoked_at, asked_at=asked_at):
+            held = lease.generation is not None and lease.read_ends > asked_at
+            self.read_leases["renewed" if held else "granted"] += 1
             lease.generation = generation
             lease.read_ends = max(lease.read_ends, asked_at + lease_ms / 1000)
             lease.ends = max(lease.ends, lease.read_ends)
@@ -122,6 +126,8 @@ class LeaseBook:
         the lease, nor from a lease granted to a call that was in flight meanwhile."""
         lease = self._held.get(user_id)
         if lease is not None:
+            if lease.generation is not None and lease.read_ends > self.clock():
+                self.read_leases["revoked"] += 1
             lease.generation = None
         self._revoked_at[user_id] = self.clock()
 
