@@ -28,6 +28,7 @@ from app.auth.revocation import MemoryRevocations, RedisRevocations, Revocations
 from app.errors import ServiceError
 from app.http.auth import Authenticate
 from app.http.cors import ExactOriginCors
+from app.http.metrics_port import MetricsPort
 from app.http.middleware import RequestContext
 from app.http.openapi import Handler, Operation
 from app.http.requests import BodyLimits
@@ -361,14 +362,13 @@ def create_app(settings: Settings, *, served: bool = False) -> Starlette:
         body=body,
     )
     admin = AdminRoutes(maintenance, body=body)
+    scraped = [*probes.operations, *MetricsRoutes(metrics).operations]
+    if settings.metrics_port:  # the probes answer on both ports, /metrics on its own only
+        port = MetricsPort(routes_for(scraped), host=settings.host, port=settings.metrics_port)
+        steps.insert(0, Step("metrics port", port.start, port.close))  # closed last
+        scraped = list(probes.operations)
     docs = OpenApiRoute(
-        [
-            *records.operations,
-            *auth.operations,
-            *admin.operations,
-            *probes.operations,
-            *MetricsRoutes(metrics).operations,
-        ],
+        [*records.operations, *auth.operations, *admin.operations, *scraped],
         title="data-service",
         version=__version__,
         bearer_auth=verifier is not None,

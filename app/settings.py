@@ -36,6 +36,7 @@ class Settings:
     redis_url: str = field(default="", repr=False)  # empty: the in-process cache and limiter
     host: str = "127.0.0.1"
     port: int = 8000
+    metrics_port: int = 0  # /metrics and the probes on a port of their own (app/http/metrics_port.py); 0: off
     server: str = "granian"
     sql_dir: Path = DEFAULT_SQL_DIR
     plsql_dir: Path = DEFAULT_PLSQL_DIR
@@ -102,6 +103,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.server not in SERVERS:
             raise ConfigError(f"APP_SERVER must be one of {', '.join(SERVERS)}, not {self.server!r}")
+        if not 0 <= self.metrics_port <= 65535 or (self.metrics_port and self.metrics_port == self.port):
+            raise ConfigError("APP_METRICS_PORT is 0 (off) or a port other than APP_PORT")
         if dialect_for(self.database_url) is None:
             scheme = self.database_url.partition(":")[0]
             raise ConfigError(f"APP_DATABASE_URL has an unknown scheme {scheme!r}")

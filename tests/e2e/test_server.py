@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
-from app.settings import SERVERS
-from tests.processes import call, migrated_sqlite, running_server
+from app.main import create_app
+from app.settings import SERVERS, Settings
+from tests.processes import call, free_port, migrated_sqlite, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -65,3 +67,38 @@ def test_oversized_headers_are_refused_not_crashed(served: int) -> None:
 
     assert answer == b"" or answer.split(b" ", 2)[1] in (b"400", b"413", b"431"), answer[:100]
     assert call(served, "GET", "/health")[0] == 200
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_the_metrics_port_serves_metrics_and_probes_and_the_public_port_no_metrics(
+    server: str, tmp_path: Path
+) -> None:
+    database = migrated_sqlite(tmp_path, "metrics-port.db")
+    metrics_port = free_port()
+    env = {"APP_SERVER": server, "APP_DATABASE_URL": database, "APP_METRICS_PORT": str(metrics_port)}
+    with running_server(env, tmp_path) as port:
+        assert call(port, "POST", "/data", {"user_id": "m", "payload": {}})[0] == 201
+        scraped = call(metrics_port, "GET", "/metrics")
+        public = call(port, "GET", "/metrics")
+        probes = [call(p, "GET", path)[0] for p in (port, metrics_port) for path in ("/health", "/ready")]
+        documented = json.loads(call(port, "GET", "/openapi.json")[2])["paths"]
+
+    assert scraped[0] == 200 and scraped[1]["content-type"].startswith("text/plain")
+    assert b'requests_total{endpoint="/data",method="POST",status="201"} 1.0' in scraped[2]
+    assert public[0] == 404
+    assert probes == [200] * 4
+    assert "/metrics" not in documented and "/ready" in documented
+
+
+def test_a_metrics_port_in_use_stops_the_start_with_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        settings = Settings(
+            database_url=migrated_sqlite(tmp_path, "taken.db"), metrics_port=taken.getsockname()[1]
+        )
+        with (
+            pytest.raises(OSError, match=r"APP_METRICS_PORT \d+ cannot be bound"),
+            TestClient(create_app(settings)),
+        ):
+            pass
