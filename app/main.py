@@ -29,13 +29,15 @@ from app.errors import ServiceError
 from app.http.auth import Authenticate
 from app.http.cors import ExactOriginCors
 from app.http.metrics_port import MetricsPort
-from app.http.middleware import RequestContext
+from app.http.middleware import RequestContext, Traced
 from app.http.openapi import Handler, Operation
 from app.http.requests import BodyLimits
 from app.http.responses import http_exception_handler, service_error_handler, unexpected_error_handler
 from app.observability.logging import AccessLog, LogFlush, configure_logging
 from app.observability.metrics import Counted, Metrics
+from app.observability.phases import timed
 from app.observability.tallies import Tally
+from app.observability.tracing import Tracing, tracing_from_env
 from app.observability.users import ActiveUsers
 from app.ports.admission import Admission
 from app.ports.audience import Audience
@@ -58,6 +60,22 @@ if TYPE_CHECKING:
 
     from app.auth.tokens import TokenVerifier
 
+# What the phases measure (app/observability/phases.py): method -> Server-Timing name.
+REPOSITORY_PHASES = dict.fromkeys(
+    (
+        "create",
+        "create_many",
+        "create_once",
+        "create_many_once",
+        "get_by_id",
+        "get_by_user",
+        "execute_plsql_procedure",
+    ),
+    "db",
+)
+CACHE_PHASES = dict.fromkeys(("get", "set", "stale", "invalidate_user"), "cache")
+ADMISSION_PHASES = {"admit": "limit", "admit_and_read": "cache"}
+DB_SYSTEMS = {"postgres": "postgresql", "oracle": "oracle.db", "sqlite": "sqlite"}
 log = structlog.get_logger("app")
 
 
@@ -249,13 +267,37 @@ def watch(
     )
 
 
+def measured_parts(
+    settings: Settings,
+    repository: RecordRepository,
+    cache: PageCache,
+    admission: Admission,
+    tracing: Tracing | None,
+) -> tuple[RecordRepository, PageCache, Admission]:
+    """The service's storage, cache and limiter, measured (Server-Timing, spans) when either is
+    on, else as they are: with both off nothing stands in the way (app/observability/phases.py)."""
+    if tracing is None and not settings.server_timing:
+        return repository, cache, admission
+    tracer = tracing.tracer if tracing is not None else None
+    tier = {"data_service.cache": "redis" if settings.redis_url else "memory"}
+    return (
+        timed(
+            repository, REPOSITORY_PHASES, tracer, {"db.system.name": DB_SYSTEMS[settings.database_dialect]}
+        ),
+        timed(cache, CACHE_PHASES, tracer, tier),
+        timed(admission, ADMISSION_PHASES, tracer, tier),
+    )
+
+
 def middleware_for(
     settings: Settings,
     verifier: TokenVerifier | None,
     operations: Sequence[Operation],
     metrics: Metrics | None = None,
+    tracing: Tracing | None = None,
 ) -> list[Middleware]:
-    """Request ids, headers and metrics always; CORS only for listed origins; tokens only when on."""
+    """Request ids, headers and metrics always; spans when tracing; CORS only for listed
+    origins; tokens only when on."""
     stack = [
         Middleware(
             RequestContext,
@@ -263,8 +305,11 @@ def middleware_for(
             deadline_seconds=settings.request_deadline_seconds,
             metrics=metrics,
             access_log=AccessLog(settings.access_log),
+            server_timing=settings.server_timing,
         )
     ]
+    if tracing is not None:
+        stack.append(Middleware(Traced, tracer=tracing.tracer))
     if settings.cors_origin_list:
         stack.append(
             Middleware(
@@ -308,9 +353,10 @@ def tune_gc() -> None:
     gc.set_threshold(20_000, 20, 100)
 
 
-def create_app(settings: Settings, *, served: bool = False) -> Starlette:
-    """The ASGI app for these settings; connections open in its lifespan."""
-    configure_logging(settings.log_level)
+def create_app(settings: Settings, *, served: bool = False, tracing: Tracing | None = None) -> Starlette:
+    """The ASGI app for these settings (traced when `tracing` is given); connections open in
+    its lifespan."""
+    configure_logging(settings.log_level, traced=tracing is not None)
     repository, database_breaker = build_guarded_repository(settings)
     purge = AnswerPurge(repository, every=settings.idempotency_purge_seconds)
     flush = LogFlush()
@@ -332,10 +378,11 @@ def create_app(settings: Settings, *, served: bool = False) -> Starlette:
     audience: Audience = MemoryAudience() if redis is None else RedisAudience(redis.client, redis.breaker)
     active_users = ActiveUsers(metrics, audience)
     steps.append(Step("active users", active_users.start, active_users.close))
+    if tracing is not None:
+        steps.append(Step("tracing", _nothing, tracing.close))
+    measured = measured_parts(settings, repository, cache, admission, tracing)
     service = RecordService(
-        repository,
-        cache,
-        admission,
+        *measured,
         maintenance=maintenance,
         database_away=lambda: database_breaker.is_open,
         metrics=metrics,
@@ -407,7 +454,7 @@ def create_app(settings: Settings, *, served: bool = False) -> Starlette:
 
     app = Starlette(
         routes=routes_for(docs.operations),
-        middleware=middleware_for(settings, verifier, docs.operations, metrics),
+        middleware=middleware_for(settings, verifier, docs.operations, metrics, tracing),
         exception_handlers={
             ServiceError: service_error_handler,
             HTTPException: http_exception_handler,
@@ -421,5 +468,6 @@ def create_app(settings: Settings, *, served: bool = False) -> Starlette:
 
 
 def app_from_env() -> Starlette:
-    """Factory for ASGI servers: the app for the APP_* environment."""
-    return create_app(Settings.from_env(), served=True)
+    """Factory for ASGI servers: the app for the APP_* environment, traced when the OTEL_*
+    variables name an exporter."""
+    return create_app(Settings.from_env(), served=True, tracing=tracing_from_env())

@@ -62,6 +62,7 @@ async def _hypercorn(settings: Settings) -> None:
     from hypercorn.config import Config
 
     from app.main import create_app
+    from app.observability.tracing import tracing_from_env
 
     config = Config()
     config.bind = [f"{settings.host}:{settings.port}"]
@@ -73,4 +74,5 @@ async def _hypercorn(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await hypercorn_serve(create_app(settings, served=True), config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    app = create_app(settings, served=True, tracing=tracing_from_env())
+    await hypercorn_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]

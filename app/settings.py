@@ -42,6 +42,7 @@ class Settings:
     plsql_dir: Path = DEFAULT_PLSQL_DIR
     log_level: str = "info"
     access_log: str = "all"  # all, errors, sample:N or off (app/observability/logging.py)
+    server_timing: bool = False  # a Server-Timing header on answers: cache, limit, db, total
     max_body_bytes: int = 1024 * 1024
     max_bulk_body_bytes: int = 8 * 1024 * 1024
     max_json_depth: int = 64

@@ -5,17 +5,22 @@ from __future__ import annotations
 import re
 import time
 from random import getrandbits
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import HeadersTooLarge
 from app.http.responses import problem_response
-from app.observability import context
+from app.observability import context, phases
 from app.observability.context import route_template
 from app.observability.logging import AccessLog
 from app.observability.metrics import Metrics
+from app.observability.phases import Spent
 from app.resilience import deadline
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 _CLIENT_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -33,8 +38,10 @@ class RequestContext:
         deadline_seconds: float = 10.0,
         metrics: Metrics | None = None,
         access_log: AccessLog | None = None,
+        server_timing: bool = False,
     ) -> None:
         self.app = app
+        self.server_timing = server_timing
         self.max_header_bytes = max_header_bytes
         self.deadline_seconds = deadline_seconds
         self.metrics = metrics
@@ -69,12 +76,20 @@ class RequestContext:
         ]
 
         status = 500  # what the server answers when the app fails before it could
+        timing = None
+        if self.server_timing:
+            timing = Spent()
+            phases.spent.set(timing)
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), *extra]
+                if timing is not None:
+                    message["headers"].append(
+                        (b"server-timing", timing.header(time.perf_counter() - started))
+                    )
             await send(message)
 
         try:
@@ -97,4 +112,59 @@ class RequestContext:
                     context.user_id.get(),
                     int(length) if length.isdigit() else None,
                     scope.get("problem"),
+                    scope.get("trace_id"),
                 )
+
+
+class Traced:
+    """A server span around each request (only in the stack when tracing is on: tracing.py):
+    the caller's W3C `traceparent` (and `tracestate`) is its parent, its name the route
+    template once routed (`GET /data/{id}`), its status the answer's; the trace id goes into
+    the scope for the access line. Everything the request does runs within it, so the cache's
+    and the database's spans are its children."""
+
+    def __init__(self, app: ASGIApp, tracer: Tracer) -> None:
+        from opentelemetry.trace import SpanKind
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        self.app = app
+        self.tracer = tracer
+        self.propagator = TraceContextTextMapPropagator()
+        self.server = SpanKind.SERVER
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from opentelemetry.trace import Status, StatusCode
+
+        carrier = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name in (b"traceparent", b"tracestate")
+        }
+        parent = self.propagator.extract(carrier) if carrier else None
+        method = scope["method"]
+        with self.tracer.start_as_current_span(
+            method, context=parent, kind=self.server, attributes={"http.request.method": method}
+        ) as span:
+            scope["trace_id"] = format(span.get_span_context().trace_id, "032x")
+            status = 500
+
+            async def send_status(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_status)
+            finally:
+                route = route_template(scope)
+                span.update_name(f"{method} {route}")
+                span.set_attribute("http.route", route)
+                span.set_attribute("http.response.status_code", status)
+                if scope.get("problem"):
+                    span.set_attribute("error.type", scope["problem"])
+                if status >= 500:
+                    span.set_status(Status(StatusCode.ERROR))

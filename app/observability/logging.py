@@ -35,6 +35,17 @@ def _add_request_id(_: Any, __: str, event: MutableMapping[str, Any]) -> Mutable
     return event
 
 
+def add_trace_id(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """The current span's trace id on every line written within it (only while tracing is
+    on: app/observability/tracing.py)."""
+    from opentelemetry import trace
+
+    span_context = trace.get_current_span().get_span_context()
+    if span_context.is_valid and "trace_id" not in event:
+        event["trace_id"] = format(span_context.trace_id, "032x")
+    return event
+
+
 def _render(_: Any, __: str, event: MutableMapping[str, Any]) -> bytes:
     return _encoder.encode(event)
 
@@ -73,7 +84,7 @@ class _Stdout:
 _out: BinaryIO = sys.stdout.buffer
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, *, traced: bool = False) -> None:
     """JSON log lines at `level` and above, for the service and the libraries it uses."""
     global _out, _terminal
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
@@ -84,6 +95,7 @@ def configure_logging(level: str) -> None:
         processors=[
             structlog.contextvars.merge_contextvars,
             _add_request_id,
+            *([add_trace_id] if traced else []),
             structlog.processors.add_log_level,
             _add_timestamp,
             structlog.processors.format_exc_info,
@@ -149,6 +161,7 @@ class AccessLog:
         user: str | None,
         payload_size: int | None,
         error: str | None,
+        trace_id: str | None = None,
     ) -> None:
         if status < 400:
             if self._errors_only:
@@ -167,6 +180,8 @@ class AccessLog:
             "error": error,
         }
         event["request_id"] = request_id.get()
+        if trace_id is not None:  # only while tracing is on (app/observability/tracing.py)
+            event["trace_id"] = trace_id
         event["level"] = "error" if status >= 500 else "info"
         event["timestamp"] = _timestamp()
         if _terminal:

@@ -102,3 +102,18 @@ def test_a_metrics_port_in_use_stops_the_start_with_a_clear_error(tmp_path: Path
             TestClient(create_app(settings)),
         ):
             pass
+
+
+def test_the_otel_variables_turn_tracing_on_in_the_served_process(tmp_path: Path) -> None:
+    database = migrated_sqlite(tmp_path, "traced.db")
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    env = {"APP_DATABASE_URL": database, "OTEL_TRACES_EXPORTER": "console", "APP_SERVER_TIMING": "true"}
+    with running_server(env, tmp_path) as port:
+        status, headers, _ = call(
+            port, "GET", "/data?user_id=t", headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"}
+        )
+    output = (tmp_path / f"server-{port}.log").read_text()
+
+    assert status == 200 and "total;dur=" in headers["server-timing"]
+    assert f'"trace_id": "0x{trace_id}"' in output  # the console exporter's span, sent at shutdown
+    assert '"name": "GET /data"' in output
