@@ -295,6 +295,7 @@ def middleware_for(
     operations: Sequence[Operation],
     metrics: Metrics | None = None,
     tracing: Tracing | None = None,
+    access_log: AccessLog | None = None,
 ) -> list[Middleware]:
     """Request ids, headers and metrics always; spans when tracing; CORS only for listed
     origins; tokens only when on."""
@@ -304,7 +305,7 @@ def middleware_for(
             max_header_bytes=settings.max_header_bytes,
             deadline_seconds=settings.request_deadline_seconds,
             metrics=metrics,
-            access_log=AccessLog(settings.access_log),
+            access_log=access_log,
             server_timing=settings.server_timing,
         )
     ]
@@ -359,7 +360,8 @@ def create_app(settings: Settings, *, served: bool = False, tracing: Tracing | N
     configure_logging(settings.log_level, traced=tracing is not None)
     repository, database_breaker = build_guarded_repository(settings)
     purge = AnswerPurge(repository, every=settings.idempotency_purge_seconds)
-    flush = LogFlush()
+    access_log = AccessLog(settings.access_log)
+    flush = LogFlush(access_log)
     steps = [
         Step("database", repository.open, repository.close),
         Step("idempotency purge", purge.start, purge.close),
@@ -454,7 +456,7 @@ def create_app(settings: Settings, *, served: bool = False, tracing: Tracing | N
 
     app = Starlette(
         routes=routes_for(docs.operations),
-        middleware=middleware_for(settings, verifier, docs.operations, metrics, tracing),
+        middleware=middleware_for(settings, verifier, docs.operations, metrics, tracing, access_log),
         exception_handlers={
             ServiceError: service_error_handler,
             HTTPException: http_exception_handler,
@@ -464,6 +466,7 @@ def create_app(settings: Settings, *, served: bool = False, tracing: Tracing | N
     )
     app.state.openapi = docs.document
     app.state.active_users = active_users
+    app.state.log_flush = flush
     return app
 
 

@@ -44,10 +44,12 @@ def test_a_traceparent_sent_in_is_the_parent_of_the_requests_span_and_its_calls_
 ) -> None:
     created = traced.post("/data", json={"user_id": "trace", "payload": {}}).json()
     spans.clear()
+    traced.portal.call(traced.app.state.log_flush.flush)  # what the app does every second
     written = io.BytesIO()
     monkeypatch.setattr(logs, "_out", written)  # where log lines go (stdout when served)
 
     answer = traced.get(f"/data/{created['id']}", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"})
+    traced.portal.call(traced.app.state.log_flush.flush)  # what the app does every second
     lines = [json.loads(line) for line in written.getvalue().splitlines()]
 
     assert answer.status_code == 200
