@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export APP_DATABASE_URL ?= sqlite:///data-service.db
 
 .DEFAULT_GOAL := help
-.PHONY: help run migrate test test-oracle lint bench bench-outage bench-servers clean
+.PHONY: help run migrate test test-oracle lint bench bench-outage bench-servers image clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -47,6 +47,20 @@ bench-outage: $(VENV)/.dev-deps ## what clients see with the database frozen: st
 
 bench-servers: $(VENV)/.dev-deps ## the same app on granian, uvicorn and hypercorn, on SQLite (needs wrk)
 	$(BIN)/python -m bench.servers
+
+IMAGE ?= data-service:$(shell sed -n 's/^version = //p' setup.cfg)
+image: ## build the image from the Containerfile with podman or docker
+	@engine=$$(command -v podman || command -v docker); \
+	if [ -z "$$engine" ]; then \
+		echo "make image: neither podman nor docker is installed here; the Containerfile is checked by hadolint in the test suite (tests/deploy/)"; \
+		exit 1; \
+	fi; \
+	if ! $$engine info > /dev/null 2>&1; then \
+		echo "make image: $$engine is installed but cannot reach a container engine (is its daemon or socket running?)"; \
+		exit 1; \
+	fi; \
+	$$engine build -f Containerfile -t $(IMAGE) \
+		--build-arg REVISION=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) .
 
 clean: ## remove the virtual environment and local databases
 	rm -rf $(VENV) *.egg-info data-service.db data-service.db-wal data-service.db-shm

@@ -27,6 +27,7 @@ def serve(settings: Settings) -> None:
             port=settings.port,
             interface=Interfaces.ASGI,
             factory=True,
+            workers=settings.workers,
             loop=Loops.uvloop,
             websockets=False,
             log_level=LogLevels(settings.log_level),
@@ -41,6 +42,7 @@ def serve(settings: Settings) -> None:
         uvicorn.run(
             FACTORY,
             factory=True,
+            workers=settings.workers,
             host=settings.host,
             port=settings.port,
             loop="uvloop",

@@ -38,6 +38,9 @@ class Settings:
     port: int = 8000
     metrics_port: int = 0  # /metrics and the probes on a port of their own (app/http/metrics_port.py); 0: off
     server: str = "granian"
+    # Server worker processes. One a container is the deployment's shape: scale with replicas,
+    # size the CPU request to one worker, and /metrics (a process's own numbers) is the pod's.
+    workers: int = 1
     sql_dir: Path = DEFAULT_SQL_DIR
     plsql_dir: Path = DEFAULT_PLSQL_DIR
     log_level: str = "info"
@@ -106,6 +109,14 @@ class Settings:
             raise ConfigError(f"APP_SERVER must be one of {', '.join(SERVERS)}, not {self.server!r}")
         if not 0 <= self.metrics_port <= 65535 or (self.metrics_port and self.metrics_port == self.port):
             raise ConfigError("APP_METRICS_PORT is 0 (off) or a port other than APP_PORT")
+        if not 1 <= self.workers <= 64:
+            raise ConfigError("APP_WORKERS must lie between 1 and 64")
+        if self.workers > 1 and self.server == "hypercorn":
+            raise ConfigError("APP_WORKERS above 1 needs APP_SERVER=granian or uvicorn")
+        if self.workers > 1 and self.metrics_port:
+            raise ConfigError(
+                "APP_METRICS_PORT serves one process's metrics: run one worker (APP_WORKERS=1) with it"
+            )
         if dialect_for(self.database_url) is None:
             scheme = self.database_url.partition(":")[0]
             raise ConfigError(f"APP_DATABASE_URL has an unknown scheme {scheme!r}")

@@ -11,7 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from app.main import create_app
-from app.settings import SERVERS, Settings
+from app.settings import SERVERS, ConfigError, Settings
 from tests.processes import call, free_port, migrated_sqlite, running_server
 
 pytestmark = pytest.mark.e2e
@@ -117,3 +117,42 @@ def test_the_otel_variables_turn_tracing_on_in_the_served_process(tmp_path: Path
     assert status == 200 and "total;dur=" in headers["server-timing"]
     assert f'"trace_id": "0x{trace_id}"' in output  # the console exporter's span, sent at shutdown
     assert '"name": "GET /data"' in output
+
+
+def processes_serving(port: int) -> int:
+    """Processes started with APP_PORT=port in their environment: the server and its workers."""
+    count = 0
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if f"APP_PORT={port}".encode() in environ.read_bytes().split(b"\0"):
+                count += 1
+        except OSError:
+            continue
+    return count
+
+
+@pytest.mark.parametrize("server", ["granian", "uvicorn"])
+def test_app_workers_serves_with_that_many_worker_processes(server: str, tmp_path: Path) -> None:
+    database = migrated_sqlite(tmp_path, "workers.db")
+    env = {"APP_SERVER": server, "APP_DATABASE_URL": database, "APP_WORKERS": "2"}
+    with running_server(env, tmp_path) as port:
+        answers = {call(port, "GET", "/health")[0] for _ in range(20)}
+        serving = processes_serving(port)
+
+    assert answers == {200}
+    assert serving >= 3  # the server's main process and two workers
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"workers": 0}, "APP_WORKERS"),
+        ({"workers": 2, "server": "hypercorn"}, "APP_WORKERS"),
+        ({"workers": 2, "metrics_port": 9090}, "APP_METRICS_PORT"),
+    ],
+)
+def test_worker_counts_that_cannot_work_are_refused_at_start(
+    settings: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings(**settings)  # type: ignore[arg-type]
