@@ -287,3 +287,20 @@ def test_the_values_schema_refuses_wrong_values_naming_them(
         chart.render(values, name="ds", namespace="data")
 
     assert named in str(refused.value)
+
+
+def leaves(values: dict[str, Any], prefix: str = "") -> Iterator[str]:
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value and key not in ("config", "podLabels", "labels", "annotations"):
+            yield from leaves(value, f"{path}.")
+        else:
+            yield path
+
+
+def test_the_charts_readme_describes_every_value() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    readme = (CHART / "README.md").read_text()
+
+    missing = [path for path in leaves(values) if f"| `{path}` |" not in readme]
+    assert missing == []
