@@ -28,7 +28,15 @@ run: $(VENV)/.run-deps ## install, apply migrations and serve on 127.0.0.1:8000 
 migrate: $(VENV)/.run-deps ## apply pending migrations to APP_DATABASE_URL
 	$(BIN)/python -m app migrate
 
-test: $(VENV)/.dev-deps ## install the dev dependencies and run the whole suite
+# checkov scans the chart's manifests (tests/deploy/test_checkov.py). It pins dozens of
+# packages of its own (boto3, networkx, ...), so it lives in a virtual environment apart
+# from the service's instead of among the dev dependencies.
+TOOLS := .venv-tools
+$(TOOLS)/bin/checkov:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check 'checkov>=3.2,<4'
+
+test: $(VENV)/.dev-deps $(TOOLS)/bin/checkov ## install the dev dependencies and tools, run the whole suite
 	$(BIN)/python -m pytest
 
 test-oracle: $(VENV)/.dev-deps ## the contract suite on Oracle (ORACLE_DSN=oracle://user:pw@host:1521/service, or Docker)
@@ -63,4 +71,4 @@ image: ## build the image from the Containerfile with podman or docker
 		--build-arg REVISION=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) .
 
 clean: ## remove the virtual environment and local databases
-	rm -rf $(VENV) *.egg-info data-service.db data-service.db-wal data-service.db-shm
+	rm -rf $(VENV) $(TOOLS) *.egg-info data-service.db data-service.db-wal data-service.db-shm

@@ -5,7 +5,6 @@ checks by eye asserted. No cluster and no helm binary are needed."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,30 +12,11 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.deploy.conftest import tool
+
 CHART = Path(__file__).resolve().parents[2] / "helm" / "data-service"
 KUBE_VERSIONS = ("1.25.0", "1.37.0")  # Chart.yaml's kubeVersion: the oldest and the newest
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}  # no schema for these in kubernetes-validate
-
-
-def _tool(module: str, package: str) -> Any:
-    try:
-        return __import__(module)
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{package} is not installed: `make .venv/.dev-deps` installs it")
-        pytest.skip(f"{package} is not installed (pip install {package})")
-
-
-@pytest.fixture(scope="module")
-def helm() -> Any:
-    return _tool("helm_python", "helm-python-sdk")
-
-
-@pytest.fixture(scope="module")
-def chart(helm: Any) -> Iterator[Any]:
-    loaded = helm.Chart.load(CHART)
-    yield loaded
-    loaded.close()
 
 
 def production() -> dict[str, Any]:
@@ -89,7 +69,7 @@ def test_helm_lint_passes_strict_on_the_oldest_and_newest_kubernetes(helm: Any, 
 
 @pytest.mark.parametrize("case", CASES)
 def test_every_manifest_is_valid_for_the_oldest_and_newest_kubernetes(chart: Any, case: str) -> None:
-    kubernetes_validate = _tool("kubernetes_validate", "kubernetes-validate")
+    kubernetes_validate = tool("kubernetes_validate", "kubernetes-validate")
     objects = render(chart, CASES[case]())
     assert objects
     for version in KUBE_VERSIONS:
@@ -109,6 +89,7 @@ def test_the_defaults_render_the_production_shape(chart: Any) -> None:
             "Deployment",
             "HorizontalPodAutoscaler",
             "Job",
+            "NetworkPolicy",
             "NetworkPolicy",
             "Pod",
             "PodDisruptionBudget",
@@ -225,8 +206,10 @@ def test_the_ingresses_carry_the_services_body_limits_and_outlast_its_deadline(c
 
 
 def test_the_network_policy_lets_in_only_the_ingress_controller_and_monitoring(chart: Any) -> None:
-    (policy,) = of_kind(render(chart, production()), "NetworkPolicy")
-    spec = policy["spec"]
+    policies = {
+        p["metadata"]["name"]: p["spec"] for p in of_kind(render(chart, production()), "NetworkPolicy")
+    }
+    spec = policies["ds-data-service"]
 
     sources = [rule["from"][0] for rule in spec["ingress"]]
     namespaces = [s["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for s in sources[::2]]
@@ -234,6 +217,9 @@ def test_the_network_policy_lets_in_only_the_ingress_controller_and_monitoring(c
     egress_ports = sorted(p["port"] for rule in spec["egress"] for p in rule["ports"])
     assert egress_ports == [53, 53, 443, 5432, 6380]  # DNS, the JWKS host, PostgreSQL, Redis
     assert all("to" in rule for rule in spec["egress"])  # each to named addresses
+    migrations = policies["ds-data-service-migrate"]  # the hook Job's pods: DNS and the database
+    migration_ports = sorted(p["port"] for rule in migrations["egress"] for p in rule["ports"])
+    assert "ingress" not in migrations and migration_ports == [53, 53, 5432]
 
 
 def test_monitoring_toggles_ship_the_alert_rules_and_dashboard_of_the_repository(chart: Any) -> None:
