@@ -290,3 +290,22 @@ def test_the_charts_readme_describes_every_value() -> None:
 
     missing = [path for path in leaves(values) if f"| `{path}` |" not in readme]
     assert missing == []
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_configmap_is_settings_the_service_accepts(chart: Any, case: str) -> None:
+    from dataclasses import fields
+
+    from app.settings import Settings
+
+    objects = render(chart, CASES[case]())
+    data = next(o for o in objects if o["kind"] == "ConfigMap" and "-dashboard" not in o["metadata"]["name"])[
+        "data"
+    ]
+    known = {f"APP_{f.name.upper()}" for f in fields(Settings)}
+    environ = {**data, "APP_DATABASE_URL": "postgresql://u@db:5432/d", "APP_JWT_SECRET": "s" * 32}
+    if "APP_JWT_JWKS_URL" in data or "APP_JWT_JWKS_FILE" in data:
+        del environ["APP_JWT_SECRET"]
+
+    assert {k for k in data if k.startswith("APP_")} <= known  # a misspelt setting would be ignored
+    Settings.from_env(environ)  # every value parses and passes the service's own checks
