@@ -309,3 +309,18 @@ def test_the_configmap_is_settings_the_service_accepts(chart: Any, case: str) ->
 
     assert {k for k in data if k.startswith("APP_")} <= known  # a misspelt setting would be ignored
     Settings.from_env(environ)  # every value parses and passes the service's own checks
+
+
+def test_a_client_dry_run_install_holds_the_release_objects_and_leaves_hooks_to_their_phases(
+    helm: Any, chart: Any
+) -> None:
+    config = helm.Config(storage_driver="memory", namespace="data")  # no cluster: releases in memory
+    release = config.install(chart, "ds", production(), namespace="data", dry_run="client")
+    installed = [doc for doc in yaml.safe_load_all(release["manifest"]) if doc]
+
+    rendered = render(chart, production())
+    hooks = [o for o in rendered if "helm.sh/hook" in o["metadata"].get("annotations", {})]
+    expected = sorted((o["kind"], o["metadata"]["name"]) for o in rendered if o not in hooks)
+    assert sorted((o["kind"], o["metadata"]["name"]) for o in installed) == expected
+    assert {o["kind"] for o in hooks} == {"Job", "NetworkPolicy", "Pod"}  # migration, its policy, tests
+    assert all(o["metadata"]["namespace"] == "data" for o in installed)
