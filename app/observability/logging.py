@@ -191,8 +191,8 @@ class AccessLog:
             if self._one_in > 1 and random.randrange(self._one_in):  # noqa: S311 (sampling, not secrets)
                 return
         pending = self._pending
-        kept = (status, method, endpoint, seconds, user, payload_size, error, request_id.get(), trace_id)
-        pending.append((*kept, time.time()))
+        request, now = request_id.get(), time.time()
+        pending.append((status, method, endpoint, seconds, user, payload_size, error, request, trace_id, now))
         if len(pending) >= self.BATCH or status >= 500 or _terminal:
             self.drain()
 
