@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export APP_DATABASE_URL ?= sqlite:///data-service.db
 
 .DEFAULT_GOAL := help
-.PHONY: help run migrate test test-oracle lint bench bench-outage bench-servers image clean
+.PHONY: help run migrate test test-oracle lint bench bench-cost bench-outage bench-servers image clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ lint: $(VENV)/.dev-deps ## ruff and mypy
 
 bench: $(VENV)/.dev-deps ## load-test on PostgreSQL and Redis (beside the peer with BENCH_PEER_DIR, beside a git commit with BENCH_BASELINE; needs wrk)
 	$(BIN)/python -m bench.production
+
+bench-cost: $(VENV)/.dev-deps ## CPU a cached read costs a served worker, and what metrics and the access line add to it (needs wrk, taskset)
+	$(BIN)/python -m bench.request_cost
 
 bench-outage: $(VENV)/.dev-deps ## what clients see with the database frozen: stale pages and fast 503s (needs wrk)
 	$(BIN)/python -m bench.outage
