@@ -47,6 +47,7 @@ from app.resilience.breakers import Breaker
 from app.resilience.guarded import GuardedRepository, database_failed
 from app.routes.admin import AdminRoutes
 from app.routes.auth import AuthRoutes
+from app.routes.docs import DocsPage
 from app.routes.metrics import MetricsRoutes
 from app.routes.probes import Lifecycle, OpenApiRoute, ProbeRoutes
 from app.routes.records import RecordRoutes
@@ -416,8 +417,9 @@ def create_app(settings: Settings, *, served: bool = False, tracing: Tracing | N
         port = MetricsPort(routes_for(scraped), host=settings.host, port=settings.metrics_port)
         steps.insert(0, Step("metrics port", port.start, port.close))  # closed last
         scraped = list(probes.operations)
+    page = DocsPage().operations if settings.docs else []
     docs = OpenApiRoute(
-        [*records.operations, *auth.operations, *admin.operations, *scraped],
+        [*records.operations, *auth.operations, *admin.operations, *scraped, *page],
         title="data-service",
         version=__version__,
         bearer_auth=verifier is not None,

@@ -46,6 +46,7 @@ class Settings:
     log_level: str = "info"
     access_log: str = "all"  # all, errors, sample:N or off (app/observability/logging.py)
     server_timing: bool = False  # a Server-Timing header on answers: cache, limit, db, total
+    docs: bool = True  # Swagger UI at /docs (app/routes/docs.py)
     max_body_bytes: int = 1024 * 1024
     max_bulk_body_bytes: int = 8 * 1024 * 1024
     max_json_depth: int = 64

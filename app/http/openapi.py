@@ -39,13 +39,14 @@ class Operation:
     operation_id: str
     summary: str
     responses: dict[int, type | None]
-    body: type | None = None
+    body: Any = None  # a type, or a union of them (msgspec describes either)
     query: type | None = None
     errors: Sequence[int] = field(default=())
     response_headers: dict[int, dict[str, str]] = field(default_factory=dict)
     request_headers: dict[str, str] = field(default_factory=dict)  # optional ones: name, description
     body_required: bool = True
     public: bool = False  # served without a token even when authentication is on
+    documented: bool = True  # False: served, but not part of the API's document (the docs page)
 
 
 def _media(status: int) -> str:
@@ -57,6 +58,7 @@ def openapi_document(
 ) -> dict[str, Any]:
     """An OpenAPI 3.1 document for these operations; with bearer_auth, every non-public one
     needs a JWT and may answer 401 and 403."""
+    operations = [op for op in operations if op.documented]
     types: list[Any] = [Problem]
     for op in operations:
         types += [t for t in (op.body, op.query, *op.responses.values()) if t is not None]

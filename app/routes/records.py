@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.auth import Caller
+from app.http.links import page_links
 from app.http.openapi import Operation
 from app.http.requests import (
     BodyLimits,
@@ -23,18 +24,20 @@ from app.http.responses import json_response
 from app.ports.cache import StalePage
 from app.ports.storage import KeptAnswer
 from app.schemas.records import (
-    BulkCreate,
+    BulkBody,
     BulkEnvelope,
     BulkResult,
     CreateRecord,
     ListQuery,
+    RawItems,
     Record,
     RecordPage,
 )
+from app.services.bulk import BulkRequest
 from app.services.records import RecordService
 
 _create = msgspec.json.Decoder(CreateRecord)
-_bulk = msgspec.json.Decoder(BulkEnvelope)
+_bulk = msgspec.json.Decoder(BulkEnvelope | RawItems)
 _RATE_LIMIT_HEADERS = {
     "Retry-After": "Seconds until the user's next request is admitted",
     "RateLimit-Policy": 'The per-user quota, e.g. "per-user";q=100;w=60',
@@ -44,6 +47,11 @@ _STALE_HEADERS = {
     "Cache-Status": "Only on a page served stale while the database is away (RFC 9211): "
     '"data-service; hit; ttl=-<seconds past its TTL>; detail=database-unavailable"',
     "Age": "With Cache-Status: seconds since the page was read from the database",
+}
+_LINK_HEADER = {
+    "Link": "The neighbouring pages (RFC 8288): in cursor mode `</data?user_id=u&cursor=...>; "
+    'rel="next"` while there are more; in page mode `rel="first"`, `rel="prev"` after page 1 '
+    'and `rel="next"` while there are more',
 }
 _BODY_ERRORS = (400, 409, 413, 415, 422, 429, 503)
 _KEY_HEADER = {
@@ -66,6 +74,14 @@ _id_of = msgspec.json.Decoder(_Id)
 
 def _location(request: Request, record_id: str) -> str:
     return f"{request.scope.get('root_path', '')}/data/{record_id}"
+
+
+def _envelope(body: BulkEnvelope | list[msgspec.Raw]) -> BulkRequest:
+    """A bare array is the envelope's items with all_or_nothing unset; its items' paths start
+    at `$[i]` instead of `$.items[i]`."""
+    if isinstance(body, BulkEnvelope):
+        return BulkRequest(body.items, all_or_nothing=body.all_or_nothing, root="$.items")
+    return BulkRequest(body, all_or_nothing=False, root="$")
 
 
 def _replayed(kept: KeptAnswer) -> dict[str, str]:
@@ -103,16 +119,12 @@ class RecordRoutes:
     async def create_many(self, request: Request) -> Response:
         key = idempotency_key(request)
         if key is None:
-            envelope = await read_json(request, _bulk, self._bulk_body)
-            result = await self._service.create_many(
-                envelope.items, all_or_nothing=envelope.all_or_nothing, caller=caller(request)
-            )
+            bulk = _envelope(await read_json(request, _bulk, self._bulk_body))
+            result = await self._service.create_many(bulk, caller=caller(request))
             return json_response(result, 207 if result.rejected else 201)
         body = await read_json_body(request, self._bulk_body)
-        envelope = decode_json(body, _bulk, self._bulk_body)
         kept = await self._service.create_many_once(
-            envelope.items,
-            all_or_nothing=envelope.all_or_nothing,
+            _envelope(decode_json(body, _bulk, self._bulk_body)),
             caller=caller(request),
             key=key,
             fingerprint=fingerprint(request, body),
@@ -123,11 +135,20 @@ class RecordRoutes:
         return json_response(await self._service.get(request.path_params["id"], caller(request)))
 
     async def list_page(self, request: Request) -> Response:
-        page = await self._service.list_page(read_query(request, ListQuery), caller(request))
+        query = read_query(request, ListQuery)
+        page = await self._service.list_page(query, caller(request))
+        body = page.body if isinstance(page, StalePage) else page
         if isinstance(page, StalePage):  # the database is away: RFC 9211 says so, RFC 9111 how old
             status = f"data-service; hit; ttl={-math.ceil(page.overdue)}; detail=database-unavailable"
-            return json_response(page.body, 200, {"Cache-Status": status, "Age": str(int(page.age))})
-        return json_response(page)
+            answer = json_response(body, 200, {"Cache-Status": status, "Age": str(int(page.age))})
+        else:
+            answer = json_response(body)
+        links = page_links(
+            f"{request.scope.get('root_path', '')}/data", request.scope["query_string"], query, body
+        )
+        if links is not None:  # appended as it is: a header mapping costs the cached read ~1.5 us
+            answer.raw_headers.append((b"link", links.encode("latin-1")))
+        return answer
 
     @property
     def operations(self) -> list[Operation]:
@@ -151,9 +172,12 @@ class RecordRoutes:
                 "/data/bulk",
                 self.create_many,
                 "createRecords",
-                "Store up to the configured maximum of records in one round trip",
+                "Store up to the configured maximum of records in one round trip: the envelope, "
+                "or a bare array of items. Each item is checked on its own: 201 when every one "
+                "was stored, 207 when some were and `rejected` says why the others were not "
+                "(with all_or_nothing, or when none could be stored, 422 and nothing is stored)",
                 responses={201: BulkResult, 207: BulkResult},
-                body=BulkCreate,
+                body=BulkBody,
                 errors=_BODY_ERRORS,
                 response_headers={201: _KEYED_HEADERS, 207: _KEYED_HEADERS, **limited},
                 request_headers=_KEY_HEADER,
@@ -167,7 +191,7 @@ class RecordRoutes:
                 responses={200: RecordPage},
                 query=ListQuery,
                 errors=(422, 429, 503),
-                response_headers={200: _STALE_HEADERS, **limited},
+                response_headers={200: _LINK_HEADER | _STALE_HEADERS, **limited},
             ),
             Operation(
                 "GET",

@@ -64,25 +64,58 @@ class ListQuery(Struct, forbid_unknown_fields=True, kw_only=True):
     user_id: UserId
     page: PageNumber | None = None
     page_size: PageSize | None = None
-    cursor: Annotated[str, Meta(max_length=512, description="next_cursor of the previous page")] | None = None
+    cursor: (
+        Annotated[
+            str,
+            Meta(
+                max_length=512,
+                description="next_cursor of the previous page; empty (`cursor=`) for the first "
+                "page in cursor mode, which counts no total",
+            ),
+        ]
+        | None
+    ) = None
     created_from: Timestamp | None = field(default=None, name="from")
     created_to: Timestamp | None = field(default=None, name="to")
     type: FilterValue | None = None
     status: FilterValue | None = None
 
 
+# An item as the document describes it: any JSON object, because each is checked on its own
+# against CreateRecord, and one that does not match is answered in the 207's `rejected` list
+# (or, with all_or_nothing, fails the whole request with 422) rather than refusing the request.
+BulkItem = Annotated[
+    dict[str, Any],
+    Meta(
+        description="A record to store, as the body of POST /data (CreateRecord). Each item is "
+        "checked on its own: one that does not match is listed in the answer's `rejected` "
+        "(status 207) and the others are stored, unless all_or_nothing is set",
+        examples=[{"user_id": "user-42", "payload": {"type": "order"}}],
+    ),
+]
+BulkItems = Annotated[list[BulkItem], Meta(min_length=1, description="The items, without the envelope")]
+
+
 class BulkCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     """Many records in one request; with all_or_nothing a single bad item stores none."""
 
-    items: Annotated[list[CreateRecord], Meta(min_length=1)]
+    items: BulkItems
     all_or_nothing: bool = False
+
+
+# The body of POST /data/bulk: the envelope, or a bare array of items (all_or_nothing unset).
+BulkBody = BulkCreate | BulkItems
 
 
 class BulkEnvelope(Struct, forbid_unknown_fields=True, kw_only=True):
-    """BulkCreate as decoded at run time: each item is checked on its own."""
+    """BulkCreate as decoded at run time: each item is kept as its JSON text, to be checked
+    on its own."""
 
     items: Annotated[list[Raw], Meta(min_length=1)]
     all_or_nothing: bool = False
+
+
+RawItems = Annotated[list[Raw], Meta(min_length=1)]
 
 
 class StoredItem(Struct, kw_only=True):

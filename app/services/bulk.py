@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import msgspec
 
 from app.errors import FieldProblem, ValidationFailed
 from app.ports.storage import BulkOutcome, NewRecord
 from app.schemas.records import BulkResult, RejectedItem, StoredItem
+
+
+@dataclass(frozen=True, slots=True)
+class BulkRequest:
+    """The items of a bulk request, each its own JSON text, and where they sit in the body
+    (`$.items` in the envelope, `$` for a bare array) for the paths of the answer."""
+
+    items: Sequence[msgspec.Raw]
+    all_or_nothing: bool = False
+    root: str = "$.items"
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +30,7 @@ class CheckedBulk:
     rejected: list[RejectedItem]
     users: list[str]
     all_or_nothing: bool
+    root: str = "$.items"
 
     @property
     def records(self) -> list[NewRecord]:
@@ -30,7 +44,7 @@ class CheckedBulk:
         rejected = list(self.rejected)
         for row in outcome.refused:
             index = accepted[row.index][0]
-            rejected.append(RejectedItem(index=index, path=f"$.items[{index}]", reason=row.reason))
+            rejected.append(RejectedItem(index=index, path=f"{self.root}[{index}]", reason=row.reason))
         rejected.sort(key=lambda r: r.index)
         if not stored:
             raise nothing_stored(rejected, self.all_or_nothing)

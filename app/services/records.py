@@ -42,7 +42,7 @@ from app.schemas.records import (
     RecordPage,
     RejectedItem,
 )
-from app.services.bulk import CheckedBulk, nothing_stored
+from app.services.bulk import BulkRequest, CheckedBulk, nothing_stored
 from app.services.cursor import InvalidCursor, decode_cursor, encode_cursor
 from app.services.maintenance import Maintenance
 
@@ -112,29 +112,21 @@ class RecordService:
         await self._admit(_limit_key(caller, item.user_id))
         return NewRecord(item.user_id, payload)
 
-    async def create_many(
-        self, items: Sequence[msgspec.Raw], *, all_or_nothing: bool, caller: Caller
-    ) -> BulkResult:
+    async def create_many(self, request: BulkRequest, *, caller: Caller) -> BulkResult:
         """Store every valid item in one round trip and say what became of each one."""
-        bulk = await self._admitted_bulk(items, all_or_nothing, caller)
+        bulk = await self._admitted_bulk(request, caller)
         outcome = await self._repository.create_many(
-            bulk.records, all_or_nothing=all_or_nothing, audit=_audit(caller)
+            bulk.records, all_or_nothing=request.all_or_nothing, audit=_audit(caller)
         )
         await asyncio.gather(*map(self._cache.invalidate_user, bulk.users))
         self._created([bulk.records[i] for i in outcome.stored])
         return bulk.result(outcome)
 
     async def create_many_once(
-        self,
-        items: Sequence[msgspec.Raw],
-        *,
-        all_or_nothing: bool,
-        caller: Caller,
-        key: str,
-        fingerprint: str,
+        self, request: BulkRequest, *, caller: Caller, key: str, fingerprint: str
     ) -> KeptAnswer:
         """`create_many` under an Idempotency-Key: the first request's answer, whichever this is."""
-        bulk = await self._admitted_bulk(items, all_or_nothing, caller)
+        bulk = await self._admitted_bulk(request, caller)
 
         outcomes: list[BulkOutcome] = []
 
@@ -146,7 +138,7 @@ class RecordService:
         kept = await self._repository.create_many_once(
             self._key(caller, key, fingerprint),
             bulk.records,
-            all_or_nothing=all_or_nothing,
+            all_or_nothing=request.all_or_nothing,
             audit=_audit(caller),
             respond=respond,
         )
@@ -154,20 +146,19 @@ class RecordService:
             self._created([bulk.records[i] for i in outcomes[-1].stored])
         return await self._settled(kept, fingerprint, bulk.users)
 
-    async def _admitted_bulk(
-        self, items: Sequence[msgspec.Raw], all_or_nothing: bool, caller: Caller
-    ) -> CheckedBulk:
+    async def _admitted_bulk(self, request: BulkRequest, caller: Caller) -> CheckedBulk:
         _may_write(caller)
         self._maintenance.check_writable()
+        items, all_or_nothing = request.items, request.all_or_nothing
         if len(items) > self._bulk_max_items:
             raise ValidationFailed(
                 f"a bulk request holds at most {self._bulk_max_items} items",
-                errors=[FieldProblem("$.items", f"at most {self._bulk_max_items} items")],
+                errors=[FieldProblem(request.root, f"at most {self._bulk_max_items} items")],
             )
         accepted: list[tuple[int, NewRecord]] = []
         rejected: list[RejectedItem] = []
         for index, raw in enumerate(items):
-            root = f"$.items[{index}]"
+            root = f"{request.root}[{index}]"
             try:
                 item = _item_decoder.decode(raw)
             except msgspec.ValidationError as exc:
@@ -188,7 +179,7 @@ class RecordService:
         keys = sorted({_limit_key(caller, user_id) for user_id in users})
         for key, decision in zip(keys, await asyncio.gather(*map(self._admission.admit, keys)), strict=True):
             self._decided(key, decision)
-        return CheckedBulk(accepted, rejected, users, all_or_nothing)
+        return CheckedBulk(accepted, rejected, users, all_or_nothing, request.root)
 
     def _key(self, caller: Caller, key: str, fingerprint: str) -> IdempotencyKey:
         return IdempotencyKey(caller.actor, key, fingerprint, self._key_ttl)
@@ -248,8 +239,9 @@ class RecordService:
 
     async def _load_page(self, query: ListQuery) -> bytes:
         size = query.page_size or self._page_size_default
-        after = None if query.cursor is None else decode_cursor(query.cursor)
-        page = None if after is not None else (query.page or 1)
+        # An empty cursor starts cursor mode at the first page: one loop walks everything.
+        after = decode_cursor(query.cursor) if query.cursor else None
+        page = None if query.cursor is not None else (query.page or 1)
         records, total = await self._repository.get_by_user(
             RecordQuery(
                 user_id=query.user_id,
@@ -283,7 +275,7 @@ class RecordService:
                 "page and cursor cannot be combined",
                 errors=[FieldProblem("cursor", "give either page or cursor")],
             )
-        if query.cursor is not None:
+        if query.cursor:
             try:
                 decode_cursor(query.cursor)
             except InvalidCursor as exc:

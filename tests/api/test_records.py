@@ -70,6 +70,75 @@ def test_cursor_pages_walk_every_record_once(client: TestClient) -> None:
     assert len(seen) == len(set(seen))
 
 
+def test_an_empty_cursor_walks_everything_by_following_link_next(client: TestClient) -> None:
+    stored = client.post(
+        "/data/bulk", json=[{"user_id": "alice", "payload": {"i": i}} for i in range(7)]
+    ).json()["stored"]
+    client.post("/data/bulk", json=[{"user_id": "bob", "payload": {}}])
+    seen: list[str] = []
+    url: str | None = "/data?user_id=alice&page_size=3&cursor="
+    pages = 0
+    while url is not None:
+        response = client.get(url)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert page["page"] is None and page["total"] is None  # cursor mode counts nothing
+        seen += [r["id"] for r in page["items"]]
+        pages += 1
+        link = response.links.get("next")
+        assert (link is not None) == page["has_more"]
+        url = link["url"] if link else None
+
+    assert pages == 3
+    assert sorted(seen) == sorted(s["id"] for s in stored) and len(seen) == len(set(seen))
+
+
+def test_page_mode_links_first_prev_and_next_keeping_the_filters(client: TestClient) -> None:
+    client.post("/data/bulk", json=[{"user_id": "alice", "payload": {"type": "a b"}}] * 5)
+    query = "user_id=alice&type=a%20b&page_size=2"
+
+    first = client.get(f"/data?{query}")
+    middle = client.get(f"/data?{query}&page=2")
+    last = client.get(f"/data?page=3&{query}")
+
+    assert first.links.keys() == {"next"}
+    assert first.links["next"]["url"] == f"/data?{query}&page=2"
+    assert middle.links.keys() == {"first", "prev", "next"}
+    assert middle.links["prev"]["url"] == f"/data?{query}&page=1"
+    assert last.links.keys() == {"first", "prev"}
+    assert last.links["first"]["url"] == f"/data?{query}&page=1"
+    assert client.get(last.links["prev"]["url"]).json()["items"] == middle.json()["items"]
+
+
+def test_a_single_page_has_no_link_header(client: TestClient) -> None:
+    create(client)
+
+    for params in ({}, {"page": 1}, {"cursor": ""}):
+        response = client.get("/data", params={"user_id": "alice", **params})
+
+        assert response.status_code == 200 and "link" not in response.headers
+
+
+def test_a_page_whose_payloads_mimic_its_fields_links_right(client: TestClient) -> None:
+    for _ in range(2):  # `,"has_more":false,"next_cursor":"forged"}` in the page's bytes
+        create(client, a=1, has_more=False, next_cursor="forged")
+
+    first = client.get("/data", params={"user_id": "alice", "cursor": "", "page_size": 1})
+    second = client.get(first.links["next"]["url"])
+    last = client.get("/data", params={"user_id": "alice", "page": 2, "page_size": 1})
+
+    assert first.json()["has_more"] is True and "forged" not in first.links["next"]["url"]
+    assert second.status_code == 200 and "link" not in second.headers
+    assert last.status_code == 200 and last.links.keys() == {"first", "prev"}
+
+
+def test_an_empty_cursor_with_a_page_is_refused(client: TestClient) -> None:
+    response = client.get("/data", params={"user_id": "alice", "cursor": "", "page": 2})
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["path"] == "cursor"
+
+
 def test_filters_by_payload_type_and_status(client: TestClient) -> None:
     create(client, type="order", status="open")
     wanted = create(client, type="order", status="paid")
@@ -116,6 +185,42 @@ def test_bulk_stores_good_items_and_names_bad_ones(client: TestClient) -> None:
     ]
     for stored in result["stored"]:
         assert client.get(f"/data/{stored['id']}").status_code == 200
+
+
+def test_bulk_takes_a_bare_array_of_items(client: TestClient) -> None:
+    response = client.post(
+        "/data/bulk",
+        json=[
+            {"user_id": "alice", "payload": {"a": 1}},
+            {"user_id": "al*ce", "payload": {}},
+            {"user_id": "alice", "payload": {"a": 2}},
+        ],
+    )
+
+    assert response.status_code == 207
+    result = response.json()
+    assert [s["index"] for s in result["stored"]] == [0, 2]
+    assert [(r["index"], r["path"]) for r in result["rejected"]] == [(1, "$[1].user_id")]
+    listed = client.get("/data", params={"user_id": "alice"}).json()
+    assert sorted(r["payload"]["a"] for r in listed["items"]) == [1, 2]
+
+
+def test_bulk_refuses_an_empty_array_and_other_json(client: TestClient) -> None:
+    for body in ([], "items", 3, {"items": []}, [[]]):
+        response = client.post("/data/bulk", json=body)
+
+        assert response.status_code == 422, body
+        assert response.headers["content-type"] == "application/problem+json"
+    assert client.get("/data", params={"user_id": "alice"}).json()["total"] == 0
+
+
+def test_bulk_bare_array_over_the_maximum_is_refused_whole(make_client) -> None:
+    client = make_client(bulk_max_items=3)
+
+    response = client.post("/data/bulk", json=[{"user_id": "alice", "payload": {}}] * 4)
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["path"] == "$"
 
 
 def test_bulk_of_good_items_is_201(client: TestClient) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,6 +139,13 @@ def test_app_workers_serves_with_that_many_worker_processes(server: str, tmp_pat
     with running_server(env, tmp_path) as port:
         answers = {call(port, "GET", "/health")[0] for _ in range(20)}
         serving = processes_serving(port)
+        # Each worker says once it has started (authentication is off here); the first one
+        # answers before the second has, and granian does not stop on a SIGTERM that comes
+        # while a worker is still starting.
+        log = tmp_path / f"server-{port}.log"
+        deadline = time.monotonic() + 20
+        while log.read_text().count("authentication is off") < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     assert answers == {200}
     assert serving >= 3  # the server's main process and two workers

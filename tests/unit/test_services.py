@@ -15,6 +15,7 @@ from app.auth import Caller
 from app.errors import NotFound, RateLimited, ValidationFailed
 from app.ports.storage import AuditEntry, BulkOutcome, NewRecord, RecordQuery, RowError
 from app.schemas.records import CreateRecord, ListQuery, Record
+from app.services.bulk import BulkRequest
 from app.services.cursor import decode_cursor
 from app.services.records import RecordService
 
@@ -150,13 +151,14 @@ async def test_bulk_maps_database_refusals_back_to_request_indexes() -> None:
     records = service(repository)
 
     result = await records.create_many(
-        [
-            raw(user_id="a", payload={}),
-            raw(user_id=1, payload={}),
-            raw(user_id="b", payload={}),
-            raw(user_id="c", payload={}),
-        ],
-        all_or_nothing=False,
+        BulkRequest(
+            [
+                raw(user_id="a", payload={}),
+                raw(user_id=1, payload={}),
+                raw(user_id="b", payload={}),
+                raw(user_id="c", payload={}),
+            ]
+        ),
         caller=ANON,
     )
 
@@ -170,7 +172,9 @@ async def test_bulk_all_or_nothing_with_a_database_refusal_stores_none() -> None
     records = service(repository)
 
     with pytest.raises(ValidationFailed) as raised:
-        await records.create_many([raw(user_id="a", payload={})], all_or_nothing=True, caller=ANON)
+        await records.create_many(
+            BulkRequest([raw(user_id="a", payload={})], all_or_nothing=True), caller=ANON
+        )
 
     assert repository.records == [] and raised.value.errors[0].path == "$.items[0]"
 
@@ -179,9 +183,7 @@ async def test_bulk_over_the_maximum_touches_nothing() -> None:
     repository = StubRepository()
 
     with pytest.raises(ValidationFailed):
-        await service(repository).create_many(
-            [raw(user_id="a", payload={})] * 6, all_or_nothing=False, caller=ANON
-        )
+        await service(repository).create_many(BulkRequest([raw(user_id="a", payload={})] * 6), caller=ANON)
 
     assert repository.last_bulk == []
 
@@ -190,7 +192,7 @@ async def test_bulk_charges_each_named_user_once() -> None:
     repository = StubRepository()
     records = service(repository, rate=1)
 
-    await records.create_many([raw(user_id="a", payload={})] * 3, all_or_nothing=False, caller=ANON)
+    await records.create_many(BulkRequest([raw(user_id="a", payload={})] * 3), caller=ANON)
 
     with pytest.raises(RateLimited):
         await records.create(CreateRecord(user_id="a", payload={}), ANON)
