@@ -65,8 +65,6 @@ class RequestContext:
         if not request_id:
             request_id = b"%032x" % getrandbits(128)
         scope["request_id"] = text_id = request_id.decode()
-        context.request_id.set(text_id)
-        context.user_id.set(None)
         context.scope.set(scope)
         # Records are private to their owner: no shared cache may keep an answer.
         extra = [
@@ -109,10 +107,11 @@ class RequestContext:
                     scope["method"],
                     endpoint,
                     took,
-                    context.user_id.get(),
+                    scope.get(context.CHARGED),
                     int(length) if length.isdigit() else None,
                     scope.get("problem"),
                     scope.get("trace_id"),
+                    text_id,
                 )
 
 

@@ -5,18 +5,37 @@ calls and a task started for the request sees them too."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
 UNMATCHED = "unmatched"
 
-request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
-# The user a request is charged to (the limiter's key: the token's subject, or the user_id
-# the request names when authentication is off), once the service knows it.
-user_id: ContextVar[str | None] = ContextVar("user_id", default=None)
-# The request's ASGI scope: the router writes the matched route into it.
-scope: ContextVar[Mapping[str, Any] | None] = ContextVar("scope", default=None)
+# The request's ASGI scope: the middleware puts the request id in it and sets this once per
+# request; the router writes the matched route into it, the service the user it charged. One
+# variable for all of them: each set of a context variable costs the request path its share.
+scope: ContextVar[MutableMapping[str, Any] | None] = ContextVar("scope", default=None)
+CHARGED = "charged_user"  # the scope's key for the user a request is charged to
+
+
+def request_id() -> str | None:
+    """The id of the request being served, None outside of one."""
+    current = scope.get()
+    return None if current is None else current.get("request_id")
+
+
+def charged_user() -> str | None:
+    """The user the request is charged to (the limiter's key: the token's subject, or the
+    user_id the request names when authentication is off), once the service knows it."""
+    current = scope.get()
+    return None if current is None else current.get(CHARGED)
+
+
+def charge(user: str) -> None:
+    """Say which user the request being served is charged to."""
+    current = scope.get()
+    if current is not None:
+        current[CHARGED] = user
 
 
 def route_template(request: Mapping[str, Any]) -> str:

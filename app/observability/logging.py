@@ -1,7 +1,8 @@
 """Structured logs: one JSON object a line on standard output (readable columns on a terminal).
 
-Every line written while a request runs carries its `request_id` (one context variable, set
-by the middleware, read by a processor: no per-request binding). The access log is one line
+Every line written while a request runs carries its `request_id` (from the request's scope,
+the one context variable the middleware sets: app/observability/context.py; no per-request
+binding). The access log is one line
 per answered request with the architecture document's fields, written the fast way: cached
 bound loggers, msgspec's encoder, bytes straight to stdout, no stdlib logging on the way.
 `APP_ACCESS_LOG` picks which requests get one: all (default), errors (status >= 400),
@@ -30,7 +31,7 @@ _encoder = msgspec.json.Encoder()
 
 
 def _add_request_id(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    current = request_id.get()
+    current = request_id()
     if current is not None and "request_id" not in event:
         event["request_id"] = current
     return event
@@ -181,6 +182,7 @@ class AccessLog:
         payload_size: int | None,
         error: str | None,
         trace_id: str | None = None,
+        request: str | None = None,
     ) -> None:
         """Keep the request's line, to be encoded with the next BATCH (at once for a 5xx, or on
         a terminal): encoding lines in a row, away from the request's own work, costs a
@@ -191,7 +193,7 @@ class AccessLog:
             if self._one_in > 1 and random.randrange(self._one_in):  # noqa: S311 (sampling, not secrets)
                 return
         pending = self._pending
-        request, now = request_id.get(), time.time()
+        now = time.time()
         pending.append((status, method, endpoint, seconds, user, payload_size, error, request, trace_id, now))
         if len(pending) >= self.BATCH or status >= 500 or _terminal:
             self.drain()

@@ -20,7 +20,7 @@ from app.errors import (
     ValidationFailed,
     field_problem,
 )
-from app.observability.context import user_id as current_user
+from app.observability.context import charge
 from app.observability.metrics import Metrics
 from app.ports.admission import Admission, Decision
 from app.ports.cache import PageCache, StalePage
@@ -291,7 +291,7 @@ class RecordService:
         self._decided(user_id, await self._admission.admit(user_id))
 
     def _decided(self, user_id: str, decision: Decision) -> None:
-        current_user.set(user_id)
+        charge(user_id)
         self._metrics.users_seen.add(user_id)
         if decision.allowed:
             self._metrics.admitted.inc()

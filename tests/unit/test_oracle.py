@@ -228,17 +228,19 @@ async def test_each_acquire_tags_the_session_with_the_request_and_resets_what_th
     repository._pool = pool  # type: ignore[assignment]
 
     async def acquire_in(route: str | None, user: str | None, request: str | None) -> dict[str, str]:
-        scope = None if route is None else {"method": "GET", "route": Route(route, lambda _: None)}
-        tokens = (context.scope.set(scope), context.user_id.set(user), context.request_id.set(request))
+        scope = None
+        if route is not None:
+            scope = {"method": "GET", "route": Route(route, lambda _: None), "request_id": request}
+        token = context.scope.set(scope)
+        if user is not None:
+            context.charge(user)
         try:
             async with repository._connection() as session:
                 return {
                     k: getattr(session, k) for k in ("module", "action", "client_identifier", "econtext_id")
                 }
         finally:
-            context.scope.reset(tokens[0])
-            context.user_id.reset(tokens[1])
-            context.request_id.reset(tokens[2])
+            context.scope.reset(token)
 
     during = await acquire_in("/data/{id}", "alice", "r-1")
     after = await acquire_in(None, None, None)  # a background call on the same pooled session

@@ -109,8 +109,8 @@ def tag_session(conn: Any) -> None:
     its last user set. The driver sends them with the next round trip (no call of their own)."""
     conn.module = MODULE
     conn.action = _clip(context.operation(), 32)
-    conn.client_identifier = _clip(context.user_id.get() or "", 64)
-    conn.econtext_id = _clip(context.request_id.get() or "", 64)
+    conn.client_identifier = _clip(context.charged_user() or "", 64)
+    conn.econtext_id = _clip(context.request_id() or "", 64)
 
 
 @asynccontextmanager
