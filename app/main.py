@@ -320,7 +320,10 @@ def middleware_for(
                 allow_credentials=settings.cors_allow_credentials,
                 methods=["GET", "POST"],
                 request_headers=["Authorization", "Content-Type", "X-Request-ID"],
-                expose_headers=["Location", "X-Request-ID", "Retry-After", "RateLimit", "RateLimit-Policy"],
+                expose_headers=[
+                    *("Location", "Link", "X-Request-ID"),
+                    *("Retry-After", "RateLimit", "RateLimit-Policy"),
+                ],
             )
         )
     if verifier is not None:

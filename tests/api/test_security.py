@@ -212,6 +212,9 @@ def test_cors_answers_only_the_listed_origin(client: TestClient) -> None:
 
     assert allowed.headers["access-control-allow-origin"] == "https://app.example"
     assert "access-control-allow-credentials" not in allowed.headers
+    # A browser client may read the headers it needs to page on and to retry.
+    exposed = {h.strip().lower() for h in allowed.headers["access-control-expose-headers"].split(",")}
+    assert {"link", "location", "retry-after", "x-request-id"} <= exposed
     assert not [h for h in other.headers if h.startswith("access-control-")]
     assert preflight.status_code == 403 and not [
         h for h in preflight.headers if h.startswith("access-control-")
