@@ -50,8 +50,8 @@ _STALE_HEADERS = {
 }
 _LINK_HEADER = {
     "Link": "The neighbouring pages (RFC 8288): in cursor mode `</data?user_id=u&cursor=...>; "
-    'rel="next"` while there are more; in page mode `rel="first"`, `rel="prev"` after page 1 '
-    'and `rel="next"` while there are more',
+    'rel="next"` while there are more; in page mode `rel="first"` and `rel="prev"` past page 1 '
+    'and `rel="next"` while there are more; none on a result that fits one page',
 }
 _BODY_ERRORS = (400, 409, 413, 415, 422, 429, 503)
 _KEY_HEADER = {
