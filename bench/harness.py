@@ -81,7 +81,8 @@ def copy_database(source: Path, target: Path) -> None:
             shutil.copyfile(f"{source}{suffix}", f"{target}{suffix}")
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
+    """This process and every process below it."""
     found = [pid]
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
@@ -89,14 +90,14 @@ def _descendants(pid: int) -> list[int]:
         except OSError:
             continue
         for child in children:
-            found += _descendants(int(child))
+            found += descendants(int(child))
     return found
 
 
 def peak_rss_mib(pid: int) -> float:
     """Peak resident memory of a process and its children (e.g. server workers), in MiB."""
     total = 0
-    for p in set(_descendants(pid)):
+    for p in set(descendants(pid)):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
@@ -109,7 +110,7 @@ def peak_rss_mib(pid: int) -> float:
 def worker_peak_rss_mib(pid: int) -> float:
     """Peak resident memory of the largest process in the tree (a server's worker), in MiB."""
     peaks = []
-    for p in set(_descendants(pid)):
+    for p in set(descendants(pid)):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):

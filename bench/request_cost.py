@@ -34,7 +34,7 @@ from app.observability import logging as access
 from app.observability.logging import AccessLog
 from app.observability.metrics import Metrics
 from app.ports.cache import CacheStats
-from bench.harness import require_wrk, service
+from bench.harness import descendants, require_wrk, service
 
 CALLS = 200_000
 
@@ -88,11 +88,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / tick
 
 
-def children(pid: int) -> list[int]:
-    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-    return [int(child) for child in found]
-
-
 def served_us(work: Path, access_log: str, duration: int) -> float:
     """CPU of the serving processes per cached read."""
     database = work / f"{access_log}.db"
@@ -112,7 +107,7 @@ def served_us(work: Path, access_log: str, duration: int) -> float:
                 f"{url}/data", data=body, headers={"content-type": "application/json"}
             )
             urllib.request.urlopen(created).read()
-        serving = [pid, *children(pid)]
+        serving = descendants(pid)
         for process in serving:
             subprocess.run(["taskset", "-apc", "0", str(process)], check=True, capture_output=True)
         load = ["taskset", "-c", "1", "wrk", "-t1", "-c32", f"{url}/data?user_id=hot"]

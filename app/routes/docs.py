@@ -10,7 +10,7 @@ import swagger_ui_bundle  # type: ignore[import-untyped]  # no type information 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.http.openapi import Handler, Operation
+from app.http.openapi import Operation
 
 # Relative addresses, so the page works under a path prefix (root_path) too.
 _PAGE = b"""<!doctype html>
@@ -45,40 +45,24 @@ _ASSETS = {
 
 
 class DocsPage:
-    """The page and its assets, read once at start."""
+    """The page and its assets, by path, read once at start."""
 
     def __init__(self, assets: Path | None = None) -> None:
         folder = Path(str(swagger_ui_bundle.swagger_ui_path)) if assets is None else assets
-        self._files = {name: ((folder / name).read_bytes(), kind) for name, kind in _ASSETS.items()}
-        self._files["init.js"] = (_INIT, "text/javascript; charset=utf-8")
+        self._files = {
+            "/docs": (_PAGE, "text/html; charset=utf-8"),
+            "/docs/init.js": (_INIT, "text/javascript; charset=utf-8"),
+            **{f"/docs/{name}": ((folder / name).read_bytes(), kind) for name, kind in _ASSETS.items()},
+        }
 
-    async def page(self, request: Request) -> Response:
-        return Response(_PAGE, media_type="text/html; charset=utf-8")
-
-    def _asset(self, name: str) -> Handler:
-        body, kind = self._files[name]
-
-        async def serve(request: Request) -> Response:
-            return Response(body, media_type=kind)
-
-        return serve
+    async def serve(self, request: Request) -> Response:
+        body, kind = self._files[request.scope["route"].path]
+        return Response(body, media_type=kind)
 
     @property
     def operations(self) -> list[Operation]:
         """Public and left out of the OpenAPI document (they are not the API)."""
         return [
-            Operation("GET", "/docs", self.page, "docs", "", {200: None}, public=True, documented=False),
-            *(
-                Operation(
-                    "GET",
-                    f"/docs/{name}",
-                    self._asset(name),
-                    name,
-                    "",
-                    {200: None},
-                    public=True,
-                    documented=False,
-                )
-                for name in self._files
-            ),
+            Operation("GET", path, self.serve, path, "", {200: None}, public=True, documented=False)
+            for path in self._files
         ]

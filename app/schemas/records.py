@@ -107,15 +107,15 @@ class BulkCreate(Struct, forbid_unknown_fields=True, kw_only=True):
 BulkBody = BulkCreate | BulkItems
 
 
-class BulkEnvelope(Struct, forbid_unknown_fields=True, kw_only=True):
-    """BulkCreate as decoded at run time: each item is kept as its JSON text, to be checked
-    on its own."""
-
-    items: Annotated[list[Raw], Meta(min_length=1)]
-    all_or_nothing: bool = False
-
-
+# BulkItems as decoded at run time: each item kept as its JSON text, to be checked on its own.
 RawItems = Annotated[list[Raw], Meta(min_length=1)]
+
+
+class BulkEnvelope(Struct, forbid_unknown_fields=True, kw_only=True):
+    """BulkCreate as decoded at run time."""
+
+    items: RawItems
+    all_or_nothing: bool = False
 
 
 class StoredItem(Struct, kw_only=True):

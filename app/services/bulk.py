@@ -29,8 +29,7 @@ class CheckedBulk:
     accepted: list[tuple[int, NewRecord]]
     rejected: list[RejectedItem]
     users: list[str]
-    all_or_nothing: bool
-    root: str = "$.items"
+    request: BulkRequest
 
     @property
     def records(self) -> list[NewRecord]:
@@ -44,10 +43,12 @@ class CheckedBulk:
         rejected = list(self.rejected)
         for row in outcome.refused:
             index = accepted[row.index][0]
-            rejected.append(RejectedItem(index=index, path=f"{self.root}[{index}]", reason=row.reason))
+            rejected.append(
+                RejectedItem(index=index, path=f"{self.request.root}[{index}]", reason=row.reason)
+            )
         rejected.sort(key=lambda r: r.index)
         if not stored:
-            raise nothing_stored(rejected, self.all_or_nothing)
+            raise nothing_stored(rejected, self.request.all_or_nothing)
         return BulkResult(stored=sorted(stored, key=lambda s: s.index), rejected=rejected)
 
 

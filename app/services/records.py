@@ -179,7 +179,7 @@ class RecordService:
         keys = sorted({_limit_key(caller, user_id) for user_id in users})
         for key, decision in zip(keys, await asyncio.gather(*map(self._admission.admit, keys)), strict=True):
             self._decided(key, decision)
-        return CheckedBulk(accepted, rejected, users, all_or_nothing, request.root)
+        return CheckedBulk(accepted, rejected, users, request)
 
     def _key(self, caller: Caller, key: str, fingerprint: str) -> IdempotencyKey:
         return IdempotencyKey(caller.actor, key, fingerprint, self._key_ttl)
