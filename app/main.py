@@ -298,7 +298,7 @@ def middleware_for(
     tracing: Tracing | None = None,
     access_log: AccessLog | None = None,
 ) -> list[Middleware]:
-    """Request ids, headers and metrics always; spans when tracing; CORS only for listed
+    """Request ids and headers always, metrics unless off; spans when tracing; CORS only for listed
     origins; tokens only when on."""
     stack = [
         Middleware(
@@ -381,7 +381,10 @@ def create_app(settings: Settings, *, served: bool = False, tracing: Tracing | N
         cache="redis" if redis is not None else "memory",
     )
     watch(metrics, settings, repository, database_breaker, cache, redis)
-    audience: Audience = MemoryAudience() if redis is None else RedisAudience(redis.client, redis.breaker)
+    # With metrics off the users seen are still drained, but nowhere counted.
+    audience: Audience = MemoryAudience()
+    if redis is not None and settings.metrics:
+        audience = RedisAudience(redis.client, redis.breaker)
     active_users = ActiveUsers(metrics, audience)
     steps.append(Step("active users", active_users.start, active_users.close))
     if tracing is not None:
@@ -415,7 +418,7 @@ def create_app(settings: Settings, *, served: bool = False, tracing: Tracing | N
         body=body,
     )
     admin = AdminRoutes(maintenance, body=body)
-    scraped = [*probes.operations, *MetricsRoutes(metrics).operations]
+    scraped = [*probes.operations, *(MetricsRoutes(metrics).operations if settings.metrics else ())]
     if settings.metrics_port:  # the probes answer on both ports, /metrics on its own only
         port = MetricsPort(routes_for(scraped), host=settings.host, port=settings.metrics_port)
         steps.insert(0, Step("metrics port", port.start, port.close))  # closed last
@@ -461,7 +464,9 @@ def create_app(settings: Settings, *, served: bool = False, tracing: Tracing | N
 
     app = Starlette(
         routes=routes_for(docs.operations),
-        middleware=middleware_for(settings, verifier, docs.operations, metrics, tracing, access_log),
+        middleware=middleware_for(
+            settings, verifier, docs.operations, metrics if settings.metrics else None, tracing, access_log
+        ),
         exception_handlers={
             ServiceError: service_error_handler,
             HTTPException: http_exception_handler,

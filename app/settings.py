@@ -45,6 +45,7 @@ class Settings:
     plsql_dir: Path = DEFAULT_PLSQL_DIR
     log_level: str = "info"
     access_log: str = "all"  # all, errors, sample:N or off (app/observability/logging.py)
+    metrics: bool = True  # the request series, unique users and GET /metrics (off: none of them)
     server_timing: bool = False  # a Server-Timing header on answers: cache, limit, db, total
     docs: bool = True  # Swagger UI at /docs (app/routes/docs.py)
     max_body_bytes: int = 1024 * 1024

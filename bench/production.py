@@ -16,7 +16,12 @@ service as it was at that git commit, on the same database, so that a change is 
 before and after in one sitting and reported as a ratio.
 
 --variant LABEL:NAME=VALUE[,NAME=VALUE...] (repeatable) also serves this tree with those APP_*
-settings changed, e.g. `--variant no-log:APP_ACCESS_LOG=off`, reported against the baseline.
+settings changed, e.g. `--variant no-log:APP_ACCESS_LOG=off`, reported against the baseline
+(or against the target --reference names: `--variant off:APP_METRICS=false,APP_ACCESS_LOG=off
+--reference off` measures what the defaults cost over everything off, in one build).
+
+A ratio against the baseline is the median of the rounds' ratios: each round's figures were
+taken minutes apart, so the machine's drift falls on both of a pair and mostly cancels.
 """
 
 from __future__ import annotations
@@ -199,6 +204,12 @@ def main() -> None:
         metavar="LABEL:NAME=VALUE,...",
         help="also serve this tree with these settings changed",
     )
+    parser.add_argument(
+        "--reference",
+        default="baseline",
+        metavar="LABEL",
+        help="the target the ratios are against: baseline (default) or a variant's label",
+    )
     args = parser.parse_args()
     require_wrk()
     peer_dir = os.environ.get("BENCH_PEER_DIR")
@@ -276,10 +287,26 @@ def main() -> None:
             for target in targets
             for scenario in target.scenarios
         ]
-        report(rows, args.scenarios, [v.partition(":")[0] for v in args.variant])
+        labels = ["service", *(v.partition(":")[0] for v in args.variant)]
+        report(
+            rows, runs, args.scenarios, [label for label in labels if label != args.reference], args.reference
+        )
 
 
-def report(rows: list[dict[str, object]], scenarios: list[str], variants: list[str]) -> None:
+def paired(ours: list[dict[str, object]], theirs: list[dict[str, object]], column: str) -> float:
+    """The median of the rounds' ratios of a figure (both targets ran in every round)."""
+    return statistics.median(
+        float(str(a[column])) / float(str(b[column])) for a, b in zip(ours, theirs, strict=True)
+    )
+
+
+def report(
+    rows: list[dict[str, object]],
+    runs: dict[tuple[str, str], list[dict[str, object]]],
+    scenarios: list[str],
+    compared: list[str],
+    reference: str,
+) -> None:
     print()
     columns = ["target", "scenario", *RESULT_COLUMNS, "worker_rss_mib", "total_rss_mib", "rounds"]
     print(table(rows, columns))
@@ -298,12 +325,17 @@ def report(rows: list[dict[str, object]], scenarios: list[str], variants: list[s
             "p99 vs peer": ratio(scenario, "peer", "p99_ms", 2),
             "req_s vs ceiling": ratio(scenario, "ceiling", "req_s", 2),
             "worker RSS vs peer": ratio(scenario, "peer", "worker_rss_mib", 2),
-            "req_s vs baseline": ratio(scenario, "baseline", "req_s", 2),
-            "p99 vs baseline": ratio(scenario, "baseline", "p99_ms", 2),
-            **{f"{v} req_s vs baseline": ratio(scenario, "baseline", "req_s", 2, v) for v in variants},
+            **{
+                f"{label} {column} vs {reference}": (
+                    f"{paired(runs[label, scenario], runs[reference, scenario], column):.2f}x"
+                )
+                for label in compared
+                if (reference, scenario) in runs
+                for column in ("req_s", "p99_ms")
+            },
         }
         for scenario in scenarios
-        if ("peer", scenario) in by or ("baseline", scenario) in by
+        if ("peer", scenario) in by or (reference, scenario) in by
     ]
     if ratios:
         print()

@@ -135,3 +135,14 @@ def test_connection_pools_report_their_own_counters(client: TestClient, settings
     assert (
         value(found, "active_connections", pool=next(iter(pools)), database=database) == 0
     )  # between requests
+
+
+def test_metrics_off_serves_records_but_no_metrics(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(metrics=False)
+    for user in ("alice", "bob"):
+        assert client.get("/data", params={"user_id": user}).status_code == 200
+    client.portal.call(client.app.state.active_users.count)  # drains the users seen, counts none
+
+    assert client.get("/metrics").status_code == 404
+    assert "/metrics" not in client.get("/openapi.json").json()["paths"]
+    assert client.get("/ready").status_code == 200
