@@ -12,7 +12,10 @@ generator sharing the machine's cores, as req/s ratios do (docs/performance.md).
      batch into a buffer on /dev/null.
 2. The worker's CPU per cached read: one granian worker on a seeded SQLite file, pinned to
    one core with wrk pinned to the other, `wrk -t1 -c32` on GET /data?user_id=hot, utime +
-   stime of the worker (/proc) over the run divided by the requests; access line off, then on.
+   stime of the worker (/proc) over the run divided by the requests; with everything off
+   (APP_METRICS=false, APP_ACCESS_LOG=off), with metrics only, and with metrics and the access
+   line, in turn round after round. A variant's rate against everything off is the CPU ratio
+   (the worker is CPU-bound on its core), each the median of the rounds' ratios.
 """
 
 from __future__ import annotations
@@ -88,19 +91,28 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / tick
 
 
-def served_us(work: Path, access_log: str, duration: int) -> float:
-    """CPU of the serving processes per cached read."""
-    database = work / f"{access_log}.db"
+SERVED = {
+    "everything off": {"APP_METRICS": "false", "APP_ACCESS_LOG": "off"},
+    "metrics": {"APP_METRICS": "true", "APP_ACCESS_LOG": "off"},
+    "metrics + access line": {"APP_METRICS": "true", "APP_ACCESS_LOG": "all"},
+}
+
+
+def served_us(work: Path, name: str, duration: int) -> float:
+    """CPU of the serving processes per cached read, with the settings SERVED names."""
+    database = work / f"{name.replace(' ', '-')}.db"
     env = {
         "APP_DATABASE_URL": f"sqlite:///{database}",
         "APP_RATE_LIMIT_PER_MINUTE": "100000000",
-        "APP_ACCESS_LOG": access_log,
         "APP_SERVER": "granian",
+        **SERVED[name],
     }
+    for stale in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):  # a fresh file each round
+        stale.unlink(missing_ok=True)
     subprocess.run(
         [sys.executable, "-m", "app", "migrate"], env={**os.environ, **env}, check=True, capture_output=True
     )
-    with service(env, log=work / f"{access_log}.log") as (url, pid):
+    with service(env, log=database.with_suffix(".log")) as (url, pid):
         for i in range(5):
             body = json.dumps({"user_id": "hot", "payload": {"type": "order", "seq": i}}).encode()
             created = urllib.request.Request(
@@ -139,24 +151,28 @@ def main() -> None:
     metrics_us = statistics.median(timed["metrics"]) - floor
     log_us = statistics.median(timed["access line"]) - floor
 
-    served: dict[str, list[float]] = {"off": [], "all": []}
+    served: dict[str, list[float]] = {name: [] for name in SERVED}
     with tempfile.TemporaryDirectory(prefix="bench-cost-") as tmp:
-        for _ in range(max(1, args.rounds // 2)):
-            for setting in served:
-                served[setting].append(served_us(Path(tmp), setting, args.duration))
-    read_us = statistics.median(served["off"])
-    logged_us = statistics.median(served["all"])
+        for number in range(args.rounds):
+            in_turn = list(SERVED) if number % 2 == 0 else list(SERVED)[::-1]  # none always first
+            for name in in_turn:
+                served[name].append(served_us(Path(tmp), name, args.duration))
+    off = served["everything off"]
 
-    print("| per cached read | µs of CPU | share of the read |")
+    print("| per cached read | µs of CPU | rate vs everything off |")
     print("|---|---:|---:|")
-    print(f"| served worker, access line off (metrics on) | {read_us:.1f} | |")
-    print(f"| served worker, access line on | {logged_us:.1f} | |")
-    bare = read_us - metrics_us  # the read without the metrics
+    for name, rounds in served.items():
+        rate = statistics.median(base / spent for base, spent in zip(off, rounds, strict=True))
+        print(f"| served worker, {name} | {statistics.median(rounds):.1f} | {rate:.3f}x |")
+    bare = statistics.median(off)
     both = metrics_us + log_us
-    print(f"| metrics (in process) | {metrics_us:.2f} | {metrics_us / bare:.1%} |")
-    print(f"| access line (in process) | {log_us:.2f} | {log_us / bare:.1%} |")
-    print(f"| metrics + access line | {both:.2f} | {both / bare:.1%} |")
-    print(f"\nrounds: served off {served['off']}, on {served['all']}")
+    print(f"| metrics (in process) | {metrics_us:.2f} | {bare / (bare + metrics_us):.3f}x |")
+    print(f"| access line (in process) | {log_us:.2f} | {bare / (bare + log_us):.3f}x |")
+    print(f"| metrics + access line (in process) | {both:.2f} | {bare / (bare + both):.3f}x |")
+    print(
+        "\nrounds (µs): "
+        + "; ".join(f"{name} {[round(r, 1) for r in rounds]}" for name, rounds in served.items())
+    )
 
 
 if __name__ == "__main__":
