@@ -123,6 +123,18 @@ class IdempotencyKeyReused(ServiceError):
     status, slug, title = 422, "idempotency-key-reused", "Idempotency key reused"
 
 
+class PreconditionFailed(ServiceError):
+    """If-Match named a version the record is no longer at: someone changed it meanwhile."""
+
+    status, slug, title = 412, "precondition-failed", "Precondition failed"
+
+
+class PreconditionRequired(ServiceError):
+    """Changes must name the version they were made against (APP_REQUIRE_IF_MATCH)."""
+
+    status, slug, title = 428, "precondition-required", "Precondition required"
+
+
 class StorageConflict(ServiceError):
     """A write broke a constraint (e.g. a duplicate id)."""
 

@@ -318,10 +318,13 @@ def middleware_for(
                 ExactOriginCors,
                 origins=settings.cors_origin_list,
                 allow_credentials=settings.cors_allow_credentials,
-                methods=["GET", "POST"],
-                request_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                methods=["GET", "POST", "PATCH", "DELETE"],
+                request_headers=[
+                    *("Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key"),
+                    *("If-Match", "If-None-Match"),
+                ],
                 expose_headers=[
-                    *("Location", "Link", "X-Request-ID"),
+                    *("Location", "Link", "ETag", "X-Request-ID", "Idempotent-Replayed"),
                     *("Retry-After", "RateLimit", "RateLimit-Policy"),
                 ],
             )
@@ -398,6 +401,7 @@ def create_app(settings: Settings, *, served: bool = False, tracing: Tracing | N
         page_size_default=settings.page_size_default,
         bulk_max_items=settings.bulk_max_items,
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+        max_payload_bytes=settings.max_body_bytes,
     )
     body = BodyLimits(
         settings.max_body_bytes,
@@ -406,7 +410,10 @@ def create_app(settings: Settings, *, served: bool = False, tracing: Tracing | N
         settings.max_array_length,
     )
     records = RecordRoutes(
-        service, body=body, bulk_body=replace(body, max_bytes=settings.max_bulk_body_bytes)
+        service,
+        body=body,
+        bulk_body=replace(body, max_bytes=settings.max_bulk_body_bytes),
+        require_if_match=settings.require_if_match,
     )
     lifecycle = Lifecycle()
     probes = ProbeRoutes(

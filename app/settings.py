@@ -48,6 +48,7 @@ class Settings:
     metrics: bool = True  # the request series, unique users and GET /metrics (off: none of them)
     server_timing: bool = False  # a Server-Timing header on answers: cache, limit, db, total
     docs: bool = True  # Swagger UI at /docs (app/routes/docs.py)
+    require_if_match: bool = False  # PATCH and DELETE without If-Match: 428 (app/http/conditional.py)
     max_body_bytes: int = 1024 * 1024
     max_bulk_body_bytes: int = 8 * 1024 * 1024
     max_json_depth: int = 64

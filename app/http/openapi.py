@@ -18,12 +18,17 @@ _REF = "#/components/schemas/{name}"
 _STATUS_TEXT = {
     200: "OK",
     201: "Created",
+    204: "Deleted",
     207: "Some items stored, some rejected",
+    304: "Not modified: the client's copy is current",
     400: "Malformed request",
     404: "Not found",
     413: "Body too large",
+    409: "Conflict",
+    412: "Precondition failed: the record changed since the version If-Match names",
     415: "Unsupported media type",
     422: "Validation failed",
+    428: "Precondition required: send If-Match",
     429: "Rate limited",
     503: "Unavailable",
 }
@@ -40,6 +45,7 @@ class Operation:
     summary: str
     responses: dict[int, type | None]
     body: Any = None  # a type, or a union of them (msgspec describes either)
+    body_media: tuple[str, ...] = ("application/json",)
     query: type | None = None
     errors: Sequence[int] = field(default=())
     response_headers: dict[int, dict[str, str]] = field(default_factory=dict)
@@ -93,7 +99,7 @@ def openapi_document(
         if op.body is not None:
             entry["requestBody"] = {
                 "required": op.body_required,
-                "content": {"application/json": {"schema": ref_of[op.body]}},
+                "content": {media: {"schema": ref_of[op.body]} for media in op.body_media},
             }
         responses: dict[str, Any] = {}
         errors = [*op.errors, *((401, 403) if bearer_auth and not op.public else ())]

@@ -138,6 +138,18 @@ async def read_json_body(request: Request, limits: BodyLimits) -> bytes:
     return await read_body(request, limits.max_bytes)
 
 
+MERGE_PATCH = "application/merge-patch+json"
+
+
+async def read_merge_patch(request: Request, decoder: msgspec.json.Decoder[T], limits: BodyLimits) -> T:
+    """A JSON Merge Patch body (RFC 7396): application/merge-patch+json, or plain JSON, which
+    clients of other APIs send for PATCH; never JSON Patch (RFC 6902), whose meaning differs."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type not in (MERGE_PATCH, "application/json"):
+        raise UnsupportedMediaType(f"send the patch as {MERGE_PATCH} (RFC 7396)")
+    return decode_json(await read_body(request, limits.max_bytes), decoder, limits)
+
+
 def decode_json(body: bytes, decoder: msgspec.json.Decoder[T], limits: BodyLimits) -> T:
     """A JSON body decoded into the decoder's type, within the limits."""
     check_depth(body, limits.max_depth)

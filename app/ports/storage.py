@@ -177,6 +177,17 @@ class RecordRepository(Protocol):
         """Up to query.limit records and, if asked, how many match without paging."""
         ...
 
+    async def update(self, record: Record, payload: bytes, audit: AuditEntry) -> Record | None:
+        """Replace the payload of `record` (as read) if it is still at record.version, count its
+        version up and write the update's audit row, in one transaction; the record as stored
+        now, or None when it is gone or at another version (nothing changed)."""
+        ...
+
+    async def delete(self, record: Record, audit: AuditEntry) -> bool:
+        """Delete `record` (as read) if it is still at record.version, with the delete's audit
+        row, in one transaction; False when it is gone or at another version (nothing changed)."""
+        ...
+
     async def ping(self) -> None:
         """Raise StorageUnavailable unless the database answers."""
         ...

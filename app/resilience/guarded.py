@@ -145,6 +145,12 @@ class GuardedRepository:
     async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
         return await self._through(lambda: self._inner.get_by_user(query, with_total=with_total))
 
+    async def update(self, record: Record, payload: bytes, audit: AuditEntry) -> Record | None:
+        return await self._through(lambda: self._inner.update(record, payload, audit))
+
+    async def delete(self, record: Record, audit: AuditEntry) -> bool:
+        return await self._through(lambda: self._inner.delete(record, audit))
+
     def pools(self) -> list[PoolUsage]:
         return self._inner.pools()
 

@@ -1,23 +1,28 @@
-"""/data: create, bulk create, read one, list a user's pages."""
+"""/data: create, bulk create, read, change and delete one, list a user's pages."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
 from app.auth import Caller
+from app.errors import PreconditionRequired
+from app.http.conditional import etag, if_match, none_match
 from app.http.links import page_links
 from app.http.openapi import Operation
 from app.http.requests import (
+    MERGE_PATCH,
     BodyLimits,
     decode_json,
     fingerprint,
     idempotency_key,
     read_json,
     read_json_body,
+    read_merge_patch,
     read_query,
 )
 from app.http.responses import json_response
@@ -34,9 +39,10 @@ from app.schemas.records import (
     RecordPage,
 )
 from app.services.bulk import BulkRequest
-from app.services.records import RecordService
+from app.services.records import RecordService, Versions
 
 _create = msgspec.json.Decoder(CreateRecord)
+_patch = msgspec.json.Decoder(dict[str, Any])
 _bulk = msgspec.json.Decoder(BulkEnvelope | RawItems)
 _RATE_LIMIT_HEADERS = {
     "Retry-After": "Seconds until the user's next request is admitted",
@@ -63,10 +69,23 @@ _KEY_HEADER = {
 _KEYED_HEADERS = {
     "Idempotent-Replayed": "true when the answer is the one kept for the Idempotency-Key, replayed",
 }
+_ETAG_HEADER = {
+    "ETag": 'The record\'s version, quoted ("3"): a strong validator for If-Match and If-None-Match',
+}
+_IF_MATCH_HEADER = {
+    "If-Match": 'The ETag(s) the change was made against, e.g. "3" (or *): 412 when the record is at '
+    "another version now. Without it the change applies to the current version, unless the "
+    "service requires it (APP_REQUIRE_IF_MATCH: 428)",
+}
+_IF_NONE_MATCH_HEADER = {
+    "If-None-Match": 'The ETag of the copy the client holds, e.g. "3": 304 without a body while '
+    "the record is still at that version",
+}
 
 
 class _Id(msgspec.Struct):
     id: str
+    version: int = 1
 
 
 _id_of = msgspec.json.Decoder(_Id)
@@ -97,23 +116,34 @@ def caller(request: Request) -> Caller:
 class RecordRoutes:
     """The /data handlers, bound to one RecordService."""
 
-    def __init__(self, service: RecordService, *, body: BodyLimits, bulk_body: BodyLimits) -> None:
+    def __init__(
+        self,
+        service: RecordService,
+        *,
+        body: BodyLimits,
+        bulk_body: BodyLimits,
+        require_if_match: bool = False,
+    ) -> None:
         self._service = service
         self._body = body
         self._bulk_body = bulk_body
+        self._require_if_match = require_if_match
 
     async def create(self, request: Request) -> Response:
         key = idempotency_key(request)
         if key is None:
             item = await read_json(request, _create, self._body)
             record = await self._service.create(item, caller(request))
-            return json_response(record, 201, {"Location": _location(request, record.id)})
+            headers = {"Location": _location(request, record.id), "ETag": etag(record.version)}
+            return json_response(record, 201, headers)
         body = await read_json_body(request, self._body)
         item = decode_json(body, _create, self._body)
         kept = await self._service.create_once(item, caller(request), key, fingerprint(request, body))
         headers = _replayed(kept)
         if kept.answer.status == 201:
-            headers["Location"] = _location(request, _id_of.decode(kept.answer.body).id)
+            stored = _id_of.decode(kept.answer.body)
+            headers["Location"] = _location(request, stored.id)
+            headers["ETag"] = etag(stored.version)
         return json_response(kept.answer.body, kept.answer.status, headers)
 
     async def create_many(self, request: Request) -> Response:
@@ -132,7 +162,31 @@ class RecordRoutes:
         return json_response(kept.answer.body, kept.answer.status, _replayed(kept))
 
     async def get(self, request: Request) -> Response:
-        return json_response(await self._service.get(request.path_params["id"], caller(request)))
+        record = await self._service.get(request.path_params["id"], caller(request))
+        tag = etag(record.version)
+        if none_match(request, record.version):
+            return Response(status_code=304, headers={"ETag": tag})
+        return json_response(record, headers={"ETag": tag})
+
+    async def update(self, request: Request) -> Response:
+        expected = self._expected(request)
+        patch = await read_merge_patch(request, _patch, self._body)
+        record = await self._service.update(
+            request.path_params["id"], patch, caller(request), if_match=expected
+        )
+        return json_response(record, headers={"ETag": etag(record.version)})
+
+    async def delete(self, request: Request) -> Response:
+        await self._service.delete(
+            request.path_params["id"], caller(request), if_match=self._expected(request)
+        )
+        return Response(status_code=204)
+
+    def _expected(self, request: Request) -> Versions | None:
+        expected = if_match(request)
+        if expected is None and self._require_if_match:
+            raise PreconditionRequired("send If-Match with the record's ETag (as GET answers it)")
+        return expected
 
     async def list_page(self, request: Request) -> Response:
         query = read_query(request, ListQuery)
@@ -164,7 +218,10 @@ class RecordRoutes:
                 responses={201: Record},
                 body=CreateRecord,
                 errors=_BODY_ERRORS,
-                response_headers={201: {"Location": "The new record's URL", **_KEYED_HEADERS}, **limited},
+                response_headers={
+                    201: {"Location": "The new record's URL", **_ETAG_HEADER, **_KEYED_HEADERS},
+                    **limited,
+                },
                 request_headers=_KEY_HEADER,
             ),
             Operation(
@@ -199,7 +256,35 @@ class RecordRoutes:
                 self.get,
                 "getRecord",
                 "One record by id",
+                responses={200: Record, 304: None},
+                errors=(400, 404, 503),
+                response_headers={200: _ETAG_HEADER, 304: _ETAG_HEADER},
+                request_headers=_IF_NONE_MATCH_HEADER,
+            ),
+            Operation(
+                "PATCH",
+                "/data/{id}",
+                self.update,
+                "updateRecord",
+                "Change a record's payload with a JSON Merge Patch (RFC 7396): members of the patch "
+                "replace the payload's, null removes one, nested objects merge. Answers the record "
+                "as stored, with its next version",
                 responses={200: Record},
-                errors=(404, 503),
+                body=dict[str, Any],
+                body_media=(MERGE_PATCH, "application/json"),
+                errors=(400, 404, 409, 412, 413, 415, 422, 428, 429, 503),
+                response_headers={200: _ETAG_HEADER, **limited},
+                request_headers=_IF_MATCH_HEADER,
+            ),
+            Operation(
+                "DELETE",
+                "/data/{id}",
+                self.delete,
+                "deleteRecord",
+                "Delete a record",
+                responses={204: None},
+                errors=(400, 404, 409, 412, 428, 429, 503),
+                response_headers=limited,
+                request_headers=_IF_MATCH_HEADER,
             ),
         ]

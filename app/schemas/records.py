@@ -41,6 +41,8 @@ class Record(Struct, kw_only=True):
     payload: StoredPayload
     created_at: datetime
     updated_at: datetime
+    # 1 when stored, one more with every change; the record's ETag is this number, quoted.
+    version: Annotated[int, Meta(ge=1, description="1 when stored, one more with every change")] = 1
 
 
 class RecordPage(Struct, kw_only=True):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
@@ -15,7 +17,9 @@ from app.errors import (
     Forbidden,
     IdempotencyKeyReused,
     NotFound,
+    PreconditionFailed,
     RateLimited,
+    StorageConflict,
     StorageUnavailable,
     ValidationFailed,
     field_problem,
@@ -45,8 +49,24 @@ from app.schemas.records import (
 from app.services.bulk import BulkRequest, CheckedBulk, nothing_stored
 from app.services.cursor import InvalidCursor, decode_cursor, encode_cursor
 from app.services.maintenance import Maintenance
+from app.services.patch import merge_patch
 
 _item_decoder = msgspec.json.Decoder(CreateRecord)
+# Reads and writes of one change before it gives up on a record that keeps changing meanwhile.
+CHANGE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Versions:
+    """What an If-Match header names: some versions of the record, or any (`*`)."""
+
+    versions: frozenset[int] = frozenset()
+    any: bool = False
+
+    def holds(self, version: int) -> bool:
+        return self.any or version in self.versions
+
+
 _encoder = msgspec.json.Encoder()
 _NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")  # an escaped NUL, not an escaped backslash + "u0000"
 
@@ -66,7 +86,9 @@ class RecordService:
         page_size_default: int = 20,
         bulk_max_items: int = 1000,
         idempotency_ttl_seconds: int = 86_400,
+        max_payload_bytes: int = 1024 * 1024,
     ) -> None:
+        self._max_payload_bytes = max_payload_bytes  # a patched payload's limit: a create's body
         self._repository = repository
         self._maintenance = maintenance or Maintenance(read_only=False, store=None)
         self._database_away = database_away  # the database's breaker is open (or its trial runs)
@@ -106,7 +128,7 @@ class RecordService:
         _may_write(caller)
         self._maintenance.check_writable()
         _owner(caller, item.user_id)
-        payload = _encode_payload(item)
+        payload = _encode_payload(item.payload)
         if isinstance(payload, FieldProblem):
             raise ValidationFailed("the body does not match the schema", errors=[payload])
         await self._admit(_limit_key(caller, item.user_id))
@@ -164,7 +186,7 @@ class RecordService:
             except msgspec.ValidationError as exc:
                 problem = field_problem(str(exc), root=root)
             else:
-                payload = _encode_payload(item)
+                payload = _encode_payload(item.payload)
                 if not isinstance(payload, FieldProblem):
                     accepted.append((index, NewRecord(item.user_id, payload)))
                     continue
@@ -196,12 +218,71 @@ class RecordService:
         _may_read(caller)
         if caller.principal is not None:
             await self._admit(caller.principal.subject)
+        return await self._find(record_id, caller)
+
+    async def _find(self, record_id: str, caller: Caller) -> Record:
         record = await self._repository.get_by_id(record_id) if len(record_id) <= 64 else None
         if record is not None and caller.principal is not None and not caller.principal.is_admin:
             record = record if record.user_id == caller.principal.subject else None
         if record is None:
             raise NotFound(f"no record has id {record_id[:64]!r}")
         return record
+
+    async def update(
+        self, record_id: str, patch: dict[str, Any], caller: Caller, *, if_match: Versions | None = None
+    ) -> Record:
+        """Apply a JSON Merge Patch (RFC 7396) to a record's payload. With `if_match`, only to
+        one of those versions (else PreconditionFailed); without, to whatever version is
+        current when the change is written (a change made meanwhile is merged, not lost)."""
+
+        def patched(current: Record) -> bytes:
+            encoded = _encode_payload(merge_patch(msgspec.json.decode(current.payload), patch), "$")
+            if not isinstance(encoded, FieldProblem) and len(encoded) > self._max_payload_bytes:
+                encoded = FieldProblem(
+                    "$",
+                    f"the patched payload would hold {len(encoded)} bytes, over {self._max_payload_bytes}",
+                )
+            if isinstance(encoded, FieldProblem):
+                raise ValidationFailed("the patched record cannot be stored", errors=[encoded])
+            return encoded
+
+        async def write(current: Record) -> Record | None:
+            return await self._repository.update(current, patched(current), _audit(caller))
+
+        return await self._change(record_id, caller, if_match, write)
+
+    async def delete(self, record_id: str, caller: Caller, *, if_match: Versions | None = None) -> None:
+        """Delete a record; with `if_match`, only at one of those versions."""
+
+        async def write(current: Record) -> Record | None:
+            return current if await self._repository.delete(current, _audit(caller)) else None
+
+        await self._change(record_id, caller, if_match, write)
+
+    async def _change(
+        self,
+        record_id: str,
+        caller: Caller,
+        if_match: Versions | None,
+        write: Callable[[Record], Awaitable[Record | None]],
+    ) -> Record:
+        """Read, check, write only if the record is still as read; when it changed in between,
+        read again and decide anew (a stale If-Match then fails, a missing record is 404)."""
+        _may_write(caller)
+        self._maintenance.check_writable()
+        for attempt in range(CHANGE_ATTEMPTS):
+            current = await self._find(record_id, caller)
+            if attempt == 0:
+                await self._admit(_limit_key(caller, current.user_id))
+            if if_match is not None and not if_match.holds(current.version):
+                raise PreconditionFailed(
+                    f"the record is at version {current.version}, not one that If-Match names"
+                )
+            changed = await write(current)
+            if changed is not None:
+                await self._cache.invalidate_user(current.user_id)
+                return changed
+        raise StorageConflict("the record kept changing while this change was written; send it again")
 
     async def list_page(self, query: ListQuery, caller: Caller) -> bytes | StalePage:
         """A user's page, encoded; served from the cache when it holds it, and, while the
@@ -340,16 +421,16 @@ def _raise_if_refused(user_id: str, decision: Decision) -> None:
         )
 
 
-def _encode_payload(item: CreateRecord) -> bytes | FieldProblem:
+def _encode_payload(payload: dict[str, Any], path: str = "$.payload") -> bytes | FieldProblem:
     """The payload's JSON text, or why it cannot be stored.
 
     NUL characters are refused in every dialect because PostgreSQL's jsonb cannot hold them:
     a record accepted by one deployment must be storable by any other.
     """
-    payload = _encoder.encode(item.payload)
-    if _NUL.search(payload):
-        return FieldProblem("$.payload", "strings may not contain the NUL character (\\u0000)")
-    return payload
+    encoded = _encoder.encode(payload)
+    if _NUL.search(encoded):
+        return FieldProblem(path, "strings may not contain the NUL character (\\u0000)")
+    return encoded
 
 
 def _cache_key(query: ListQuery) -> str:

@@ -1,14 +1,14 @@
 -- name: list_records_counted
 -- Page mode, the ROWNUM way: rows first_row+1 .. last_row of the user's filtered records,
 -- newest first, each carrying the total match count (a window count before paging).
--- returns: up to last_row - first_row rows (id, user_id, payload, created_at, updated_at, total)
+-- returns: up to last_row - first_row rows (id, user_id, payload, created_at, updated_at, version, total)
 -- index: idx_data_records_user_created (user_id, created_at DESC, id DESC)
-SELECT id, user_id, payload, created_at, updated_at, total
+SELECT id, user_id, payload, created_at, updated_at, version, total
   FROM (
         SELECT ROWNUM AS rn, t.*
           FROM (
                 SELECT id, user_id, payload,
-                       created_at, updated_at, COUNT(*) OVER () AS total
+                       created_at, updated_at, version, COUNT(*) OVER () AS total
                   FROM data_records
                  WHERE user_id = :user_id
                    AND created_at >= :created_from

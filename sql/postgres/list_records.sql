@@ -4,9 +4,9 @@
 -- after_created_at 9999-12-31) and NULL type/status, so one prepared plan serves every
 -- combination; partitions outside the range are pruned at execution.
 -- Page mode binds offset; cursor (keyset) mode binds after_created_at/after_id and offset 0.
--- returns: up to :limit rows (id, user_id, payload, created_at, updated_at)
+-- returns: up to :limit rows (id, user_id, payload, created_at, updated_at, version)
 -- index: idx_data_records_user_created (user_id, created_at DESC, id DESC)
-SELECT id::text, user_id, payload::text, created_at, updated_at
+SELECT id::text, user_id, payload::text, created_at, updated_at, version
   FROM data_records
  WHERE user_id = :user_id
    AND created_at >= :created_from

@@ -2,9 +2,9 @@
 -- Page mode of list_records in one statement: the same rows, each carrying how many match the
 -- filters in all (a window count, computed before LIMIT/OFFSET). Cursor mode uses list_records,
 -- which counts nothing, so deep keyset pages stay as cheap as the first.
--- returns: up to :limit rows (id, user_id, payload, created_at, updated_at, total); none past the end
+-- returns: up to :limit rows (id, user_id, payload, created_at, updated_at, version, total); none past the end
 -- index: idx_data_records_user_created (user_id, created_at DESC, id DESC)
-SELECT id, user_id, payload, created_at, updated_at, count(*) OVER () AS total
+SELECT id, user_id, payload, created_at, updated_at, version, count(*) OVER () AS total
   FROM data_records
  WHERE user_id = :user_id
    AND created_at >= :created_from

@@ -30,6 +30,8 @@ PROMISED = {
     ("post", "/data/bulk"),
     ("get", "/data"),
     ("get", "/data/{id}"),
+    ("patch", "/data/{id}"),
+    ("delete", "/data/{id}"),
     ("post", "/auth/revoke"),
     ("get", "/admin/read-only"),
     ("put", "/admin/read-only"),

@@ -16,7 +16,7 @@ def test_create_answers_the_stored_record_and_its_location(client: TestClient) -
 
     assert response.status_code == 201
     record = response.json()
-    assert set(record) == {"id", "user_id", "payload", "created_at", "updated_at"}
+    assert set(record) == {"id", "user_id", "payload", "created_at", "updated_at", "version"}
     assert record["user_id"] == "alice"
     assert record["payload"] == {"type": "order", "total": 9.5}
     assert record["created_at"] == record["updated_at"]

@@ -214,7 +214,7 @@ def test_cors_answers_only_the_listed_origin(client: TestClient) -> None:
     assert "access-control-allow-credentials" not in allowed.headers
     # A browser client may read the headers it needs to page on and to retry.
     exposed = {h.strip().lower() for h in allowed.headers["access-control-expose-headers"].split(",")}
-    assert {"link", "location", "retry-after", "x-request-id"} <= exposed
+    assert {"link", "location", "etag", "retry-after", "x-request-id", "idempotent-replayed"} <= exposed
     assert not [h for h in other.headers if h.startswith("access-control-")]
     assert preflight.status_code == 403 and not [
         h for h in preflight.headers if h.startswith("access-control-")
@@ -222,6 +222,18 @@ def test_cors_answers_only_the_listed_origin(client: TestClient) -> None:
     assert good_preflight.status_code == 204
     assert good_preflight.headers["access-control-allow-origin"] == "https://app.example"
     assert "POST" in good_preflight.headers["access-control-allow-methods"]
+    change_preflight = client.options(
+        "/data/some-id",
+        headers={
+            "Origin": "https://app.example",
+            "Access-Control-Request-Method": "PATCH",
+            "Access-Control-Request-Headers": "authorization, content-type, if-match, idempotency-key",
+        },
+    )
+    assert change_preflight.status_code == 204
+    assert {"PATCH", "DELETE"} <= {
+        m.strip() for m in change_preflight.headers["access-control-allow-methods"].split(",")
+    }
 
 
 def test_security_headers_on_every_answer(client: TestClient) -> None:

@@ -174,3 +174,98 @@ async def test_concurrent_creates_fail_alone(repository: RecordRepository, audit
     assert total == 39
     stored = [r for r in results if not isinstance(r, BaseException)]
     assert await audit_rows(stored[-1].id) == [("tester", "create", stored[-1].id, "alice", "req-1")]
+
+
+async def test_update_replaces_the_payload_and_counts_the_version_up(repository: RecordRepository) -> None:
+    created = await repository.create(new(type="order", n=1), AUDIT)
+    assert created.version == 1
+
+    changed = await repository.update(created, msgspec.json.encode({"type": "refund", "n": 2}), AUDIT)
+
+    assert changed is not None
+    assert (changed.id, changed.user_id, changed.version) == (created.id, "alice", 2)
+    assert payload_of(changed) == {"type": "refund", "n": 2}
+    assert changed.created_at == created.created_at
+    assert changed.updated_at > created.updated_at  # the database's trigger set it
+    fetched = await repository.get_by_id(created.id)
+    assert fetched is not None
+    assert (fetched.version, fetched.updated_at, payload_of(fetched)) == (
+        2,
+        changed.updated_at,
+        {"type": "refund", "n": 2},
+    )
+    (listed,), _ = await repository.get_by_user(RecordQuery("alice", limit=5), with_total=False)
+    (counted,), total = await repository.get_by_user(RecordQuery("alice", limit=5), with_total=True)
+    assert listed.version == counted.version == 2 and total == 1
+
+
+async def test_two_updates_in_one_clock_tick_both_count(repository: RecordRepository) -> None:
+    record = await repository.create(new(n=0), AUDIT)
+    for n in range(1, 6):
+        changed = await repository.update(record, msgspec.json.encode({"n": n}), AUDIT)
+        assert changed is not None
+        record = changed
+
+    assert record.version == 6
+    fetched = await repository.get_by_id(record.id)
+    assert fetched is not None and fetched.version == 6 and payload_of(fetched) == {"n": 5}
+
+
+async def test_an_update_from_a_stale_read_changes_nothing(repository: RecordRepository) -> None:
+    read = await repository.create(new(n=1), AUDIT)
+    assert await repository.update(read, msgspec.json.encode({"n": 2}), AUDIT) is not None
+
+    assert await repository.update(read, msgspec.json.encode({"n": 3}), AUDIT) is None
+
+    fetched = await repository.get_by_id(read.id)
+    assert fetched is not None and fetched.version == 2 and payload_of(fetched) == {"n": 2}
+
+
+async def test_delete_removes_the_record_once(repository: RecordRepository) -> None:
+    record = await repository.create(new(n=1), AUDIT)
+    other = await repository.create(new(n=2), AUDIT)
+
+    assert await repository.delete(record, AUDIT) is True
+    assert await repository.delete(record, AUDIT) is False
+
+    assert await repository.get_by_id(record.id) is None
+    assert await repository.get_by_id(other.id) is not None
+    items, total = await repository.get_by_user(RecordQuery("alice", limit=5), with_total=True)
+    assert [r.id for r in items] == [other.id] and total == 1
+
+
+async def test_a_delete_from_a_stale_read_changes_nothing(repository: RecordRepository) -> None:
+    read = await repository.create(new(n=1), AUDIT)
+    assert await repository.update(read, msgspec.json.encode({"n": 2}), AUDIT) is not None
+
+    assert await repository.delete(read, AUDIT) is False
+
+    assert await repository.get_by_id(read.id) is not None
+
+
+async def test_updates_and_deletes_write_their_audit_rows(repository: RecordRepository, audit_rows) -> None:
+    record = await repository.create(new(n=1), AUDIT)
+    changer = AuditEntry(actor="editor", request_id="req-2")
+    changed = await repository.update(record, msgspec.json.encode({"n": 2}), changer)
+    assert changed is not None
+    assert await repository.update(record, msgspec.json.encode({"n": 3}), changer) is None  # stale: no row
+    await repository.delete(changed, AuditEntry(actor="remover", request_id="req-3"))
+
+    assert await audit_rows(record.id) == [
+        ("tester", "create", record.id, "alice", "req-1"),
+        ("editor", "update", record.id, "alice", "req-2"),
+        ("remover", "delete", record.id, "alice", "req-3"),
+    ]
+
+
+async def test_concurrent_updates_of_one_version_let_one_through(repository: RecordRepository) -> None:
+    read = await repository.create(new(n=0), AUDIT)
+
+    outcomes = await asyncio.gather(
+        *(repository.update(read, msgspec.json.encode({"n": n}), AUDIT) for n in range(1, 6))
+    )
+
+    winners = [o for o in outcomes if o is not None]
+    assert len(winners) == 1
+    fetched = await repository.get_by_id(read.id)
+    assert fetched is not None and fetched.version == 2 and payload_of(fetched) == payload_of(winners[0])

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def db(tmp_path: Path) -> str:
     path = str(tmp_path / "schema.db")
-    assert migrate_sqlite(path, load_migrations(DEFAULT_SQL_DIR, "sqlite")) == [1, 2, 3]
+    assert migrate_sqlite(path, load_migrations(DEFAULT_SQL_DIR, "sqlite")) == [1, 2, 3, 4]
     return path
 
 
@@ -29,7 +29,12 @@ def test_migrating_twice_applies_nothing_and_records_versions(db: str) -> None:
     assert migrate_sqlite(db, load_migrations(DEFAULT_SQL_DIR, "sqlite")) == []
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT version, description FROM schema_version").fetchall()
-    assert rows == [(1, "create data records"), (2, "create data audit"), (3, "create idempotency keys")]
+    assert rows == [
+        (1, "create data records"),
+        (2, "create data audit"),
+        (3, "create idempotency keys"),
+        (4, "add record version"),
+    ]
 
 
 def test_an_edited_migration_stops_the_migrator(db: str) -> None:
@@ -64,14 +69,20 @@ async def test_wal_and_full_sync_and_updated_at_trigger(db: str) -> None:
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE data_records SET payload = '{\"n\": 2}' WHERE id = ?", (record.id,))
         created, updated = conn.execute("SELECT created_at, updated_at FROM data_records").fetchone()
+        given = "2099-01-01T00:00:00.123456Z"  # as the service's own UPDATE sets it
+        conn.execute(
+            "UPDATE data_records SET payload = '{}', updated_at = ? WHERE id = ?", (given, record.id)
+        )
+        kept = conn.execute("SELECT updated_at FROM data_records").fetchone()[0]
 
     assert (journal, synchronous) == ("wal", 2)  # 2 is FULL
     assert updated > created and len(updated) == len(created)
+    assert kept == given
 
 
 def test_the_schema_refuses_what_is_not_a_json_object(db: str) -> None:
     with sqlite3.connect(db) as conn, pytest.raises(sqlite3.IntegrityError):
-        conn.execute("INSERT INTO data_records VALUES ('x', 'alice', '[1]', 'a', 'a')")
+        conn.execute("INSERT INTO data_records VALUES ('x', 'alice', '[1]', 'a', 'a', 1)")
 
 
 async def test_concurrent_creates_commit_together_and_fail_alone(db: str) -> None:

@@ -69,3 +69,29 @@ def test_a_write_on_one_process_is_read_on_the_other(two_processes: tuple[int, i
         ids = [item["id"] for item in httpx2.Response(200, content=after[2]).json()["items"]]
         assert httpx2.Response(200, content=created[2]).json()["id"] in ids
         assert len(ids) == n
+
+
+def test_a_change_or_delete_on_one_process_is_read_on_the_other(two_processes: tuple[int, int]) -> None:
+    writer, reader = two_processes
+    status, headers, body = call(writer, "POST", "/data", {"user_id": "lifecycle", "payload": {"n": 0}})
+    assert status == 201
+    record_id = httpx2.Response(200, content=body).json()["id"]
+    tag = headers["etag"]
+    merge = {"content-type": "application/merge-patch+json"}
+    for n in range(1, 11):
+        before = call(reader, "GET", "/data?user_id=lifecycle")  # now cached (and leased) there
+        assert before[0] == 200
+
+        changed = call(writer, "PATCH", f"/data/{record_id}", {"n": n}, {**merge, "if-match": tag})
+        after = call(reader, "GET", "/data?user_id=lifecycle")
+
+        assert changed[0] == 200, changed
+        tag = changed[1]["etag"]
+        (item,) = httpx2.Response(200, content=after[2]).json()["items"]
+        assert item["payload"] == {"n": n} and f'"{item["version"]}"' == tag
+    assert call(reader, "GET", f"/data/{record_id}", headers={"if-none-match": tag})[0] == 304
+
+    assert call(writer, "DELETE", f"/data/{record_id}", headers={"if-match": tag})[0] == 204
+    after = httpx2.Response(200, content=call(reader, "GET", "/data?user_id=lifecycle")[2]).json()
+    assert after["items"] == [] and after["total"] == 0
+    assert call(reader, "GET", f"/data/{record_id}")[0] == 404

@@ -76,7 +76,7 @@ def test_the_body_implements_every_procedure_of_the_spec() -> None:
 
 
 def test_the_migration_splits_into_its_statements() -> None:
-    create, audit, keys = load_migrations(DEFAULT_SQL_DIR, "oracle")
+    create, audit, keys, version = load_migrations(DEFAULT_SQL_DIR, "oracle")
 
     statements = split_oracle_script(create.sql)
 
@@ -92,6 +92,7 @@ def test_the_migration_splits_into_its_statements() -> None:
         ["CREATE", "TABLE", "idempotency_keys"],
         ["CREATE", "INDEX", "idx_idempotency_keys_expires"],
     ]
+    assert [s.split()[:3] for s in split_oracle_script(version.sql)] == [["ALTER", "TABLE", "data_records"]]
 
 
 def test_optional_migrations_are_apart() -> None:

@@ -49,6 +49,8 @@ BINDS = {
     "insert_records": frozenset({"id", "user_id", "payload"}),
     "insert_audit": frozenset({"actor", "action", "record_id", "owner", "request_id"}),
     "get_record": frozenset({"id"}),
+    "update_record": frozenset({"id", "version", "payload", "updated_at", "new_version"}),
+    "delete_record": frozenset({"id", "version"}),
     "list_records": FILTERS | {"after_created_at", "after_id", "limit"},
     "list_records_counted": FILTERS | {"first_row", "last_row"},
     "count_records": FILTERS,
@@ -133,7 +135,12 @@ def _naive_utc(moment: datetime) -> datetime:
 
 def _record(row: Sequence[Any]) -> Record:
     return Record(
-        id=row[0], user_id=row[1], payload=Raw(row[2]), created_at=_utc(row[3]), updated_at=_utc(row[4])
+        id=row[0],
+        user_id=row[1],
+        payload=Raw(row[2]),
+        created_at=_utc(row[3]),
+        updated_at=_utc(row[4]),
+        version=int(row[5]),
     )
 
 
@@ -395,6 +402,51 @@ class OracleRecordRepository:
             row = await conn.fetchone(self._sql("get_record"), {"id": record_id.upper()})
         return None if row is None else _record(row)
 
+    async def update(self, record: Record, payload: bytes, audit: AuditEntry) -> Record | None:
+        async with self._connection() as conn:
+            cursor = conn.cursor()
+            out = {
+                "updated_at": cursor.var(oracledb.DB_TYPE_TIMESTAMP),
+                "new_version": cursor.var(int),
+            }
+            cursor.setinputsizes(payload=oracledb.DB_TYPE_CLOB)
+            values = {"id": record.id, "version": record.version, "payload": payload.decode(), **out}
+            if not await self._changed(conn, cursor, "update_record", values, record, audit, "update"):
+                return None
+        return Record(
+            id=record.id,
+            user_id=record.user_id,
+            payload=Raw(payload),
+            created_at=record.created_at,
+            updated_at=_utc(out["updated_at"].getvalue()[0]),
+            version=int(out["new_version"].getvalue()[0]),
+        )
+
+    async def delete(self, record: Record, audit: AuditEntry) -> bool:
+        async with self._connection() as conn:
+            values = {"id": record.id, "version": record.version}
+            return await self._changed(conn, conn.cursor(), "delete_record", values, record, audit, "delete")
+
+    async def _changed(
+        self,
+        conn: oracledb.AsyncConnection,
+        cursor: oracledb.AsyncCursor,
+        statement: str,
+        values: dict[str, Any],
+        record: Record,
+        audit: AuditEntry,
+        action: str,
+    ) -> bool:
+        """The change and its audit row, committed together; False (rolled back) when no row
+        was at the version read."""
+        await cursor.execute(self._sql(statement), self._statements.binds(statement, values))
+        if cursor.rowcount != 1:
+            await conn.rollback()
+            return False
+        await conn.execute(self._sql("insert_audit"), self._audit(record.id, record.user_id, audit, action))
+        await conn.commit()
+        return True
+
     async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
         values: dict[str, Any] = {
             "user_id": query.user_id,
@@ -418,7 +470,7 @@ class OracleRecordRepository:
                 self._sql("list_records_counted"), self._statements.binds("list_records_counted", values)
             )
             if rows:
-                return [_record(r) for r in rows], int(rows[0][5])
+                return [_record(r) for r in rows], int(rows[0][6])
             total = await conn.fetchone(
                 self._sql("count_records"), self._statements.binds("count_records", values)
             )

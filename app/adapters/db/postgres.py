@@ -49,6 +49,8 @@ BINDS = {
     "keep_answer": ANSWER_BINDS | {"ttl_seconds"},
     "kept_answer": KEY_BINDS,
     "purge_answers": frozenset({"batch"}),
+    "update_record": frozenset({"id", "created_at", "version", "payload", "actor", "request_id"}),
+    "delete_record": frozenset({"id", "created_at", "version", "actor", "request_id"}),
     **OFFSET_READ_BINDS,
 }
 # How long a request waits for another holding its idempotency key uncommitted: then 409.
@@ -81,6 +83,16 @@ def _insert_values(record: NewRecord, record_id: str, audit: AuditEntry) -> dict
     }
 
 
+def _change_values(record: Record, audit: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "created_at": record.created_at,
+        "version": record.version,
+        "actor": audit.actor,
+        "request_id": audit.request_id,
+    }
+
+
 async def _keep_session(connection: asyncpg.Connection) -> None:
     """The pool's reset on release. asyncpg's default runs one more statement per call (RESET ALL,
     UNLISTEN, CLOSE ALL, advisory unlocks); this service's statements leave no such state, and
@@ -103,7 +115,9 @@ class _RolledBack(Exception):
 
 
 def _record(row: asyncpg.Record) -> Record:
-    return Record(id=row[0], user_id=row[1], payload=Raw(row[2]), created_at=row[3], updated_at=row[4])
+    return Record(
+        id=row[0], user_id=row[1], payload=Raw(row[2]), created_at=row[3], updated_at=row[4], version=row[5]
+    )
 
 
 class PostgresRecordRepository:
@@ -458,6 +472,20 @@ class PostgresRecordRepository:
             # Past the last page the window count has no row to ride on: count on its own.
             total = await self._fetchval(*self._args("count_records", binds))
         return [], total
+
+    async def update(self, record: Record, payload: bytes, audit: AuditEntry) -> Record | None:
+        sql, args = self._call(
+            "update_record",
+            {**_change_values(record, audit), "payload": payload.decode()},
+        )
+        async with _translated():
+            row = await self._fetchrow(sql, *args)
+        return None if row is None else _record(row)
+
+    async def delete(self, record: Record, audit: AuditEntry) -> bool:
+        sql, args = self._call("delete_record", _change_values(record, audit))
+        async with _translated():
+            return bool(await self._fetchval(sql, *args))
 
     def pools(self) -> list[PoolUsage]:
         pool = self._pool

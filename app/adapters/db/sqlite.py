@@ -43,6 +43,8 @@ BINDS = {
     "insert_record": frozenset({"id", "user_id", "payload", "created_at"}),
     "insert_records": frozenset({"rows", "created_at"}),
     "insert_audit": frozenset({"occurred_at", "actor", "action", "record_id", "owner", "request_id"}),
+    "update_record": frozenset({"id", "version", "payload", "updated_at"}),
+    "delete_record": frozenset({"id", "version"}),
     "keep_answer": ANSWER_BINDS | {"now", "expires_at"},
     "kept_answer": KEY_BINDS | {"now"},
     "purge_answers": frozenset({"now", "batch"}),
@@ -93,12 +95,18 @@ def _translated() -> Iterator[None]:
 
 
 def _audit_row(row: dict[str, str], audit: AuditEntry) -> dict[str, str]:
+    return _audit_values("create", row["id"], row["user_id"], audit, row["created_at"])
+
+
+def _audit_values(
+    action: str, record_id: str, owner: str, audit: AuditEntry, occurred_at: str
+) -> dict[str, str]:
     return {
-        "occurred_at": row["created_at"],
+        "occurred_at": occurred_at,
         "actor": audit.actor,
-        "action": "create",
-        "record_id": row["id"],
-        "owner": row["user_id"],
+        "action": action,
+        "record_id": record_id,
+        "owner": owner,
         "request_id": audit.request_id,
     }
 
@@ -110,6 +118,7 @@ def _record(row: tuple[Any, ...]) -> Record:
         payload=Raw(row[2]),
         created_at=datetime.fromisoformat(row[3]),
         updated_at=datetime.fromisoformat(row[4]),
+        version=row[5],
     )
 
 
@@ -377,6 +386,50 @@ class SqliteRecordRepository:
 
         return await self._read(fetch)
 
+    async def update(self, record: Record, payload: bytes, audit: AuditEntry) -> Record | None:
+        def change(conn: sqlite3.Connection) -> Record | None:
+            binds = {
+                "id": record.id,
+                "version": record.version,
+                "payload": payload.decode("utf-8"),
+                "updated_at": to_text(datetime.now(UTC)),
+            }
+            return self._changed(conn, "update_record", binds, "update", record, audit)
+
+        return await self._write(change)
+
+    async def delete(self, record: Record, audit: AuditEntry) -> bool:
+        def remove(conn: sqlite3.Connection) -> bool:
+            binds = {"id": record.id, "version": record.version}
+            return self._changed(conn, "delete_record", binds, "delete", record, audit) is not None
+
+        return await self._write(remove)
+
+    def _changed(
+        self,
+        conn: sqlite3.Connection,
+        statement: str,
+        binds: dict[str, Any],
+        action: str,
+        record: Record,
+        audit: AuditEntry,
+    ) -> Record | None:
+        """The change and its audit row in one transaction; the row as it is now, `record`
+        itself once deleted, or None when nothing changed."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if self._execute(conn, statement, binds).rowcount != 1:
+                conn.execute("ROLLBACK")
+                return None
+            now = to_text(datetime.now(UTC))
+            self._execute(conn, "insert_audit", _audit_values(action, record.id, record.user_id, audit, now))
+            row = self._execute(conn, "get_record", {"id": record.id}).fetchone()
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return record if row is None else _record(row)
+
     async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
         binds: dict[str, Any] = {
             "user_id": query.user_id,
@@ -392,7 +445,7 @@ class SqliteRecordRepository:
             if with_total:
                 rows = self._execute(conn, "list_records_counted", binds).fetchall()
                 if rows:
-                    return [_record(r) for r in rows], rows[0][5]
+                    return [_record(r) for r in rows], rows[0][6]
                 # Past the last page the window count has no row to ride on: count on its own.
                 return [], self._execute(conn, "count_records", binds).fetchone()[0]
             after = query.after

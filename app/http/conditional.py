@@ -1,0 +1,67 @@
+"""Conditional requests (RFC 9110, section 13): a record's ETag is its version, quoted ("3"),
+a strong validator (the version counts up with every change, in the same UPDATE). If-Match on
+PATCH and DELETE names the versions a change was made against; If-None-Match on GET answers
+304 when the client's copy is current."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.requests import Request
+
+from app.errors import MalformedRequest
+from app.services.records import Versions
+
+# An entity tag, optionally weak, then a comma or the end (RFC 9110, section 8.8.3).
+_TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)')
+ANY = Versions(any=True)
+
+
+def etag(version: int) -> str:
+    """The strong ETag of a record at this version."""
+    return f'"{version}"'
+
+
+def _tags(request: Request, name: str) -> list[tuple[bool, str]] | None:
+    """The (weak, opaque) entity tags a header lists, [] for `*`, None when absent."""
+    values = request.headers.getlist(name)
+    if not values:
+        return None
+    text = ",".join(values).strip()
+    if text == "*":
+        return []
+    tags: list[tuple[bool, str]] = []
+    at = 0
+    while at < len(text):
+        found = _TAG.match(text, at)
+        if found is None or found.end() == at:
+            raise MalformedRequest(f'{name} holds entity tags such as "3" (comma-separated) or *')
+        tags.append((found.group(1) is not None, found.group(2)))
+        at = found.end()
+    if not tags:
+        raise MalformedRequest(f'{name} holds entity tags such as "3" (comma-separated) or *')
+    return tags
+
+
+def if_match(request: Request) -> Versions | None:
+    """The versions If-Match allows, by strong comparison (a weak tag matches none); None when
+    the request has no If-Match."""
+    tags = _tags(request, "if-match")
+    if tags is None:
+        return None
+    if not tags:
+        return ANY
+    return Versions(frozenset(int(opaque) for weak, opaque in tags if not weak and _is_version(opaque)))
+
+
+def none_match(request: Request, version: int) -> bool:
+    """Whether If-None-Match names this version (weak comparison) or is `*`: the client's copy
+    is current and a GET answers 304."""
+    tags = _tags(request, "if-none-match")
+    if tags is None:
+        return False
+    return not tags or any(opaque == str(version) for _, opaque in tags)
+
+
+def _is_version(opaque: str) -> bool:
+    return opaque.isascii() and opaque.isdigit() and len(opaque) <= 18
