@@ -63,7 +63,7 @@ CREATE OR REPLACE PACKAGE BODY data_records_bulk AS
         END IF;
         FORALL i IN 1 .. p_user_ids.COUNT
             UPDATE data_records
-               SET updated_at = SYS_EXTRACT_UTC(SYSTIMESTAMP)
+               SET updated_at = SYS_EXTRACT_UTC(SYSTIMESTAMP), version = version + 1
              WHERE user_id = p_user_ids(i)
             RETURNING id, user_id BULK COLLECT INTO ids, owners;
         p_touched := ids.COUNT;

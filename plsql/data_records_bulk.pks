@@ -24,7 +24,8 @@ CREATE OR REPLACE PACKAGE data_records_bulk AUTHID DEFINER AS
         p_failed_codes    OUT number_list
     );
 
-    -- Sets updated_at to now on every record of the listed users; p_touched counts the rows.
+    -- Sets updated_at to now on every record of the listed users, and counts each one's version
+    -- up (its ETag changes with its answer); p_touched counts the rows.
     -- Writes an 'update' audit row for each, naming p_actor and p_request_id.
     PROCEDURE touch_users (
         p_user_ids    IN  user_id_list,
