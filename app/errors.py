@@ -55,6 +55,12 @@ class MethodNotAllowed(ServiceError):
     status, slug, title = 405, "method-not-allowed", "Method not allowed"
 
 
+class NotAcceptable(ServiceError):
+    """The client accepts none of the answer's formats (Accept)."""
+
+    status, slug, title = 406, "not-acceptable", "Not acceptable"
+
+
 class PayloadTooLarge(ServiceError):
     status, slug, title = 413, "payload-too-large", "Request body too large"
 

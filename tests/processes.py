@@ -49,6 +49,25 @@ def call(
 def running_server(env: dict[str, str], tmp_path: Path) -> Iterator[int]:
     """`python -m app serve` with these APP_* settings until the block ends; yields its port.
     It must stop within 15 s of SIGTERM."""
+    with serving(env, tmp_path) as (port, _):
+        yield port
+
+
+def peak_rss_kib(pid: int) -> int:
+    """The most memory the process and its children (the server's workers) held, each at its
+    own peak (VmHWM), in KiB."""
+    pids = [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    return sum(
+        int(line.split()[1])
+        for one in pids
+        for line in Path(f"/proc/{one}/status").read_text().splitlines()
+        if line.startswith("VmHWM:")
+    )
+
+
+@contextmanager
+def serving(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[int, int]]:
+    """As running_server, yielding its port and the server process's PID."""
     port = free_port()
     full_env = {**os.environ, "APP_PORT": str(port), "APP_LOG_LEVEL": "warning", **env}
     log = tmp_path / f"server-{port}.log"
@@ -68,7 +87,7 @@ def running_server(env: dict[str, str], tmp_path: Path) -> Iterator[int]:
                 if time.monotonic() > deadline:
                     pytest.fail(f"the server did not answer /health within 20 s: {log.read_text()}")
                 time.sleep(0.1)
-        yield port
+        yield port, process.pid
     finally:
         process.send_signal(signal.SIGTERM)
         try:

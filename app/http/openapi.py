@@ -23,6 +23,7 @@ _STATUS_TEXT = {
     304: "Not modified: the client's copy is current",
     400: "Malformed request",
     404: "Not found",
+    406: "Not acceptable: none of the formats the client accepts",
     413: "Body too large",
     409: "Conflict",
     412: "Precondition failed: the record changed since the version If-Match names",
@@ -53,6 +54,7 @@ class Operation:
     body_required: bool = True
     public: bool = False  # served without a token even when authentication is on
     documented: bool = True  # False: served, but not part of the API's document (the docs page)
+    streamed: Sequence[str] = ()  # the 200 answer's media types when it is a stream, not one JSON body
 
 
 def _media(status: int) -> str:
@@ -108,7 +110,9 @@ def openapi_document(
             entry["security"] = [{"bearer": []}]
         for status, kind in sorted(statuses.items()):
             answer: dict[str, Any] = {"description": _STATUS_TEXT.get(status, "")}
-            if kind is not None:
+            if status == 200 and op.streamed:
+                answer["content"] = {media: {"schema": {"type": "string"}} for media in op.streamed}
+            elif kind is not None:
                 answer["content"] = {_media(status): {"schema": ref_of[kind]}}
             headers = op.response_headers.get(status)
             if headers:

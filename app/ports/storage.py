@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -18,6 +18,7 @@ OFFSET_READ_BINDS = {
     "list_records": FILTERS | {"after_created_at", "after_id", "limit", "offset"},
     "list_records_counted": FILTERS | {"limit", "offset"},
     "count_records": FILTERS,
+    "export_records": FILTERS,
     "ping": frozenset(),
     "maintain_partitions": frozenset(),
 }
@@ -175,6 +176,14 @@ class RecordRepository(Protocol):
 
     async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
         """Up to query.limit records and, if asked, how many match without paging."""
+        ...
+
+    def export(self, query: RecordQuery, *, batch: int) -> AsyncGenerator[list[Record], None]:
+        """Every record the query's filters match (its limit, offset and after are not used),
+        newest first, in lists of up to `batch`, each fetched when asked for: one cursor on
+        the database, so memory holds a batch whatever the count, a consumer that asks slowly
+        slows the query and one that stops asking (aclose) stops it. Each fetch is bounded by
+        the database timeout, not by the request's deadline."""
         ...
 
     async def update(self, record: Record, payload: bytes, audit: AuditEntry) -> Record | None:

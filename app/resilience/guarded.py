@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from app.errors import StorageUnavailable
@@ -144,6 +144,23 @@ class GuardedRepository:
 
     async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
         return await self._through(lambda: self._inner.get_by_user(query, with_total=with_total))
+
+    async def export(self, query: RecordQuery, *, batch: int) -> AsyncGenerator[list[Record], None]:
+        """Each batch's fetch through the breaker (an open one ends the export with a 503 before
+        it starts, a failure mid-way with the connection); never retried: rows went out."""
+        batches = self._inner.export(query, batch=batch)
+        try:
+            while True:
+                try:
+                    with self._breaker.guard():
+                        found = await anext(batches, None)
+                except BreakerOpen:
+                    raise self._open() from None
+                if found is None:
+                    return
+                yield found
+        finally:
+            await batches.aclose()
 
     async def update(self, record: Record, payload: bytes, audit: AuditEntry) -> Record | None:
         return await self._through(lambda: self._inner.update(record, payload, audit))

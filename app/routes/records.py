@@ -1,4 +1,4 @@
-"""/data: create, bulk create, read, change and delete one, list a user's pages."""
+"""/data: create, bulk create, read, change and delete one, list a user's pages, export them."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from typing import Any
 
 import msgspec
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from app.auth import Caller
 from app.errors import PreconditionRequired
+from app.http import export
 from app.http.conditional import etag, if_match, none_match
 from app.http.links import page_links
 from app.http.openapi import Operation
@@ -33,6 +34,7 @@ from app.schemas.records import (
     BulkEnvelope,
     BulkResult,
     CreateRecord,
+    ExportQuery,
     ListQuery,
     RawItems,
     Record,
@@ -168,6 +170,17 @@ class RecordRoutes:
             return Response(status_code=304, headers={"ETag": tag})
         return json_response(record, headers={"ETag": tag})
 
+    async def export(self, request: Request) -> Response:
+        chosen = export.negotiate(request.headers.get("accept", ""))
+        batches = await self._service.export(read_query(request, ExportQuery), caller(request))
+        return StreamingResponse(
+            export.body(batches, chosen),
+            media_type=chosen.media_type,
+            headers={"Content-Disposition": 'attachment; filename="records"'}
+            if chosen is export.CSV
+            else None,
+        )
+
     async def update(self, request: Request) -> Response:
         expected = self._expected(request)
         patch = await read_merge_patch(request, _patch, self._body)
@@ -249,6 +262,22 @@ class RecordRoutes:
                 query=ListQuery,
                 errors=(422, 429, 503),
                 response_headers={200: _LINK_HEADER | _STALE_HEADERS, **limited},
+            ),
+            Operation(  # before /data/{id}, which would take "export" for an id
+                "GET",
+                "/data/export",
+                self.export,
+                "exportRecords",
+                "Every record of a user that the filters match, newest first, streamed as the "
+                "database reads them: NDJSON (application/x-ndjson, one record a line; the "
+                "default), CSV (text/csv: id, user_id, created_at, updated_at, version, payload "
+                "as JSON text) or Server-Sent Events (text/event-stream: `data: {record}` each, "
+                '`event: end` with `{"count": n}` last), as Accept asks. One token of the rate limit',
+                responses={200: None},
+                query=ExportQuery,
+                errors=(406, 422, 429, 503),
+                response_headers=limited,
+                streamed=("application/x-ndjson", "text/csv", "text/event-stream"),
             ),
             Operation(
                 "GET",

@@ -83,6 +83,16 @@ class ListQuery(Struct, forbid_unknown_fields=True, kw_only=True):
     status: FilterValue | None = None
 
 
+class ExportQuery(Struct, forbid_unknown_fields=True, kw_only=True):
+    """The query parameters of GET /data/export: a list's filters, without paging."""
+
+    user_id: UserId
+    created_from: Timestamp | None = field(default=None, name="from")
+    created_to: Timestamp | None = field(default=None, name="to")
+    type: FilterValue | None = None
+    status: FilterValue | None = None
+
+
 # An item as the document describes it: any JSON object, because each is checked on its own
 # against CreateRecord, and one that does not match is answered in the 207's `rejected` list
 # (or, with all_or_nothing, fails the whole request with 422) rather than refusing the request.

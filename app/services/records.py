@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,7 @@ from app.ports.storage import (
 from app.schemas.records import (
     BulkResult,
     CreateRecord,
+    ExportQuery,
     ListQuery,
     Record,
     RecordPage,
@@ -54,6 +55,8 @@ from app.services.patch import merge_patch
 _item_decoder = msgspec.json.Decoder(CreateRecord)
 # Reads and writes of one change before it gives up on a record that keeps changing meanwhile.
 CHANGE_ATTEMPTS = 5
+# Rows an export reads from the database at a time: what its memory holds, whatever its size.
+EXPORT_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +321,25 @@ class RecordService:
                 raise
             return stale
 
+    async def export(self, query: ExportQuery, caller: Caller) -> AsyncGenerator[list[Record], None]:
+        """Every record of the user that the filters match, newest first, in batches read from
+        the database as they are asked for; checked and charged one token before the first."""
+        _may_read(caller)
+        _owner(caller, query.user_id)
+        _check_range(query)
+        await self._admit(_limit_key(caller, query.user_id))
+        return self._repository.export(
+            RecordQuery(
+                user_id=query.user_id,
+                limit=0,
+                created_from=query.created_from,
+                created_to=query.created_to,
+                type=query.type,
+                status=query.status,
+            ),
+            batch=EXPORT_BATCH,
+        )
+
     async def _load_page(self, query: ListQuery) -> bytes:
         size = query.page_size or self._page_size_default
         # An empty cursor starts cursor mode at the first page: one loop walks everything.
@@ -363,10 +385,7 @@ class RecordService:
                 raise ValidationFailed(
                     "the cursor is not valid", errors=[FieldProblem("cursor", str(exc))]
                 ) from None
-        if query.created_from and query.created_to and query.created_from > query.created_to:
-            raise ValidationFailed(
-                "the date range is empty", errors=[FieldProblem("from", "from must not be after to")]
-            )
+        _check_range(query)
 
     async def _admit(self, user_id: str) -> None:
         self._decided(user_id, await self._admission.admit(user_id))
@@ -384,6 +403,13 @@ class RecordService:
         self._metrics.records_created.inc(len(records))
         for record in records:
             self._metrics.payload_size.observe(len(record.payload))
+
+
+def _check_range(query: ListQuery | ExportQuery) -> None:
+    if query.created_from and query.created_to and query.created_from > query.created_to:
+        raise ValidationFailed(
+            "the date range is empty", errors=[FieldProblem("from", "from must not be after to")]
+        )
 
 
 def _may_read(caller: Caller) -> None:

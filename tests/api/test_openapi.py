@@ -30,6 +30,7 @@ PROMISED = {
     ("post", "/data/bulk"),
     ("get", "/data"),
     ("get", "/data/{id}"),
+    ("get", "/data/export"),
     ("patch", "/data/{id}"),
     ("delete", "/data/{id}"),
     ("post", "/auth/revoke"),

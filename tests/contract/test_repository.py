@@ -269,3 +269,34 @@ async def test_concurrent_updates_of_one_version_let_one_through(repository: Rec
     assert len(winners) == 1
     fetched = await repository.get_by_id(read.id)
     assert fetched is not None and fetched.version == 2 and payload_of(fetched) == payload_of(winners[0])
+
+
+async def test_export_yields_every_match_newest_first_in_batches(repository: RecordRepository) -> None:
+    outcome = await repository.create_many(
+        [new(i=i, type="refund" if i % 3 == 0 else "order") for i in range(23)],
+        all_or_nothing=True,
+        audit=AUDIT,
+    )
+    await repository.create(new("bob", i=99), AUDIT)
+    paged, _ = await repository.get_by_user(RecordQuery("alice", limit=100), with_total=False)
+
+    batches = [b async for b in repository.export(RecordQuery("alice", limit=0), batch=10)]
+    refunds = [b async for b in repository.export(RecordQuery("alice", limit=0, type="refund"), batch=10)]
+
+    assert [len(b) for b in batches] == [10, 10, 3]
+    assert [r.id for b in batches for r in b] == [r.id for r in paged] and len(outcome.stored) == 23
+    assert sorted(payload_of(r)["i"] for b in refunds for r in b) == [0, 3, 6, 9, 12, 15, 18, 21]
+    assert [b async for b in repository.export(RecordQuery("nobody", limit=0), batch=10)] == []
+
+
+async def test_an_export_left_half_way_lets_its_connection_go(repository: RecordRepository) -> None:
+    await repository.create_many([new(i=i) for i in range(30)], all_or_nothing=True, audit=AUDIT)
+
+    for _ in range(12):  # more than any pool holds: each abandoned export must give its connection back
+        batches = repository.export(RecordQuery("alice", limit=0), batch=5)
+        assert len(await anext(batches)) == 5
+        await batches.aclose()
+
+    assert sum(p.in_use for p in repository.pools()) == 0
+    items, _ = await repository.get_by_user(RecordQuery("alice", limit=100), with_total=False)
+    assert len(items) == 30

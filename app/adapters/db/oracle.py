@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -49,6 +49,7 @@ BINDS = {
     "insert_records": frozenset({"id", "user_id", "payload"}),
     "insert_audit": frozenset({"actor", "action", "record_id", "owner", "request_id"}),
     "get_record": frozenset({"id"}),
+    "export_records": FILTERS,
     "update_record": frozenset({"id", "version", "payload", "updated_at", "new_version"}),
     "delete_record": frozenset({"id", "version"}),
     "list_records": FILTERS | {"after_created_at", "after_id", "limit"},
@@ -402,6 +403,17 @@ class OracleRecordRepository:
             row = await conn.fetchone(self._sql("get_record"), {"id": record_id.upper()})
         return None if row is None else _record(row)
 
+    async def export(self, query: RecordQuery, *, batch: int) -> AsyncGenerator[list[Record], None]:
+        async with self._connection() as conn:
+            conn.call_timeout = self._timeout_ms  # each round trip, whatever the request's deadline
+            cursor = conn.cursor()
+            cursor.arraysize = cursor.prefetchrows = batch
+            await cursor.execute(
+                self._sql("export_records"), self._statements.binds("export_records", self._filters(query))
+            )
+            while rows := await cursor.fetchmany(batch):
+                yield [_record(row) for row in rows]
+
     async def update(self, record: Record, payload: bytes, audit: AuditEntry) -> Record | None:
         async with self._connection() as conn:
             cursor = conn.cursor()
@@ -449,11 +461,7 @@ class OracleRecordRepository:
 
     async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
         values: dict[str, Any] = {
-            "user_id": query.user_id,
-            "created_from": FAR_PAST if query.created_from is None else _naive_utc(query.created_from),
-            "created_to": FAR_FUTURE if query.created_to is None else _naive_utc(query.created_to),
-            "type": query.type,
-            "status": query.status,
+            **self._filters(query),
             "after_created_at": FAR_FUTURE if query.after is None else _naive_utc(query.after.created_at),
             "after_id": LAST_ID if query.after is None else query.after.id,
             "limit": query.limit,
@@ -475,6 +483,16 @@ class OracleRecordRepository:
                 self._sql("count_records"), self._statements.binds("count_records", values)
             )
         return [], int(total[0]) if total else 0
+
+    @staticmethod
+    def _filters(query: RecordQuery) -> dict[str, Any]:
+        return {
+            "user_id": query.user_id,
+            "created_from": FAR_PAST if query.created_from is None else _naive_utc(query.created_from),
+            "created_to": FAR_FUTURE if query.created_to is None else _naive_utc(query.created_to),
+            "type": query.type,
+            "status": query.status,
+        }
 
     async def execute_plsql_procedure(
         self, name: str, params: dict[str, Any], audit: AuditEntry

@@ -10,7 +10,7 @@ import asyncio
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -80,6 +80,16 @@ def _insert_values(record: NewRecord, record_id: str, audit: AuditEntry) -> dict
         "payload": record.payload.decode(),
         "actor": audit.actor,
         "request_id": audit.request_id,
+    }
+
+
+def _filters(query: RecordQuery) -> dict[str, Any]:
+    return {
+        "user_id": query.user_id,
+        "created_from": query.created_from or FAR_PAST,
+        "created_to": query.created_to or FAR_FUTURE,
+        "type": query.type,
+        "status": query.status,
     }
 
 
@@ -452,11 +462,7 @@ class PostgresRecordRepository:
             except ValueError:
                 raise InvalidData("the cursor does not name a record of this database") from None
         binds: dict[str, Any] = {
-            "user_id": query.user_id,
-            "created_from": query.created_from or FAR_PAST,
-            "created_to": query.created_to or FAR_FUTURE,
-            "type": query.type,
-            "status": query.status,
+            **_filters(query),
             "after_created_at": FAR_FUTURE if query.after is None else query.after.created_at,
             "after_id": after_id,
             "limit": query.limit,
@@ -472,6 +478,22 @@ class PostgresRecordRepository:
             # Past the last page the window count has no row to ride on: count on its own.
             total = await self._fetchval(*self._args("count_records", binds))
         return [], total
+
+    async def export(self, query: RecordQuery, *, batch: int) -> AsyncGenerator[list[Record], None]:
+        sql, args = self._call("export_records", _filters(query))
+        async with _translated():
+            conn = await self.pool.acquire(timeout=self._timeout)
+        try:
+            # A server-side cursor lives in a transaction: read-only, so it takes no write lock.
+            async with _translated(), conn.transaction(readonly=True):
+                cursor = await conn.cursor(sql, *args, timeout=self._timeout)
+                while rows := await cursor.fetch(batch, timeout=self._timeout):
+                    yield [_record(row) for row in rows]
+        except (OSError, TimeoutError, asyncpg.InterfaceError, StorageUnavailable):
+            conn.terminate()  # its state is not known: closed, not handed back
+            raise
+        finally:
+            await self.pool.release(conn, timeout=self._timeout)
 
     async def update(self, record: Record, payload: bytes, audit: AuditEntry) -> Record | None:
         sql, args = self._call(

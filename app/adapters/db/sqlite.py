@@ -10,7 +10,7 @@ import asyncio
 import queue
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -108,6 +108,16 @@ def _audit_values(
         "record_id": record_id,
         "owner": owner,
         "request_id": audit.request_id,
+    }
+
+
+def _filters(query: RecordQuery) -> dict[str, Any]:
+    return {
+        "user_id": query.user_id,
+        "created_from": FAR_PAST if query.created_from is None else to_text(query.created_from),
+        "created_to": FAR_FUTURE if query.created_to is None else to_text(query.created_to),
+        "type": query.type,
+        "status": query.status,
     }
 
 
@@ -386,6 +396,19 @@ class SqliteRecordRepository:
 
         return await self._read(fetch)
 
+    async def export(self, query: RecordQuery, *, batch: int) -> AsyncGenerator[list[Record], None]:
+        # A connection of its own, used a fetch at a time from the default executor's threads:
+        # an export held for as long as its client reads must not hold one of the readers.
+        conn = await asyncio.to_thread(connect_sqlite, self._path, readonly=True, timeout=self._timeout)
+        try:
+            cursor = await asyncio.to_thread(
+                self._run, self._execute, conn, "export_records", _filters(query)
+            )
+            while rows := await asyncio.to_thread(self._run, lambda _: cursor.fetchmany(batch), conn):
+                yield [_record(row) for row in rows]
+        finally:
+            await asyncio.to_thread(conn.close)
+
     async def update(self, record: Record, payload: bytes, audit: AuditEntry) -> Record | None:
         def change(conn: sqlite3.Connection) -> Record | None:
             binds = {
@@ -432,11 +455,7 @@ class SqliteRecordRepository:
 
     async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
         binds: dict[str, Any] = {
-            "user_id": query.user_id,
-            "created_from": FAR_PAST if query.created_from is None else to_text(query.created_from),
-            "created_to": FAR_FUTURE if query.created_to is None else to_text(query.created_to),
-            "type": query.type,
-            "status": query.status,
+            **_filters(query),
             "limit": query.limit,
             "offset": query.offset,
         }
