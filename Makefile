@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export APP_DATABASE_URL ?= sqlite:///data-service.db
 
 .DEFAULT_GOAL := help
-.PHONY: help run migrate test test-oracle lint bench bench-cost bench-outage bench-servers image clean
+.PHONY: help run migrate test test-oracle lint bench bench-cost bench-export bench-outage bench-servers image clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ bench: $(VENV)/.dev-deps ## load-test on PostgreSQL and Redis (beside the peer w
 
 bench-cost: $(VENV)/.dev-deps ## CPU a cached read costs a served worker, and what metrics and the access line add to it (needs wrk, taskset)
 	$(BIN)/python -m bench.request_cost
+
+bench-export: $(VENV)/.dev-deps ## GET /data/export of 100,000 and 1,000,000 rows on PostgreSQL: rows/s and the worker's peak RSS
+	$(BIN)/python -m bench.export
 
 bench-outage: $(VENV)/.dev-deps ## what clients see with the database frozen: stale pages and fast 503s (needs wrk)
 	$(BIN)/python -m bench.outage

@@ -53,18 +53,6 @@ def running_server(env: dict[str, str], tmp_path: Path) -> Iterator[int]:
         yield port
 
 
-def peak_rss_kib(pid: int) -> int:
-    """The most memory the process and its children (the server's workers) held, each at its
-    own peak (VmHWM), in KiB."""
-    pids = [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
-    return sum(
-        int(line.split()[1])
-        for one in pids
-        for line in Path(f"/proc/{one}/status").read_text().splitlines()
-        if line.startswith("VmHWM:")
-    )
-
-
 @contextmanager
 def serving(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[int, int]]:
     """As running_server, yielding its port and the server process's PID."""

@@ -14,7 +14,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.processes import peak_rss_kib, serving
+from bench.harness import peak_rss_mib
+from tests.processes import serving
 from tests.services import run_async
 
 pytestmark = pytest.mark.e2e
@@ -90,11 +91,11 @@ def open_cursors(url: str) -> int:
 def test_peak_memory_stays_flat_from_20_thousand_rows_to_200_thousand(server: tuple[int, int]) -> None:
     port, pid = server
     assert export(port, "small")[0] == 20_000
-    after_small = peak_rss_kib(pid)
+    after_small = peak_rss_mib(pid)
 
     lines, first = export(port, "big")
 
-    grown_mib = (peak_rss_kib(pid) - after_small) / 1024
+    grown_mib = peak_rss_mib(pid) - after_small
     assert lines == 200_000
     assert json.loads(first)["payload"]["seq"] == 1  # newest first
     # The big export is ~80 MiB of JSON: held in memory, it would show many times over.
@@ -106,7 +107,7 @@ def test_a_slow_reader_slows_the_query_and_one_that_leaves_ends_it(
 ) -> None:
     port, pid = server
     export(port, "small")  # the process's working set, warmed
-    before = peak_rss_kib(pid)
+    before = peak_rss_mib(pid)
     reader = socket.create_connection(("127.0.0.1", port))
     reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
     reader.sendall(b"GET /data/export?user_id=big HTTP/1.1\r\nHost: test\r\n\r\n")
@@ -114,7 +115,7 @@ def test_a_slow_reader_slows_the_query_and_one_that_leaves_ends_it(
 
     time.sleep(3)  # the reader takes nothing more: the server must wait, not read on
 
-    grown_mib = (peak_rss_kib(pid) - before) / 1024
+    grown_mib = peak_rss_mib(pid) - before
     assert open_cursors(seeded) == 1, "the export's query should still be waiting for the reader"
     assert grown_mib < 16, f"peak RSS grew {grown_mib:.1f} MiB while the reader read nothing"
 
