@@ -244,3 +244,24 @@ async def read_audit(url: str, record_id: str) -> list[tuple[str, ...]]:
     finally:
         await oracle.close()
     return [tuple(r) for r in found]
+
+
+async def analyze(url: str) -> None:
+    """Gather data_records' statistics, as autovacuum (PostgreSQL) or a DBA's DBMS_STATS job
+    (Oracle) would; SQLite keeps none that the service reads."""
+    if url.startswith("sqlite:///"):
+        return
+    if url.startswith("postgresql://"):
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("ANALYZE data_records")
+        finally:
+            await conn.close()
+        return
+    from app.adapters.db.oracle_target import OracleTarget
+
+    oracle = await OracleTarget.from_url(url).connect()
+    try:
+        await oracle.execute("BEGIN DBMS_STATS.GATHER_TABLE_STATS(USER, 'DATA_RECORDS'); END;")
+    finally:
+        await oracle.close()

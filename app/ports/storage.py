@@ -178,6 +178,13 @@ class RecordRepository(Protocol):
         """Up to query.limit records and, if asked, how many match without paging."""
         ...
 
+    async def estimate(self, query: RecordQuery) -> int | None:
+        """About how many records match the query's filters, from the database's statistics
+        rather than a count (count=estimated): PostgreSQL's planner estimate, Oracle's
+        optimizer statistics, SQLite an exact count that stops at a bound. None when the
+        database has no statistics yet."""
+        ...
+
     def export(self, query: RecordQuery, *, batch: int) -> AsyncGenerator[list[Record], None]:
         """Every record the query's filters match (its limit, offset and after are not used),
         newest first, in lists of up to `batch`, each fetched when asked for: one cursor on

@@ -145,6 +145,9 @@ class GuardedRepository:
     async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
         return await self._through(lambda: self._inner.get_by_user(query, with_total=with_total))
 
+    async def estimate(self, query: RecordQuery) -> int | None:
+        return await self._through(lambda: self._inner.estimate(query))
+
     async def export(self, query: RecordQuery, *, batch: int) -> AsyncGenerator[list[Record], None]:
         """Each batch's fetch through the breaker (an open one ends the export with a 503 before
         it starts, a failure mid-way with the connection); never retried: rows went out."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Raw, Struct, field
 
@@ -81,6 +81,17 @@ class ListQuery(Struct, forbid_unknown_fields=True, kw_only=True):
     created_to: Timestamp | None = field(default=None, name="to")
     type: FilterValue | None = None
     status: FilterValue | None = None
+    count: (
+        Annotated[
+            Literal["exact", "estimated", "none"],
+            Meta(
+                description="page mode's total: exact (the default) counts the matches; estimated "
+                "takes the database's statistics instead (SQLite: an exact count up to 1000, which "
+                "then means at least 1000); none counts nothing (total is null)"
+            ),
+        ]
+        | None
+    ) = None
 
 
 class ExportQuery(Struct, forbid_unknown_fields=True, kw_only=True):

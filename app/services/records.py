@@ -345,19 +345,23 @@ class RecordService:
         # An empty cursor starts cursor mode at the first page: one loop walks everything.
         after = decode_cursor(query.cursor) if query.cursor else None
         page = None if query.cursor is not None else (query.page or 1)
-        records, total = await self._repository.get_by_user(
-            RecordQuery(
-                user_id=query.user_id,
-                limit=size + 1,
-                offset=0 if page is None else (page - 1) * size,
-                after=after,
-                created_from=query.created_from,
-                created_to=query.created_to,
-                type=query.type,
-                status=query.status,
-            ),
-            with_total=page is not None,
+        counted = None if page is None else (query.count or "exact")
+        selected = RecordQuery(
+            user_id=query.user_id,
+            limit=size + 1,
+            offset=0 if page is None else (page - 1) * size,
+            after=after,
+            created_from=query.created_from,
+            created_to=query.created_to,
+            type=query.type,
+            status=query.status,
         )
+        if counted == "estimated":
+            (records, _), total = await asyncio.gather(
+                self._repository.get_by_user(selected, with_total=False), self._repository.estimate(selected)
+            )
+        else:
+            records, total = await self._repository.get_by_user(selected, with_total=counted == "exact")
         has_more = len(records) > size
         items = records[:size]
         next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if has_more else None
@@ -377,6 +381,10 @@ class RecordService:
             raise ValidationFailed(
                 "page and cursor cannot be combined",
                 errors=[FieldProblem("cursor", "give either page or cursor")],
+            )
+        if query.cursor is not None and query.count not in (None, "none"):
+            raise ValidationFailed(
+                "cursor mode counts nothing", errors=[FieldProblem("count", "count applies to page mode")]
             )
         if query.cursor:
             try:
@@ -470,5 +478,6 @@ def _cache_key(query: ListQuery) -> str:
             query.created_to,
             query.type,
             query.status,
+            query.count,
         ]
     ).decode()

@@ -118,7 +118,17 @@ def test_answers_match_the_document(make_client, document: dict[str, Any]) -> No
 def test_query_parameters_are_documented_from_the_struct(document: dict[str, Any]) -> None:
     parameters = {p["name"]: p for p in document["paths"]["/data"]["get"]["parameters"]}
 
-    assert set(parameters) == {"user_id", "page", "page_size", "cursor", "from", "to", "type", "status"}
+    assert set(parameters) == {
+        "user_id",
+        "page",
+        "page_size",
+        "cursor",
+        "from",
+        "to",
+        "type",
+        "status",
+        "count",
+    }
     assert parameters["user_id"]["required"] is True
     assert all(not p["required"] for name, p in parameters.items() if name != "user_id")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from starlette.testclient import TestClient
 
 
@@ -272,3 +273,29 @@ def test_payload_is_returned_as_sent(client: TestClient) -> None:
 
     assert record["payload"] == payload
     assert client.get(f"/data/{record['id']}").json()["payload"] == payload
+
+
+def test_count_picks_how_page_mode_counts_its_total(client: TestClient) -> None:
+    client.post("/data/bulk", json=[{"user_id": "alice", "payload": {"n": i}} for i in range(30)])
+
+    def total(**params: str) -> object:
+        answer = client.get("/data", params={"user_id": "alice", "page_size": "10", **params})
+        assert answer.status_code == 200
+        page = answer.json()
+        assert len(page["items"]) == 10 and page["has_more"] is True
+        return page["total"]
+
+    assert total() == total(count="exact") == 30
+    assert total(count="none") is None
+    estimated = total(count="estimated")
+    assert isinstance(estimated, int) and estimated >= 1  # the statistics' figure, not a count
+
+
+@pytest.mark.parametrize(
+    "params", [{"count": "all"}, {"count": "exact", "cursor": ""}, {"count": "estimated", "cursor": ""}]
+)
+def test_a_count_that_cannot_be_given_is_422(client: TestClient, params: dict[str, str]) -> None:
+    answer = client.get("/data", params={"user_id": "alice", **params})
+
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["path"] == "count"

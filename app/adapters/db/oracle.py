@@ -50,6 +50,7 @@ BINDS = {
     "insert_audit": frozenset({"actor", "action", "record_id", "owner", "request_id"}),
     "get_record": frozenset({"id"}),
     "export_records": FILTERS,
+    "estimate_records": frozenset(),
     "update_record": frozenset({"id", "version", "payload", "updated_at", "new_version"}),
     "delete_record": frozenset({"id", "version"}),
     "list_records": FILTERS | {"after_created_at", "after_id", "limit"},
@@ -402,6 +403,11 @@ class OracleRecordRepository:
         async with self._connection() as conn:
             row = await conn.fetchone(self._sql("get_record"), {"id": record_id.upper()})
         return None if row is None else _record(row)
+
+    async def estimate(self, query: RecordQuery) -> int | None:
+        async with self._connection() as conn:
+            row = await conn.fetchone(self._sql("estimate_records"))
+        return None if row is None or row[0] is None else int(row[0])
 
     async def export(self, query: RecordQuery, *, batch: int) -> AsyncGenerator[list[Record], None]:
         async with self._connection() as conn:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import msgspec
 from asyncpg.pool import PoolConnectionProxy
 from msgspec import Raw
 
@@ -25,6 +26,7 @@ from app.errors import IdempotencyKeyBusy, InvalidData, StorageConflict, Storage
 from app.observability.tallies import WAIT_BUCKETS, Spread
 from app.ports.storage import (
     ANSWER_BINDS,
+    FILTERS,
     KEY_BINDS,
     OFFSET_READ_BINDS,
     Answer,
@@ -51,6 +53,7 @@ BINDS = {
     "purge_answers": frozenset({"batch"}),
     "update_record": frozenset({"id", "created_at", "version", "payload", "actor", "request_id"}),
     "delete_record": frozenset({"id", "created_at", "version", "actor", "request_id"}),
+    "estimate_records": FILTERS,
     **OFFSET_READ_BINDS,
 }
 # How long a request waits for another holding its idempotency key uncommitted: then 409.
@@ -478,6 +481,12 @@ class PostgresRecordRepository:
             # Past the last page the window count has no row to ride on: count on its own.
             total = await self._fetchval(*self._args("count_records", binds))
         return [], total
+
+    async def estimate(self, query: RecordQuery) -> int | None:
+        sql, args = self._call("estimate_records", _filters(query))
+        async with _translated():
+            plan = await self._fetchval(sql, *args)
+        return int(msgspec.json.decode(plan)[0]["Plan"]["Plan Rows"])
 
     async def export(self, query: RecordQuery, *, batch: int) -> AsyncGenerator[list[Record], None]:
         sql, args = self._call("export_records", _filters(query))

@@ -24,6 +24,7 @@ from app.concurrency import Coalescer
 from app.errors import StorageConflict, StorageUnavailable
 from app.ports.storage import (
     ANSWER_BINDS,
+    FILTERS,
     KEY_BINDS,
     OFFSET_READ_BINDS,
     Answer,
@@ -45,12 +46,15 @@ BINDS = {
     "insert_audit": frozenset({"occurred_at", "actor", "action", "record_id", "owner", "request_id"}),
     "update_record": frozenset({"id", "version", "payload", "updated_at"}),
     "delete_record": frozenset({"id", "version"}),
+    "estimate_records": FILTERS | {"cap"},
     "keep_answer": ANSWER_BINDS | {"now", "expires_at"},
     "kept_answer": KEY_BINDS | {"now"},
     "purge_answers": frozenset({"now", "batch"}),
     **OFFSET_READ_BINDS,
 }
 FAR_PAST = "0000-01-01T00:00:00.000000Z"
+# count=estimated counts no further than this: SQLite keeps no row estimates to answer with.
+ESTIMATE_CAP = 1000
 UNKNOWN_OUTCOME = "the write was interrupted; whether it was stored is not known"
 _encoder = msgspec.json.Encoder()
 FAR_FUTURE = "9999-12-31T23:59:59.999999Z"
@@ -395,6 +399,13 @@ class SqliteRecordRepository:
             return None if row is None else _record(row)
 
         return await self._read(fetch)
+
+    async def estimate(self, query: RecordQuery) -> int | None:
+        def count(conn: sqlite3.Connection) -> int:
+            binds = {**_filters(query), "cap": ESTIMATE_CAP}
+            return int(self._execute(conn, "estimate_records", binds).fetchone()[0])
+
+        return await self._read(count)
 
     async def export(self, query: RecordQuery, *, batch: int) -> AsyncGenerator[list[Record], None]:
         # A connection of its own, used a fetch at a time from the default executor's threads:
