@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import msgspec
 
 from app.errors import NotAcceptable
+from app.http.compression import Streamed
 from app.schemas.records import Record
 
 _encoder = msgspec.json.Encoder()
@@ -98,18 +99,25 @@ def negotiate(accept: str) -> Format:
     return best[2]
 
 
-async def body(batches: AsyncGenerator[list[Record], None], chosen: Format) -> AsyncIterator[bytes]:
-    """The answer's chunks: a batch encoded at a time; the database cursor closes with it,
-    whether the export ended or the client left."""
+async def body(
+    batches: AsyncGenerator[list[Record], None], chosen: Format, packed: Streamed | None = None
+) -> AsyncIterator[bytes]:
+    """The answer's chunks: a batch encoded (and, with `packed`, compressed) at a time; the
+    database cursor closes with it, whether the export ended or the client left."""
     count = 0
+    pack = packed.chunk if packed is not None else None
     try:
         if chosen.head:
-            yield chosen.head
+            yield chosen.head if pack is None else pack(chosen.head)
         async for batch in batches:
             count += len(batch)
-            yield chosen.encode(batch)
+            encoded = chosen.encode(batch)
+            yield encoded if pack is None else pack(encoded)
         tail = chosen.tail(count)
-        if tail:
-            yield tail
+        if packed is None:
+            if tail:
+                yield tail
+        else:
+            yield packed.chunk(tail) + packed.end()
     finally:
         await batches.aclose()

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import HeadersTooLarge
+from app.http.compression import accepts_gzip
 from app.http.responses import problem_response
 from app.observability import context, phases
 from app.observability.context import route_template
@@ -62,6 +63,8 @@ class RequestContext:
                 request_id = value
             elif name == b"content-length":
                 length = value
+            elif name == b"accept-encoding":
+                scope["gzip"] = accepts_gzip(value)
         if not request_id:
             request_id = b"%032x" % getrandbits(128)
         scope["request_id"] = text_id = request_id.decode()

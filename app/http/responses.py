@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -12,18 +12,39 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.errors import MethodNotAllowed, NotFound, RateLimited, ReadOnly, ServiceError, StorageUnavailable
+from app.http import compression
 from app.schemas.common import FieldError, Problem
 
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
 encoder = msgspec.json.Encoder()
+_VARY = (b"vary", b"accept-encoding")
+_GZIP = (b"content-encoding", b"gzip")
 log = structlog.get_logger("app.http")
 
 
-def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    """A Struct (or already-encoded bytes) as an application/json answer."""
+def json_response(
+    body: Any,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    *,
+    request: Request | None = None,
+    packed: Callable[[bytes], bytes] = compression.gzip,
+) -> Response:
+    """A Struct (or already-encoded bytes) as an application/json answer; gzip-compressed (by
+    `packed`) when `request` accepts it and the body is over the threshold."""
     content = body if isinstance(body, bytes) else encoder.encode(body)
-    return Response(content, status_code=status, headers=headers, media_type=JSON)
+    if request is None or len(content) < compression.THRESHOLD:
+        return Response(content, status_code=status, headers=headers, media_type=JSON)
+    gzipped = compression.wanted(request.scope, content)
+    answer = Response(
+        packed(content) if gzipped else content, status_code=status, headers=headers, media_type=JSON
+    )
+    # Appended as they are: a header mapping costs the cached read ~1.5 us.
+    answer.raw_headers.append(_VARY)
+    if gzipped:
+        answer.raw_headers.append(_GZIP)
+    return answer
 
 
 def problem_response(request: Request, error: ServiceError) -> Response:

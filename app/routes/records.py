@@ -11,7 +11,7 @@ from starlette.responses import Response, StreamingResponse
 
 from app.auth import Caller
 from app.errors import PreconditionRequired
-from app.http import export
+from app.http import compression, export
 from app.http.conditional import etag, if_match, none_match
 from app.http.links import page_links
 from app.http.openapi import Operation
@@ -130,6 +130,7 @@ class RecordRoutes:
         self._body = body
         self._bulk_body = bulk_body
         self._require_if_match = require_if_match
+        self._pages = compression.Compressed()  # gzip copies of cached pages, made once each
 
     async def create(self, request: Request) -> Response:
         key = idempotency_key(request)
@@ -137,7 +138,7 @@ class RecordRoutes:
             item = await read_json(request, _create, self._body)
             record = await self._service.create(item, caller(request))
             headers = {"Location": _location(request, record.id), "ETag": etag(record.version)}
-            return json_response(record, 201, headers)
+            return json_response(record, 201, headers, request=request)
         body = await read_json_body(request, self._body)
         item = decode_json(body, _create, self._body)
         kept = await self._service.create_once(item, caller(request), key, fingerprint(request, body))
@@ -146,14 +147,14 @@ class RecordRoutes:
             stored = _id_of.decode(kept.answer.body)
             headers["Location"] = _location(request, stored.id)
             headers["ETag"] = etag(stored.version)
-        return json_response(kept.answer.body, kept.answer.status, headers)
+        return json_response(kept.answer.body, kept.answer.status, headers, request=request)
 
     async def create_many(self, request: Request) -> Response:
         key = idempotency_key(request)
         if key is None:
             bulk = _envelope(await read_json(request, _bulk, self._bulk_body))
             result = await self._service.create_many(bulk, caller=caller(request))
-            return json_response(result, 207 if result.rejected else 201)
+            return json_response(result, 207 if result.rejected else 201, request=request)
         body = await read_json_body(request, self._bulk_body)
         kept = await self._service.create_many_once(
             _envelope(decode_json(body, _bulk, self._bulk_body)),
@@ -161,24 +162,26 @@ class RecordRoutes:
             key=key,
             fingerprint=fingerprint(request, body),
         )
-        return json_response(kept.answer.body, kept.answer.status, _replayed(kept))
+        return json_response(kept.answer.body, kept.answer.status, _replayed(kept), request=request)
 
     async def get(self, request: Request) -> Response:
         record = await self._service.get(request.path_params["id"], caller(request))
         tag = etag(record.version)
         if none_match(request, record.version):
             return Response(status_code=304, headers={"ETag": tag})
-        return json_response(record, headers={"ETag": tag})
+        return json_response(record, headers={"ETag": tag}, request=request)
 
     async def export(self, request: Request) -> Response:
         chosen = export.negotiate(request.headers.get("accept", ""))
         batches = await self._service.export(read_query(request, ExportQuery), caller(request))
+        headers = {"Vary": "Accept-Encoding"}
+        if chosen is export.CSV:
+            headers["Content-Disposition"] = 'attachment; filename="records.csv"'
+        packed = compression.Streamed() if request.scope.get("gzip") else None
+        if packed is not None:
+            headers["Content-Encoding"] = "gzip"
         return StreamingResponse(
-            export.body(batches, chosen),
-            media_type=chosen.media_type,
-            headers={"Content-Disposition": 'attachment; filename="records"'}
-            if chosen is export.CSV
-            else None,
+            export.body(batches, chosen, packed), media_type=chosen.media_type, headers=headers
         )
 
     async def update(self, request: Request) -> Response:
@@ -187,7 +190,7 @@ class RecordRoutes:
         record = await self._service.update(
             request.path_params["id"], patch, caller(request), if_match=expected
         )
-        return json_response(record, headers={"ETag": etag(record.version)})
+        return json_response(record, headers={"ETag": etag(record.version)}, request=request)
 
     async def delete(self, request: Request) -> Response:
         await self._service.delete(
@@ -207,9 +210,15 @@ class RecordRoutes:
         body = page.body if isinstance(page, StalePage) else page
         if isinstance(page, StalePage):  # the database is away: RFC 9211 says so, RFC 9111 how old
             status = f"data-service; hit; ttl={-math.ceil(page.overdue)}; detail=database-unavailable"
-            answer = json_response(body, 200, {"Cache-Status": status, "Age": str(int(page.age))})
+            answer = json_response(
+                body,
+                200,
+                {"Cache-Status": status, "Age": str(int(page.age))},
+                request=request,
+                packed=self._pages,
+            )
         else:
-            answer = json_response(body)
+            answer = json_response(body, request=request, packed=self._pages)
         links = page_links(
             f"{request.scope.get('root_path', '')}/data", request.scope["query_string"], query, body
         )

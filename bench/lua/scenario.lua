@@ -2,6 +2,7 @@
 -- prints one machine-readable RESULT line in done().
 --   post       POST /data, ~1 KB payload, users w1..w{POST_USERS}
 --   get_hot    GET /data page 1 of u1..u{HOT_USERS} (cache hits after the first)
+--   get_hot_gzip  the same with Accept-Encoding: gzip (the stored page's gzip copy answers)
 --   get_cold   GET /data with a random page_size 10..100: nearly every request misses the cache
 --   get_by_id  GET /data/{id} over the ids in IDS_FILE
 --   health     GET /health
@@ -30,6 +31,9 @@ function request()
       return wrk.format("POST", "/data", nil, string.format(body, "w" .. math.random(post_users), math.random(1e6)))
    elseif scenario == "get_hot" then
       return wrk.format("GET", "/data?user_id=u" .. math.random(hot_users) .. "&page=1&page_size=20")
+   elseif scenario == "get_hot_gzip" then
+      return wrk.format("GET", "/data?user_id=u" .. math.random(hot_users) .. "&page=1&page_size=20",
+         {["Accept-Encoding"] = "gzip"})
    elseif scenario == "get_cold" then
       return wrk.format("GET", string.format("/data?user_id=u%d&page=1&page_size=%d",
          math.random(cold_users), math.random(10, 100)))

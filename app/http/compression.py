@@ -1,0 +1,91 @@
+"""gzip for answers a client accepts it for (Accept-Encoding, read by the request middleware
+into the scope), when they are over THRESHOLD bytes: never for small ones, where the header
+costs more than it saves.
+
+A cached list page is compressed once per process and kept beside the page (`Compressed`): the
+page cache hands out the same bytes object on every local hit, so a hit costs one dict lookup
+and serves the kept copy, never a compression. Brotli and zstd are left out: the standard
+library has neither (zstd arrives in 3.14), and every HTTP client speaks gzip.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import OrderedDict
+from collections.abc import MutableMapping
+from typing import Any
+
+THRESHOLD = 1000  # bytes; the architecture document's GZipMiddleware minimum_size
+LEVEL = 6  # zlib's default: nine costs twice the time for a few percent on JSON
+GZIP = 16 + zlib.MAX_WBITS  # a gzip header and trailer around the deflate stream
+
+
+def accepts_gzip(value: bytes) -> bool:
+    """Whether an Accept-Encoding header value admits gzip (RFC 9110, section 12.5.3): named
+    (or `*`) without q=0."""
+    for element in value.lower().split(b","):
+        coding, _, params = element.partition(b";")
+        if coding.strip() in (b"gzip", b"x-gzip", b"*"):
+            weight = params.strip().partition(b"=")
+            return not (weight[0].strip() == b"q" and _zero(weight[2]))
+    return False
+
+
+def _zero(quality: bytes) -> bool:
+    try:
+        return float(quality) == 0
+    except ValueError:
+        return False
+
+
+def wanted(scope: MutableMapping[str, Any], body: bytes) -> bool:
+    """Whether this answer goes out compressed."""
+    return len(body) >= THRESHOLD and scope.get("gzip", False)
+
+
+def gzip(body: bytes) -> bytes:
+    compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, GZIP)
+    return compressor.compress(body) + compressor.flush()
+
+
+class Compressed:
+    """gzip copies of cached pages, the most recently used first, up to `max_bytes` of them."""
+
+    def __init__(self, max_bytes: int = 8 * 1024 * 1024) -> None:
+        self._copies: OrderedDict[bytes, bytes] = OrderedDict()
+        self._bytes = 0
+        self._max = max_bytes
+
+    @property
+    def held(self) -> int:
+        """Bytes of pages and copies kept."""
+        return self._bytes
+
+    def __call__(self, page: bytes) -> bytes:
+        # The page cache's local copy is one bytes object (its hash computed once, then kept
+        # by it); a page from Redis is a new one, equal to the last, and finds its copy too.
+        found = self._copies.get(page)
+        if found is not None:
+            self._copies.move_to_end(page)
+            return found
+        packed = gzip(page)
+        self._copies[page] = packed
+        self._bytes += len(page) + len(packed)
+        while self._bytes > self._max and len(self._copies) > 1:
+            dropped, copy = self._copies.popitem(last=False)
+            self._bytes -= len(dropped) + len(copy)
+        return packed
+
+
+class Streamed:
+    """One gzip stream across an answer's chunks (an export), flushed at each so that the
+    client can decode what has arrived."""
+
+    def __init__(self) -> None:
+        self._compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, GZIP)
+
+    def chunk(self, data: bytes) -> bytes:
+        return self._compressor.compress(data) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
+
+    def end(self) -> bytes:
+        return self._compressor.flush()
