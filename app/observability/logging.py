@@ -144,6 +144,25 @@ class LogFlush:
         await self.flush()
 
 
+class _Line(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An access line, in the fields and order of every log line: encoded by msgspec straight
+    from the struct (a dict per line took twice as long)."""
+
+    event: str
+    service: str
+    status: int
+    method: str
+    endpoint: str
+    duration_ms: float
+    user_id: str | None
+    payload_size: int | None
+    error: str | None
+    request_id: str | None
+    trace_id: str | None = None  # left out when None, as the omitted default
+    level: str
+    timestamp: str
+
+
 class AccessLog:
     """Which requests get an access-log line (APP_ACCESS_LOG), and writing it.
 
@@ -203,29 +222,30 @@ class AccessLog:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        lines = []
-        for status, method, endpoint, seconds, user, size, error, request, trace, at in pending:
-            event = {
-                "event": "request",
-                "service": SERVICE,
-                "status": status,
-                "method": method,
-                "endpoint": endpoint,
-                "duration_ms": round(seconds * 1000, 3),
-                "user_id": user,
-                "payload_size": size,
-                "error": error,
-                "request_id": request,
-            }
-            if trace is not None:  # only while tracing is on (app/observability/tracing.py)
-                event["trace_id"] = trace
-            event["level"] = "error" if status >= 500 else "info"
-            event["timestamp"] = _timestamp(at)
-            if _terminal:
-                lines.append(_console(None, "info", event).encode())
-            else:
-                lines.append(_encoder.encode(event))
-        lines.append(b"")
-        _out.write(b"\n".join(lines))
+        lines = [
+            _Line(
+                event="request",
+                service=SERVICE,
+                status=status,
+                method=method,
+                endpoint=endpoint,
+                duration_ms=round(seconds * 1000, 3),
+                user_id=user,
+                payload_size=size,
+                error=error,
+                request_id=request,
+                trace_id=trace,  # only while tracing is on (app/observability/tracing.py)
+                level="error" if status >= 500 else "info",
+                timestamp=_timestamp(at),
+            )
+            for status, method, endpoint, seconds, user, size, error, request, trace, at in pending
+        ]
+        if _terminal:
+            readable = (
+                {k: v for k, v in msgspec.structs.asdict(line).items() if v is not None} for line in lines
+            )
+            _out.write(b"".join(_console(None, "info", event).encode() + b"\n" for event in readable))
+        else:
+            _out.write(_encoder.encode_lines(lines))  # one call for the batch
         if _terminal:
             _out.flush()  # a person is reading
