@@ -99,17 +99,38 @@ def negotiate(accept: str) -> Format:
     return best[2]
 
 
+async def started(batches: AsyncGenerator[list[Record], None]) -> list[Record] | None:
+    """The first batch, read before the answer starts: a query the database refuses (a value
+    it cannot hold) is still a problem answer with its status, not a cut-off 200."""
+    try:
+        return await anext(batches, None)
+    except BaseException:
+        await batches.aclose()
+        raise
+
+
 async def body(
-    batches: AsyncGenerator[list[Record], None], chosen: Format, packed: Streamed | None = None
+    first: list[Record] | None,
+    batches: AsyncGenerator[list[Record], None],
+    chosen: Format,
+    packed: Streamed | None = None,
 ) -> AsyncIterator[bytes]:
-    """The answer's chunks: a batch encoded (and, with `packed`, compressed) at a time; the
-    database cursor closes with it, whether the export ended or the client left."""
+    """The answer's chunks: `first`, then a batch at a time as the database yields them, each
+    encoded (and, with `packed`, compressed); the database cursor closes with the answer,
+    whether the export ended or the client left."""
     count = 0
     pack = packed.chunk if packed is not None else None
+
+    async def rest() -> AsyncIterator[list[Record]]:
+        if first is not None:
+            yield first
+            async for batch in batches:
+                yield batch
+
     try:
         if chosen.head:
             yield chosen.head if pack is None else pack(chosen.head)
-        async for batch in batches:
+        async for batch in rest():
             count += len(batch)
             encoded = chosen.encode(batch)
             yield encoded if pack is None else pack(encoded)

@@ -189,8 +189,9 @@ class RecordRoutes:
         packed = compression.Streamed() if request.scope.get("gzip") else None
         if packed is not None:
             headers["Content-Encoding"] = "gzip"
+        first = await export.started(batches)
         return StreamingResponse(
-            export.body(batches, chosen, packed), media_type=chosen.media_type, headers=headers
+            export.body(first, batches, chosen, packed), media_type=chosen.media_type, headers=headers
         )
 
     async def update(self, request: Request) -> Response:

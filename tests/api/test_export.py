@@ -144,3 +144,15 @@ def test_ownership_as_for_lists(settings: Settings, tmp_path: Path) -> None:
         assert (
             len(client.get("/data/export", params={"user_id": "alice"}, headers=alice).text.splitlines()) == 1
         )
+
+
+def test_a_filter_the_database_cannot_hold_is_refused_as_for_lists(client: TestClient) -> None:
+    params = {"user_id": "alice", "type": "a\x00b"}  # PostgreSQL's text holds no NUL
+
+    listed = client.get("/data", params=params)
+    exported = client.get("/data/export", params=params)
+
+    assert exported.status_code == listed.status_code
+    assert exported.status_code in (200, 422)
+    if exported.status_code == 422:
+        assert exported.headers["content-type"] == "application/problem+json"
