@@ -402,6 +402,7 @@ def create_app(settings: Settings, *, served: bool = False, tracing: Tracing | N
         bulk_max_items=settings.bulk_max_items,
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
         max_payload_bytes=settings.max_body_bytes,
+        exports_max=settings.exports_max,
     )
     body = BodyLimits(
         settings.max_body_bytes,

@@ -49,6 +49,7 @@ class Settings:
     server_timing: bool = False  # a Server-Timing header on answers: cache, limit, db, total
     docs: bool = True  # Swagger UI at /docs (app/routes/docs.py)
     require_if_match: bool = False  # PATCH and DELETE without If-Match: 428 (app/http/conditional.py)
+    exports_max: int = 2  # exports running at once in a process: each holds a database connection
     max_body_bytes: int = 1024 * 1024
     max_bulk_body_bytes: int = 8 * 1024 * 1024
     max_json_depth: int = 64
@@ -153,6 +154,8 @@ class Settings:
             raise ConfigError("APP_IDEMPOTENCY_PURGE_SECONDS must be at least 1")
         if not 0 <= self.lease_seconds <= 30:
             raise ConfigError("APP_LEASE_SECONDS must lie between 0 (no leases) and 30")
+        if not 1 <= self.exports_max <= 64:
+            raise ConfigError("APP_EXPORTS_MAX must lie between 1 and 64")
         if not 1 <= self.page_size_default <= 100:
             raise ConfigError("APP_PAGE_SIZE_DEFAULT must lie between 1 and 100")
         for name in (

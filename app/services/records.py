@@ -90,7 +90,12 @@ class RecordService:
         bulk_max_items: int = 1000,
         idempotency_ttl_seconds: int = 86_400,
         max_payload_bytes: int = 1024 * 1024,
+        exports_max: int = 2,
     ) -> None:
+        # Exports running now, and how many may: each holds a database connection for as long
+        # as its client reads, and the pool is shared with every other request.
+        self._exports = 0
+        self._exports_max = exports_max
         self._max_payload_bytes = max_payload_bytes  # a patched payload's limit: a create's body
         self._repository = repository
         self._maintenance = maintenance or Maintenance(read_only=False, store=None)
@@ -328,17 +333,37 @@ class RecordService:
         _owner(caller, query.user_id)
         _check_range(query)
         await self._admit(_limit_key(caller, query.user_id))
-        return self._repository.export(
-            RecordQuery(
-                user_id=query.user_id,
-                limit=0,
-                created_from=query.created_from,
-                created_to=query.created_to,
-                type=query.type,
-                status=query.status,
-            ),
-            batch=EXPORT_BATCH,
+        if self._exports >= self._exports_max:
+            raise StorageUnavailable(
+                f"{self._exports_max} exports are running, as many as this process runs at once",
+                retry_after=5,
+            )
+        return self._counted(
+            self._repository.export(
+                RecordQuery(
+                    user_id=query.user_id,
+                    limit=0,
+                    created_from=query.created_from,
+                    created_to=query.created_to,
+                    type=query.type,
+                    status=query.status,
+                ),
+                batch=EXPORT_BATCH,
+            )
         )
+
+    async def _counted(
+        self, batches: AsyncGenerator[list[Record], None]
+    ) -> AsyncGenerator[list[Record], None]:
+        """An export's batches, counted among the running ones until it ends, fails or is
+        closed (from its first batch on: one never started holds no connection)."""
+        self._exports += 1
+        try:
+            async for batch in batches:
+                yield batch
+        finally:
+            self._exports -= 1
+            await batches.aclose()
 
     async def _load_page(self, query: ListQuery) -> bytes:
         size = query.page_size or self._page_size_default

@@ -124,3 +124,33 @@ def test_a_slow_reader_slows_the_query_and_one_that_leaves_ends_it(
     while open_cursors(seeded) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert open_cursors(seeded) == 0, "the query went on after the client left"
+
+
+def test_exports_past_the_limit_wait_their_turn_with_a_503(seeded: str, tmp_path: Path) -> None:
+    env = {"APP_DATABASE_URL": seeded, "APP_RATE_LIMIT_PER_MINUTE": "1000", "APP_EXPORTS_MAX": "1"}
+    with serving(env, tmp_path) as (port, _):
+        holder = socket.create_connection(("127.0.0.1", port))
+        holder.sendall(b"GET /data/export?user_id=big HTTP/1.1\r\nHost: test\r\n\r\n")
+        assert holder.recv(1 << 16).startswith(b"HTTP/1.1 200")  # running, its reader slow
+
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", "/data/export?user_id=small")
+        refused = conn.getresponse()
+        refused.read()
+        conn.close()
+        reads_meanwhile = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        reads_meanwhile.request("GET", "/data?user_id=small")
+        answer = reads_meanwhile.getresponse()
+        listed = answer.status
+        answer.read()
+        reads_meanwhile.close()
+
+        holder.close()
+        deadline = time.monotonic() + 10
+        while open_cursors(seeded) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        lines, _ = export(port, "small")
+
+    assert refused.status == 503 and refused.getheader("retry-after") == "5"
+    assert listed == 200  # the pool still serves everything else
+    assert lines == 20_000
