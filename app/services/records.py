@@ -1,4 +1,5 @@
-"""The /data use cases: create one or many records, read one, list a user's pages."""
+"""The /data use cases: create one or many records, read, change and delete one, list a user's
+pages, export them all."""
 
 from __future__ import annotations
 
