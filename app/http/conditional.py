@@ -1,23 +1,15 @@
 """Conditional requests (RFC 9110, section 13): a record's ETag is its version, quoted ("3"),
 a strong validator (the version counts up with every change, in the same UPDATE). If-Match on
 PATCH and DELETE names the versions a change was made against; If-None-Match on GET answers
-304 when the client's copy is current.
-
-A list page's ETag is weak, a digest of the page's bytes (the same in every process), made
-once per cached page (app/http/derived.py): a revalidation the cache can answer costs no
-database query, and under a read lease no Redis call either."""
+304 when the client's copy is current."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
-from collections.abc import Sequence
 
 from starlette.requests import Request
 
 from app.errors import MalformedRequest
-from app.http.derived import Derived
 from app.services.records import Versions
 
 # An entity tag, optionally weak, then a comma or the end (RFC 9110, section 8.8.3).
@@ -73,24 +65,3 @@ def none_match(request: Request, version: int) -> bool:
 
 def _is_version(opaque: str) -> bool:
     return opaque.isascii() and opaque.isdigit() and len(opaque) <= 18
-
-
-def page_tag(page: bytes) -> str:
-    """A list page's weak ETag: 16 bytes of BLAKE2b of its encoding, in base64url."""
-    digest = hashlib.blake2b(page, digest_size=16).digest()
-    return 'W/"' + base64.urlsafe_b64encode(digest).rstrip(b"=").decode() + '"'
-
-
-def page_tags(max_bytes: int = 2 * 1024 * 1024) -> Derived[str]:
-    """Each cached page's tag, kept (each ~200 bytes with its key)."""
-    return Derived(page_tag, lambda tag: 200, max_bytes)
-
-
-def page_not_modified(headers: Sequence[tuple[bytes, bytes]], tag: str, request: Request) -> bool:
-    """Whether the request's If-None-Match names this page's tag (weak comparison). The raw
-    headers are scanned first: most requests carry none, and a header mapping costs the
-    cached read ~1.5 us."""
-    if not any(name == b"if-none-match" for name, _ in headers):
-        return False
-    tags = _tags(request, "if-none-match")
-    return tags is not None and (not tags or any(f'"{opaque}"' == tag[2:] for _, opaque in tags))

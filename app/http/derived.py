@@ -1,5 +1,5 @@
-"""What the answers derive from a cached list page (its gzip copy, its ETag), made once per
-page and process and kept, the most recently used first, up to a bound.
+"""What the answers derive from a cached list page (its gzip copy), made once per page and
+process and kept, the most recently used first, up to a bound.
 
 A page is found by its hash (which a bytes object computes once and keeps: the page cache's
 local copy answers every hit with the same object), its length and its first bytes (the first

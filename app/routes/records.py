@@ -12,7 +12,7 @@ from starlette.responses import Response, StreamingResponse
 from app.auth import Caller
 from app.errors import PreconditionRequired
 from app.http import compression, export
-from app.http.conditional import etag, if_match, none_match, page_not_modified, page_tags
+from app.http.conditional import etag, if_match, none_match
 from app.http.links import page_links
 from app.http.openapi import Operation
 from app.http.requests import (
@@ -79,14 +79,6 @@ _IF_MATCH_HEADER = {
     "another version now. Without it the change applies to the current version, unless the "
     "service requires it (APP_REQUIRE_IF_MATCH: 428)",
 }
-_PAGE_TAG_HEADER = {
-    "ETag": 'A weak validator of the page, e.g. W/"3q2-7w..." (a digest of its bytes): send it back in '
-    "If-None-Match to revalidate",
-}
-_IF_NONE_MATCH_PAGE = {
-    "If-None-Match": "The ETag of the page the client holds: 304 without a body while the page is "
-    "unchanged, answered from the cache (no database query)",
-}
 _IF_NONE_MATCH_HEADER = {
     "If-None-Match": 'The ETag of the copy the client holds, e.g. "3": 304 without a body while '
     "the record is still at that version",
@@ -139,7 +131,6 @@ class RecordRoutes:
         self._bulk_body = bulk_body
         self._require_if_match = require_if_match
         self._pages = compression.compressed_pages()  # gzip copies of cached pages, made once each
-        self._tags = page_tags()  # their weak ETags, made once each
 
     async def create(self, request: Request) -> Response:
         key = idempotency_key(request)
@@ -218,13 +209,6 @@ class RecordRoutes:
         query = read_query(request, ListQuery)
         page = await self._service.list_page(query, caller(request))
         body = page.body if isinstance(page, StalePage) else page
-        tag = self._tags(body)
-        if page_not_modified(request.scope["headers"], tag, request):
-            unchanged = Response(status_code=304)
-            unchanged.raw_headers.append((b"etag", tag.encode()))
-            if len(body) >= compression.THRESHOLD:
-                unchanged.raw_headers.append((b"vary", b"accept-encoding"))
-            return unchanged
         if isinstance(page, StalePage):  # the database is away: RFC 9211 says so, RFC 9111 how old
             status = f"data-service; hit; ttl={-math.ceil(page.overdue)}; detail=database-unavailable"
             answer = json_response(
@@ -241,7 +225,6 @@ class RecordRoutes:
         )
         if links is not None:  # appended as it is: a header mapping costs the cached read ~1.5 us
             answer.raw_headers.append((b"link", links.encode("latin-1")))
-        answer.raw_headers.append((b"etag", tag.encode()))
         return answer
 
     @property
@@ -285,15 +268,10 @@ class RecordRoutes:
                 self.list_page,
                 "listRecords",
                 "A user's records, newest first, by page or by cursor",
-                responses={200: RecordPage, 304: None},
+                responses={200: RecordPage},
                 query=ListQuery,
-                errors=(400, 422, 429, 503),
-                response_headers={
-                    200: _LINK_HEADER | _STALE_HEADERS | _PAGE_TAG_HEADER,
-                    304: _PAGE_TAG_HEADER,
-                    **limited,
-                },
-                request_headers=_IF_NONE_MATCH_PAGE,
+                errors=(422, 429, 503),
+                response_headers={200: _LINK_HEADER | _STALE_HEADERS, **limited},
             ),
             Operation(  # before /data/{id}, which would take "export" for an id
                 "GET",
