@@ -6,6 +6,9 @@ The server and the load generator are left out: the figure is the app's own cost
 
     python -m bench.paired --baseline REF [--pairs 60] [--batch 1000]
 
+BENCH_RECORDS (5) and BENCH_PAYLOAD_BYTES (none) shape the cached page: e.g. 20 and 900 for
+pages like make bench's.
+
 Prints each side's median CPU per request and the median of the per-pair ratios with its
 interquartile range; `--baseline HEAD` is the A/A control (a ratio within ~2% of 1.00).
 """

@@ -63,8 +63,13 @@ async def main() -> None:
         if message["type"] == "http.response.start":
             statuses.add(message["status"])
 
-    for seq in range(5):
-        body = json.dumps({"user_id": "hot", "payload": {"type": "order", "seq": seq}}).encode()
+    # BENCH_RECORDS records of BENCH_PAYLOAD_BYTES of text each (5 small ones by default):
+    # the page the cached GET answers.
+    records = int(os.environ.get("BENCH_RECORDS", "5"))
+    filler = {"body": "x" * int(os.environ.get("BENCH_PAYLOAD_BYTES", "0"))}
+    for seq in range(records):
+        payload = {"type": "order", "seq": seq, **(filler if filler["body"] else {})}
+        body = json.dumps({"user_id": "hot", "payload": payload}).encode()
 
         async def receive(body: bytes = body) -> dict:
             return {"type": "http.request", "body": body, "more_body": False}
