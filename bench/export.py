@@ -14,9 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +21,7 @@ from urllib.parse import urlsplit
 
 from bench.harness import service, table, worker_peak_rss_mib
 from bench.production import _sql, fresh_database
+from tests.services import migrate_in_thread
 
 SEED = """
 INSERT INTO data_records (user_id, payload, created_at, updated_at)
@@ -61,12 +59,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="the largest export")
     args = parser.parse_args()
     database = fresh_database("bench_export")
-    subprocess.run(
-        [sys.executable, "-m", "app", "migrate"],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "APP_DATABASE_URL": database},
-    )
+    migrate_in_thread(database)
     sizes = [args.rows // 10, args.rows]
     for count in sizes:
         print(f"seeding {count:,} records ...", flush=True)

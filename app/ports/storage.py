@@ -83,6 +83,20 @@ class RecordQuery:
     status: str | None = None
 
 
+def filter_binds(
+    query: RecordQuery, *, far_past: object, far_future: object, moment: Callable[[datetime], object]
+) -> dict[str, object]:
+    """The FILTERS binds of a query, as a dialect binds them: its own form of a moment, and its
+    own open bounds for an absent date range (so one statement serves every combination)."""
+    return {
+        "user_id": query.user_id,
+        "created_from": far_past if query.created_from is None else moment(query.created_from),
+        "created_to": far_future if query.created_to is None else moment(query.created_to),
+        "type": query.type,
+        "status": query.status,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class RowError:
     """A row the database refused in a bulk insert: its index in the request and why."""

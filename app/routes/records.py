@@ -130,7 +130,7 @@ class RecordRoutes:
         self._body = body
         self._bulk_body = bulk_body
         self._require_if_match = require_if_match
-        self._pages = compression.compressed_pages()  # gzip copies of cached pages, made once each
+        self._pages = compression.CompressedPages()  # gzip copies of cached pages, made once each
 
     async def create(self, request: Request) -> Response:
         key = idempotency_key(request)

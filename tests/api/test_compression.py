@@ -111,7 +111,7 @@ def test_accept_encoding_is_read_as_rfc_9110_says(value: bytes, accepted: bool) 
 
 
 def test_compressed_copies_stay_within_their_bound() -> None:
-    copies = compression.compressed_pages(max_bytes=50_000)
+    copies = compression.CompressedPages(max_bytes=50_000)
     pages = [os.urandom(10_000) for _ in range(10)]  # incompressible: each copy ~10 KB
 
     for page in pages:

@@ -37,6 +37,7 @@ from app.ports.storage import (
     PoolUsage,
     RecordQuery,
     RowError,
+    filter_binds,
 )
 from app.resilience import deadline
 from app.schemas.records import Record
@@ -491,14 +492,8 @@ class OracleRecordRepository:
         return [], int(total[0]) if total else 0
 
     @staticmethod
-    def _filters(query: RecordQuery) -> dict[str, Any]:
-        return {
-            "user_id": query.user_id,
-            "created_from": FAR_PAST if query.created_from is None else _naive_utc(query.created_from),
-            "created_to": FAR_FUTURE if query.created_to is None else _naive_utc(query.created_to),
-            "type": query.type,
-            "status": query.status,
-        }
+    def _filters(query: RecordQuery) -> dict[str, object]:
+        return filter_binds(query, far_past=FAR_PAST, far_future=FAR_FUTURE, moment=_naive_utc)
 
     async def execute_plsql_procedure(
         self, name: str, params: dict[str, Any], audit: AuditEntry

@@ -38,6 +38,7 @@ from app.ports.storage import (
     PoolUsage,
     RecordQuery,
     RowError,
+    filter_binds,
 )
 from app.resilience import deadline
 from app.schemas.records import Record
@@ -86,14 +87,8 @@ def _insert_values(record: NewRecord, record_id: str, audit: AuditEntry) -> dict
     }
 
 
-def _filters(query: RecordQuery) -> dict[str, Any]:
-    return {
-        "user_id": query.user_id,
-        "created_from": query.created_from or FAR_PAST,
-        "created_to": query.created_to or FAR_FUTURE,
-        "type": query.type,
-        "status": query.status,
-    }
+def _filters(query: RecordQuery) -> dict[str, object]:
+    return filter_binds(query, far_past=FAR_PAST, far_future=FAR_FUTURE, moment=lambda m: m)
 
 
 def _change_values(record: Record, audit: AuditEntry) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from app.ports.storage import (
     PoolUsage,
     RecordQuery,
     RowError,
+    filter_binds,
 )
 from app.schemas.records import Record
 
@@ -115,14 +116,8 @@ def _audit_values(
     }
 
 
-def _filters(query: RecordQuery) -> dict[str, Any]:
-    return {
-        "user_id": query.user_id,
-        "created_from": FAR_PAST if query.created_from is None else to_text(query.created_from),
-        "created_to": FAR_FUTURE if query.created_to is None else to_text(query.created_to),
-        "type": query.type,
-        "status": query.status,
-    }
+def _filters(query: RecordQuery) -> dict[str, object]:
+    return filter_binds(query, far_past=FAR_PAST, far_future=FAR_FUTURE, moment=to_text)
 
 
 def _record(row: tuple[Any, ...]) -> Record:
