@@ -147,9 +147,24 @@ class Target:
     database: str | None = None  # where `post` writes; its rows are deleted after each round
 
 
+def page_tags(target: Target, users: int, where: Path) -> dict[str, str]:
+    """TAGS_FILE for get_hot_304: each hot user's page 1 and its ETag, as a client kept them."""
+    lines = []
+    for n in range(1, users + 1):
+        with urllib.request.urlopen(f"{target.url}/data?user_id=u{n}&page=1&page_size=20") as answer:
+            tag = answer.headers.get("etag")
+        if tag:  # a build without list ETags (a baseline) answers 200s instead
+            lines.append(f"u{n}\t{tag}")
+    where.write_text("\n".join(lines or ["u1\tnone"]) + "\n")
+    return {"TAGS_FILE": str(where)}
+
+
 def measure(target: Target, scenario: str, args: argparse.Namespace) -> dict[str, object]:
     """One warm-up and one measured wrk run of a scenario against a target."""
     env = target.env
+    if scenario == "get_hot_304":
+        where = Path(tempfile.gettempdir()) / f"bench-tags-{target.label}.txt"
+        env = {**env, **page_tags(target, args.hot_users, where)}
     if target.reset is not None:
         flush(target.reset)
     wrk(target.url, scenario, duration=args.warmup, connections=args.connections, env=env)

@@ -2,8 +2,9 @@
 into the scope), when they are over THRESHOLD bytes: never for small ones, where the header
 costs more than it saves.
 
-A cached list page is compressed once per process and its copy kept (`CompressedPages`): a
-hit costs a dict lookup and serves the kept copy, never a compression. Brotli and zstd are left
+A cached list page is compressed once per process and its copy kept (`CompressedPages`),
+found by the page's tag: a hit costs a dict lookup and serves the kept copy, never a
+compression. Brotli and zstd are left
 out: the standard library has neither (zstd arrives in 3.14), and every HTTP client speaks gzip.
 """
 
@@ -13,6 +14,8 @@ import zlib
 from collections import OrderedDict
 from collections.abc import MutableMapping
 from typing import Any
+
+from app.ports.cache import Page
 
 THRESHOLD = 1000  # bytes; the architecture document's GZipMiddleware minimum_size
 LEVEL = 6  # zlib's default: nine costs twice the time for a few percent on JSON
@@ -49,14 +52,12 @@ def gzip(body: bytes) -> bytes:
 class CompressedPages:
     """gzip copies of cached pages, the most recently used first, up to `max_bytes` of copies.
 
-    A page is found by its hash (which a bytes object computes once and keeps: the page cache's
-    local copy answers every hit with the same object), its length and its first bytes (the
-    first record's id and owner), and only its copy is held, not the page: a page served from
-    Redis, a new object equal to the last, costs one hash of its bytes (~5 us for 20 KB), not a
-    compression (~100 us)."""
+    A copy is found by its page's tag (a digest made when the page was read from the database:
+    ports/cache.py), so a hit neither compresses (~100 us for 20 KB) nor hashes the page (~5
+    us); only the copy is held, not the page."""
 
     def __init__(self, max_bytes: int = 32 * 1024 * 1024) -> None:
-        self._copies: OrderedDict[tuple[int, int, bytes], bytes] = OrderedDict()
+        self._copies: OrderedDict[bytes, bytes] = OrderedDict()
         self._bytes = 0
         self._max = max_bytes
 
@@ -65,13 +66,13 @@ class CompressedPages:
         """Bytes of the copies kept."""
         return self._bytes
 
-    def __call__(self, page: bytes) -> bytes:
-        key = (hash(page), len(page), page[:160])
+    def __call__(self, page: Page) -> bytes:
+        key = page.tag
         found = self._copies.get(key)
         if found is not None:
             self._copies.move_to_end(key)
             return found
-        packed = self._copies[key] = gzip(page)
+        packed = self._copies[key] = gzip(page.body)
         self._bytes += len(packed)
         while self._bytes > self._max and len(self._copies) > 1:
             self._bytes -= len(self._copies.popitem(last=False)[1])

@@ -1,11 +1,16 @@
 """Conditional requests (RFC 9110, section 13): a record's ETag is its version, quoted ("3"),
 a strong validator (the version counts up with every change, in the same UPDATE). If-Match on
 PATCH and DELETE names the versions a change was made against; If-None-Match on GET answers
-304 when the client's copy is current."""
+304 when the client's copy is current.
+
+A list page's ETag is weak: its tag, a digest of the page's bytes made once when it was read
+from the database and kept with it in the cache (ports/cache.py). A revalidation the cache can
+answer costs no database query, and under a read lease no call to Redis either."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from starlette.requests import Request
 
@@ -15,6 +20,7 @@ from app.services.records import Versions
 # An entity tag, optionally weak, then a comma or the end (RFC 9110, section 8.8.3).
 _TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)')
 ANY = Versions(any=True)
+_MALFORMED = '{} holds entity tags, quoted as the ETag answered them ("3", W/"..."), comma-separated, or *'
 
 
 def etag(version: int) -> str:
@@ -35,11 +41,11 @@ def _tags(request: Request, name: str) -> list[tuple[bool, str]] | None:
     while at < len(text):
         found = _TAG.match(text, at)
         if found is None or found.end() == at:
-            raise MalformedRequest(f'{name} holds entity tags such as "3" (comma-separated) or *')
+            raise MalformedRequest(_MALFORMED.format(name.title()))
         tags.append((found.group(1) is not None, found.group(2)))
         at = found.end()
     if not tags:
-        raise MalformedRequest(f'{name} holds entity tags such as "3" (comma-separated) or *')
+        raise MalformedRequest(_MALFORMED.format(name.title()))
     return tags
 
 
@@ -61,6 +67,24 @@ def none_match(request: Request, version: int) -> bool:
     if tags is None:
         return False
     return not tags or any(opaque == str(version) for _, opaque in tags)
+
+
+def page_etag(tag: bytes) -> bytes:
+    """A list page's weak ETag, as the header's value."""
+    return b'W/"' + tag + b'"'
+
+
+def page_not_modified(headers: Sequence[tuple[bytes, bytes]], tag: bytes, request: Request) -> bool:
+    """Whether the request's If-None-Match names the page with this tag (weak comparison) or is
+    `*`. The raw headers are scanned first: most requests carry none, and a header mapping costs
+    the cached read ~1.5 us."""
+    if not any(name == b"if-none-match" for name, _ in headers):
+        return False
+    tags = _tags(request, "if-none-match")
+    if tags is None:
+        return False
+    opaque = tag.decode("ascii")
+    return not tags or any(held == opaque for _, held in tags)
 
 
 def _is_version(opaque: str) -> bool:

@@ -3,15 +3,36 @@
 `get` answers the page (or None) with the user's write generation, and `set` keeps a page only
 if the user has not written since that generation, so a page read before a write can never be
 cached after it (read-your-writes).
+
+A page is kept with its tag, a digest of its bytes made once, when it is read from the
+database (`Page.of`): the list's weak ETag, and the key of its gzip copy, which a cache hit
+then finds without hashing the page again.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import NamedTuple, Protocol
 
-# What a lookup answers: the page's bytes (None: not cached), and the write generation to hand
-# to `set` (-1: the cache could not be asked, so nothing read now may be kept).
-Lookup = tuple[bytes | None, int]
+TAG_BYTES = 22  # 16 bytes of BLAKE2b in base64url, unpadded
+
+
+class Page(NamedTuple):
+    """An encoded list page and its tag."""
+
+    body: bytes
+    tag: bytes  # TAG_BYTES of base64url: the same for the same bytes in every process
+
+    @classmethod
+    def of(cls, body: bytes) -> Page:
+        digest = hashlib.blake2b(body, digest_size=16).digest()
+        return cls(body, base64.urlsafe_b64encode(digest)[:TAG_BYTES])
+
+
+# What a lookup answers: the page (None: not cached), and the write generation to hand to `set`
+# (-1: the cache could not be asked, so nothing read now may be kept).
+Lookup = tuple[Page | None, int]
 
 
 class CacheStats:
@@ -34,7 +55,7 @@ class CacheStats:
 class StalePage(NamedTuple):
     """A page kept past its time to live, answered only while the database cannot be read."""
 
-    body: bytes
+    page: Page
     age: float  # seconds since the page was read from the database
     overdue: float  # seconds past its time to live
 
@@ -45,10 +66,10 @@ class PageCache(Protocol):
     stats: CacheStats
 
     async def get(self, user_id: str, key: str) -> Lookup:
-        """The cached bytes (or None) and the generation to pass to `set`."""
+        """The cached page (or None) and the generation to pass to `set`."""
         ...
 
-    async def set(self, user_id: str, key: str, value: bytes, generation: int) -> None:
+    async def set(self, user_id: str, key: str, value: Page, generation: int) -> None:
         """Keep value unless the user wrote since `generation` was handed out."""
         ...
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -12,7 +13,7 @@ from starlette.responses import Response, StreamingResponse
 from app.auth import Caller
 from app.errors import PreconditionRequired
 from app.http import compression, export
-from app.http.conditional import etag, if_match, none_match
+from app.http.conditional import etag, if_match, none_match, page_etag, page_not_modified
 from app.http.links import page_links
 from app.http.openapi import Operation
 from app.http.requests import (
@@ -78,6 +79,14 @@ _IF_MATCH_HEADER = {
     "If-Match": 'The ETag(s) the change was made against, e.g. "3" (or *): 412 when the record is at '
     "another version now. Without it the change applies to the current version, unless the "
     "service requires it (APP_REQUIRE_IF_MATCH: 428)",
+}
+_PAGE_TAG_HEADER = {
+    "ETag": 'A weak validator of the page, e.g. W/"3q2-7w..." (a digest of its bytes, the same from '
+    "every replica): send it back in If-None-Match to revalidate",
+}
+_IF_NONE_MATCH_PAGE = {
+    "If-None-Match": "The ETag of the page the client holds: 304 without a body while the page is "
+    "unchanged, answered from the cache when it holds the page (no database query)",
 }
 _IF_NONE_MATCH_HEADER = {
     "If-None-Match": 'The ETag of the copy the client holds, e.g. "3": 304 without a body while '
@@ -207,19 +216,29 @@ class RecordRoutes:
 
     async def list_page(self, request: Request) -> Response:
         query = read_query(request, ListQuery)
-        page = await self._service.list_page(query, caller(request))
-        body = page.body if isinstance(page, StalePage) else page
-        if isinstance(page, StalePage):  # the database is away: RFC 9211 says so, RFC 9111 how old
-            status = f"data-service; hit; ttl={-math.ceil(page.overdue)}; detail=database-unavailable"
+        found = await self._service.list_page(query, caller(request))
+        page = found.page if isinstance(found, StalePage) else found
+        body = page.body
+        tag = page_etag(page.tag)
+        if page_not_modified(request.scope["headers"], page.tag, request):
+            unchanged = Response(status_code=304)
+            unchanged.raw_headers.append((b"etag", tag))
+            if len(body) >= compression.THRESHOLD:
+                unchanged.raw_headers.append((b"vary", b"accept-encoding"))
+            return unchanged
+        copy = partial(self._pages, page)
+        if isinstance(found, StalePage):  # the database is away: RFC 9211 says so, RFC 9111 how old
+            status = f"data-service; hit; ttl={-math.ceil(found.overdue)}; detail=database-unavailable"
             answer = json_response(
                 body,
                 200,
-                {"Cache-Status": status, "Age": str(int(page.age))},
+                {"Cache-Status": status, "Age": str(int(found.age))},
                 request=request,
-                packed=self._pages,
+                packed=copy,
             )
         else:
-            answer = json_response(body, request=request, packed=self._pages)
+            answer = json_response(body, request=request, packed=copy)
+        answer.raw_headers.append((b"etag", tag))
         links = page_links(
             f"{request.scope.get('root_path', '')}/data", request.scope["query_string"], query, body
         )
@@ -268,10 +287,15 @@ class RecordRoutes:
                 self.list_page,
                 "listRecords",
                 "A user's records, newest first, by page or by cursor",
-                responses={200: RecordPage},
+                responses={200: RecordPage, 304: None},
                 query=ListQuery,
-                errors=(422, 429, 503),
-                response_headers={200: _LINK_HEADER | _STALE_HEADERS, **limited},
+                errors=(400, 422, 429, 503),
+                response_headers={
+                    200: _LINK_HEADER | _STALE_HEADERS | _PAGE_TAG_HEADER,
+                    304: _PAGE_TAG_HEADER,
+                    **limited,
+                },
+                request_headers=_IF_NONE_MATCH_PAGE,
             ),
             Operation(  # before /data/{id}, which would take "export" for an id
                 "GET",

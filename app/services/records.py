@@ -28,7 +28,7 @@ from app.errors import (
 from app.observability.context import charge
 from app.observability.metrics import Metrics
 from app.ports.admission import Admission, Decision
-from app.ports.cache import PageCache, StalePage
+from app.ports.cache import Page, PageCache, StalePage
 from app.ports.storage import (
     Answer,
     AuditEntry,
@@ -108,7 +108,7 @@ class RecordService:
         self._page_size_default = page_size_default
         self._bulk_max_items = bulk_max_items
         # Concurrent misses on one page (and one write generation) share one query.
-        self._loading: SingleFlight[tuple[str, str, int], bytes] = SingleFlight(
+        self._loading: SingleFlight[tuple[str, str, int], Page] = SingleFlight(
             lost=lambda: StorageUnavailable("the page could not be read")
         )
 
@@ -293,9 +293,10 @@ class RecordService:
                 return changed
         raise StorageConflict("the record kept changing while this change was written; send it again")
 
-    async def list_page(self, query: ListQuery, caller: Caller) -> bytes | StalePage:
-        """A user's page, encoded; served from the cache when it holds it, and, while the
-        database cannot be read, from a copy kept past its TTL (a StalePage) when there is one."""
+    async def list_page(self, query: ListQuery, caller: Caller) -> Page | StalePage:
+        """A user's page, encoded, with its tag; served from the cache when it holds it, and,
+        while the database cannot be read, from a copy kept past its TTL (a StalePage) when
+        there is one. The tag is made here, once a page is read from the database."""
         _may_read(caller)
         _owner(caller, query.user_id)
         self._check(query)
@@ -314,10 +315,10 @@ class RecordService:
             if stale is not None:
                 return stale
 
-        async def load() -> bytes:
-            body = await self._load_page(query)
-            await self._cache.set(query.user_id, key, body, generation)
-            return body
+        async def load() -> Page:
+            page = Page.of(await self._load_page(query))
+            await self._cache.set(query.user_id, key, page, generation)
+            return page
 
         try:
             return await self._loading((query.user_id, key, generation), load)

@@ -3,6 +3,8 @@
 --   post       POST /data, ~1 KB payload, users w1..w{POST_USERS}
 --   get_hot    GET /data page 1 of u1..u{HOT_USERS} (cache hits after the first)
 --   get_hot_gzip  the same with Accept-Encoding: gzip (the stored page's gzip copy answers)
+--   get_hot_304   the same with If-None-Match: the page's ETag from TAGS_FILE ("user<TAB>tag"
+--                 lines), so every answer is a 304 (counted as answered)
 --   get_cold   GET /data with a random page_size 10..100: nearly every request misses the cache
 --   get_by_id  GET /data/{id} over the ids in IDS_FILE
 --   health     GET /health
@@ -22,6 +24,11 @@ function init(args)
    math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 100000)
    if scenario == "get_by_id" then
       for line in io.lines(os.getenv("IDS_FILE")) do ids[#ids + 1] = line end
+   elseif scenario == "get_hot_304" then
+      for line in io.lines(os.getenv("TAGS_FILE")) do
+         local user, tag = line:match("^(%S+)\t(.+)$")
+         ids[#ids + 1] = {user, tag}
+      end
    end
    wrk.headers["Content-Type"] = "application/json"
 end
@@ -34,6 +41,10 @@ function request()
    elseif scenario == "get_hot_gzip" then
       return wrk.format("GET", "/data?user_id=u" .. math.random(hot_users) .. "&page=1&page_size=20",
          {["Accept-Encoding"] = "gzip"})
+   elseif scenario == "get_hot_304" then
+      local pick = ids[math.random(#ids)]
+      return wrk.format("GET", "/data?user_id=" .. pick[1] .. "&page=1&page_size=20",
+         {["If-None-Match"] = pick[2]})
    elseif scenario == "get_cold" then
       return wrk.format("GET", string.format("/data?user_id=u%d&page=1&page_size=%d",
          math.random(cold_users), math.random(10, 100)))
@@ -45,7 +56,7 @@ end
 
 ok, limited, other = 0, 0, 0
 function response(status, headers, resp_body)
-   if status >= 200 and status < 300 then ok = ok + 1
+   if (status >= 200 and status < 300) or status == 304 then ok = ok + 1
    elseif status == 429 then limited = limited + 1
    else other = other + 1 end
 end

@@ -12,6 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from app.http import compression
+from app.ports.cache import Page
 
 GZIP = {"accept-encoding": "gzip, deflate"}
 
@@ -115,7 +116,7 @@ def test_compressed_copies_stay_within_their_bound() -> None:
     pages = [os.urandom(10_000) for _ in range(10)]  # incompressible: each copy ~10 KB
 
     for page in pages:
-        assert gzip.decompress(copies(page)) == page
+        assert gzip.decompress(copies(Page.of(page))) == page
 
     assert 0 < copies.held <= 50_000
 

@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis import Redis
 from starlette.testclient import TestClient
 
+from app.adapters.db.postgres import PostgresRecordRepository
+from app.adapters.db.sqlite import SqliteRecordRepository
 from app.main import create_app
 from app.settings import Settings
 from tests.api.tokens import auth, token, with_tokens
@@ -245,3 +248,83 @@ def test_another_users_record_cannot_be_changed_and_readers_cannot_change(
         assert client.get(path, headers=alice).json() == record
         assert client.patch(path, json={"a": 3}, headers={**admin, **MERGE}).status_code == 200
         assert client.delete(path, headers=alice).status_code == 204
+
+
+def test_a_list_page_revalidates_with_its_weak_etag(client: TestClient) -> None:
+    for n in range(3):
+        stored(client, {"n": n})
+    first = client.get("/data", params={"user_id": "alice"})
+    tag = first.headers["etag"]
+
+    again = client.get("/data", params={"user_id": "alice"})
+    unchanged = client.get("/data", params={"user_id": "alice"}, headers={"if-none-match": tag})
+    listed = client.get("/data", params={"user_id": "alice"}, headers={"if-none-match": f'W/"other", {tag}'})
+    star = client.get("/data", params={"user_id": "alice"}, headers={"if-none-match": "*"})
+    other_page = client.get(
+        "/data", params={"user_id": "alice", "page_size": "2"}, headers={"if-none-match": tag}
+    )
+    stored(client, {"n": 3})
+    changed = client.get("/data", params={"user_id": "alice"}, headers={"if-none-match": tag})
+
+    assert tag.startswith('W/"') and again.headers["etag"] == tag
+    assert (unchanged.status_code, unchanged.content, unchanged.headers["etag"]) == (304, b"", tag)
+    assert listed.status_code == 304 and star.status_code == 304
+    assert other_page.status_code == 200 and other_page.headers["etag"] != tag
+    assert changed.status_code == 200 and changed.headers["etag"] != tag and changed.json()["total"] == 4
+
+
+def test_a_list_page_has_one_etag_whether_gzipped_or_not(client: TestClient) -> None:
+    for n in range(20):
+        stored(client, {"text": "x" * 100, "n": n})
+    plain = client.get("/data", params={"user_id": "alice"}, headers={"accept-encoding": "identity"})
+    gzipped = client.get("/data", params={"user_id": "alice"}, headers={"accept-encoding": "gzip"})
+    revalidated = client.get(
+        "/data",
+        params={"user_id": "alice"},
+        headers={"accept-encoding": "gzip", "if-none-match": plain.headers["etag"]},
+    )
+
+    assert gzipped.headers["content-encoding"] == "gzip" and "content-encoding" not in plain.headers
+    assert gzipped.headers["etag"] == plain.headers["etag"]
+    assert revalidated.status_code == 304 and revalidated.headers["vary"].lower() == "accept-encoding"
+
+
+def test_a_malformed_if_none_match_on_a_list_is_400(client: TestClient) -> None:
+    stored(client)
+
+    answer = client.get("/data", params={"user_id": "alice"}, headers={"if-none-match": "no-quotes"})
+
+    assert answer.status_code == 400 and "If-None-Match" in answer.json()["detail"]
+
+
+def test_a_304_for_a_cached_page_asks_the_database_nothing(
+    client: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored(client)
+    tag = client.get("/data", params={"user_id": "alice"}).headers["etag"]
+    reads: list[object] = []
+    for adapter in (SqliteRecordRepository, PostgresRecordRepository):
+        original = adapter.get_by_user
+
+        async def counted(self: Any, *args: Any, original: Any = original, **kwargs: Any) -> Any:
+            reads.append(args)
+            return await original(self, *args, **kwargs)
+
+        monkeypatch.setattr(adapter, "get_by_user", counted)
+    redis = None if settings.redis_url == "" else Redis.from_url(settings.redis_url)
+    for _ in range(2):  # the read lease, granted to a user whose reads go on
+        client.get("/data", params={"user_id": "alice"}, headers={"if-none-match": tag})
+
+    def scripts() -> int:  # the gate (limit + page lookup) is one Lua call a request without a lease
+        return (
+            0 if redis is None else int(redis.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
+        )
+
+    before = scripts()
+    answers = [
+        client.get("/data", params={"user_id": "alice"}, headers={"if-none-match": tag}) for _ in range(20)
+    ]
+
+    assert [a.status_code for a in answers] == [304] * 20
+    assert reads == []
+    assert scripts() - before <= 1, "the revalidations asked Redis"

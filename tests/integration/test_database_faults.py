@@ -164,6 +164,9 @@ def test_a_frozen_database_leaves_cached_pages_answering_marked_stale_and_the_re
         started = time.monotonic()
         stale = client.get("/data", params={"user_id": "s"})  # the breaker is open now
         took = time.monotonic() - started
+        revalidated = client.get(
+            "/data", params={"user_id": "s"}, headers={"if-none-match": fresh.headers["etag"]}
+        )
         uncached = client.get("/data", params={"user_id": "never-read"})
 
     assert fresh.status_code == cached.status_code == 200 and "cache-status" not in cached.headers
@@ -175,6 +178,8 @@ def test_a_frozen_database_leaves_cached_pages_answering_marked_stale_and_the_re
             "detail=database-unavailable"
         )
         assert CACHE_TTL <= int(answer.headers["age"]) < CACHE_TTL + 5
+        assert answer.headers["etag"] == fresh.headers["etag"]
+    assert revalidated.status_code == 304  # the client's copy is the stale page: nothing to send
     assert took < TIMEOUT / 5  # the open breaker answers the stale copy without waiting
     assert uncached.status_code == 503 and uncached.headers["retry-after"]
 

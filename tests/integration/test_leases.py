@@ -19,6 +19,7 @@ from app.adapters.redis.client import connect, connect_listener, redis_failed
 from app.adapters.redis.keys import bucket_key
 from app.adapters.redis.leases import Budget, Leases
 from app.adapters.redis.pages import RedisPageCache
+from app.ports.cache import Page
 from app.resilience.breakers import Breaker
 from tests.clock import Clock
 
@@ -41,15 +42,15 @@ class Process:
     admission: RedisAdmission
     client: redis.asyncio.Redis
 
-    async def read(self, user_id: str) -> bytes | None:
+    async def read(self, user_id: str) -> bytes:
         """What GET /data does: the budget and the page; on a miss, the page is 'loaded'
         (named after the generation it was read under) and stored."""
         decision, (page, generation) = await self.admission.admit_and_read(user_id, KEY)
         assert decision.allowed
         if page is None:
-            page = f"page of generation {generation}".encode()
+            page = Page.of(f"page of generation {generation}".encode())
             await self.cache.set(user_id, KEY, page, generation)
-        return page
+        return page.body
 
 
 @pytest.fixture

@@ -91,7 +91,7 @@ def settings_pg_redis(postgres_db: str, redis_url: str) -> Settings:
     return Settings(database_url=postgres_db, redis_url=redis_url, log_level="warning")
 
 
-def test_cache_hits_are_the_bytes_stored_in_redis(client: TestClient, redis_url: str) -> None:
+def test_cache_hits_are_the_bytes_stored_in_redis_after_their_tag(client: TestClient, redis_url: str) -> None:
     client.post("/data", json={"user_id": "bytes", "payload": {"type": "t"}})
 
     first = client.get("/data", params={"user_id": "bytes"})
@@ -99,7 +99,8 @@ def test_cache_hits_are_the_bytes_stored_in_redis(client: TestClient, redis_url:
 
     with redis.Redis.from_url(redis_url) as r:
         stored = r.hvals(page_keys("bytes")[0])
-    assert stored == [first.content] and second.content == first.content
+    tag = first.headers["etag"].removeprefix('W/"').removesuffix('"').encode()
+    assert stored == [tag + first.content] and second.content == first.content
 
 
 def test_with_leases_off_every_read_asks_redis_and_still_sees_writes(
@@ -315,3 +316,27 @@ def test_the_cache_tier_that_answered_redis_round_trips_and_read_leases_are_coun
     assert 0 < grew(read, "redis_round_trips_total") <= 4  # a read asks once at most, and pipelined
     assert grew(read, "read_leases_total", event="granted") == 1
     assert grew(written, "read_leases_total", event="revoked") == 1
+
+
+def test_a_page_another_process_cached_revalidates_here_without_the_database(
+    client: TestClient, settings_pg_redis: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = f"revalidate-{time.monotonic_ns()}"
+    client.post("/data", json={"user_id": user, "payload": {"n": 1}})
+    tag = client.get("/data", params={"user_id": user}).headers["etag"]
+    reads: list[object] = []
+    original = PostgresRecordRepository.get_by_user
+
+    async def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        reads.append(args)
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(PostgresRecordRepository, "get_by_user", counted)
+    with TestClient(create_app(settings_pg_redis)) as other:  # no copy of its own: Redis's answers
+        unchanged = other.get("/data", params={"user_id": user}, headers={"if-none-match": tag})
+        client.post("/data", json={"user_id": user, "payload": {"n": 2}})  # a write in the first process
+        changed = other.get("/data", params={"user_id": user}, headers={"if-none-match": tag})
+
+    assert (unchanged.status_code, unchanged.headers["etag"]) == (304, tag)
+    assert len(reads) == 1, "only the read after the write went to the database"
+    assert changed.status_code == 200 and changed.json()["total"] == 2 and changed.headers["etag"] != tag

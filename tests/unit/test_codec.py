@@ -20,6 +20,7 @@ from app.adapters.redis.codec import (
     decode_message,
 )
 from app.adapters.redis.keys import HOLDER_CHANNEL_PREFIX
+from app.ports.cache import TAG_BYTES, Page
 
 LUA = Path(__file__).resolve().parents[2] / "app" / "adapters" / "redis" / "lua"
 
@@ -42,12 +43,15 @@ def test_a_page_gate_call_names_all_four_keys_in_the_scripts_order() -> None:
         "user_data:{alice}:gen",
         "user_data:{alice}:leases",
     ]
-    assert call.args() == [0, 100, 60, "q", 7, 5000, "h", 0]
+    assert call.args() == [0, 100, 60, "t:q", 7, 5000, "h", 0]  # the field of a tagged page
     assert GateCall("a", 1, pages=True).args()[4] == ""  # no copy held
 
 
 def test_gate_replies_read_by_name_with_false_as_none() -> None:
-    assert GateReply.decode([1, 17, 80, 0, b"12", b"page"]) == GateReply(True, 17, 80, 0, 12, b"page")
+    tag = b"T" * TAG_BYTES
+    assert GateReply.decode([1, 17, 80, 0, b"12", tag + b"page"]) == GateReply(
+        True, 17, 80, 0, 12, Page(b"page", tag)
+    )
     assert GateReply.decode([0, 0, 0, 600, None, None]) == GateReply(False, 0, 0, 600, None, None)
 
 
@@ -78,7 +82,11 @@ def test_channel_messages_come_back_as_they_were_sent() -> None:
 @pytest.mark.parametrize(
     ("call", "keys", "args"),
     [
-        (StorePageCall("u", "q", b"p", 300, 3), ["user_data:{u}", "user_data:{u}:gen"], ["q", b"p", 300, 3]),
+        (
+            StorePageCall("u", "q", Page(b"p", b"T" * TAG_BYTES), 300, 3),
+            ["user_data:{u}", "user_data:{u}:gen"],
+            ["t:q", b"T" * TAG_BYTES + b"p", 300, 3],
+        ),
         (RefundCall("u", 4), ["rate_limit:{u}"], [4]),
     ],
 )

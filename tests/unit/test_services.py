@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import msgspec
 import pytest
@@ -13,6 +14,7 @@ from app.adapters.memory.admission import MemoryAdmission, MemoryTokenBucket
 from app.adapters.memory.pages import MemoryPageCache
 from app.auth import Caller
 from app.errors import NotFound, RateLimited, ValidationFailed
+from app.ports.cache import Page, StalePage
 from app.ports.storage import AuditEntry, BulkOutcome, NewRecord, RecordQuery, RowError
 from app.schemas.records import CreateRecord, ListQuery, Record
 from app.services.bulk import BulkRequest
@@ -21,6 +23,13 @@ from app.services.records import RecordService
 
 pytestmark = pytest.mark.anyio
 ANON = Caller(principal=None, request_id="test")
+
+
+async def listed(records: RecordService, query: ListQuery) -> Any:
+    """The page the service answers, decoded, and its tag checked to be the page's own."""
+    page = await records.list_page(query, ANON)
+    assert isinstance(page, Page) and page == Page.of(page.body)
+    return msgspec.json.decode(page.body)
 
 
 class StubRepository:
@@ -111,7 +120,7 @@ async def test_cached_page_is_served_until_the_user_writes() -> None:
     assert repository.reads == 1
 
     await records.create(CreateRecord(user_id="alice", payload={}), ANON)
-    page = msgspec.json.decode(await records.list_page(ListQuery(user_id="alice"), ANON))
+    page = await listed(records, ListQuery(user_id="alice"))
 
     assert repository.reads == 2 and page["total"] == 1
 
@@ -124,7 +133,7 @@ async def test_a_write_during_a_slow_read_is_in_the_next_read() -> None:
     await asyncio.sleep(0.01)
     await records.create(CreateRecord(user_id="alice", payload={}), ANON)
     await slow_read
-    after = msgspec.json.decode(await records.list_page(ListQuery(user_id="alice"), ANON))
+    after = await listed(records, ListQuery(user_id="alice"))
 
     assert after["total"] == 1
 
@@ -135,10 +144,8 @@ async def test_page_mode_and_cursor_mode() -> None:
     for i in range(3):
         await records.create(CreateRecord(user_id="alice", payload={"i": i}), ANON)
 
-    first = msgspec.json.decode(await records.list_page(ListQuery(user_id="alice"), ANON))
-    rest = msgspec.json.decode(
-        await records.list_page(ListQuery(user_id="alice", cursor=first["next_cursor"]), ANON)
-    )
+    first = await listed(records, ListQuery(user_id="alice"))
+    rest = await listed(records, ListQuery(user_id="alice", cursor=first["next_cursor"]))
 
     assert (first["page"], first["total"], first["has_more"]) == (1, 3, True)
     assert decode_cursor(first["next_cursor"]).id == first["items"][-1]["id"]
@@ -228,6 +235,6 @@ async def test_while_the_database_is_away_a_stale_page_answers_without_a_load() 
     away = False
     reloaded = await records.list_page(ListQuery(user_id="alice"), ANON)
 
-    assert not isinstance(stale, bytes) and stale.body == fresh and stale.overdue == 5
+    assert isinstance(stale, StalePage) and stale.page == fresh and stale.overdue == 5
     assert repository.reads == 2  # the first load and the one once the database is back
     assert reloaded == fresh

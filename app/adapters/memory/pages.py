@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import blosc
 
-from app.ports.cache import CacheStats, Lookup, StalePage
+from app.ports.cache import CacheStats, Lookup, Page, StalePage
 
 blosc.set_releasegil(False)
 blosc.set_nthreads(1)  # a page is one block: helper threads would only wait on each other
@@ -37,7 +37,8 @@ def unpack(kept: bytes | bytearray) -> bytes:
 
 
 class BoundedPages:
-    """Pages by (user, key), each with the generation it was stored under; LRU within a byte bound.
+    """Pages by (user, key), each with its tag and the generation it was stored under; LRU
+    within a byte bound.
 
     A page past its TTL is no longer answered by `get`, but is kept `max_stale_seconds` longer
     (within the same byte bound) for `stale`, which answers it while the database is away."""
@@ -56,42 +57,44 @@ class BoundedPages:
         self._ttl = ttl_seconds
         self._max_stale = max_stale_seconds
         self._clock = clock
-        self._entries: OrderedDict[tuple[str, str], tuple[float, int, bytes | bytearray]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], tuple[float, int, bytes | bytearray, bytes]] = (
+            OrderedDict()
+        )
         self._keys_by_user: dict[str, set[str]] = {}
         self.size_bytes = 0
 
-    def get(self, user_id: str, key: str) -> tuple[int, bytes] | None:
+    def get(self, user_id: str, key: str) -> tuple[int, Page] | None:
         """The generation and page stored for (user, key), unless absent or expired."""
         entry = self._entries.get((user_id, key))
         if entry is None:
             return None
-        expires, generation, value = entry
+        expires, generation, value, tag = entry
         if expires <= self._clock():
             if expires + self._max_stale <= self._clock():
                 self._drop((user_id, key))
             return None
         self._entries.move_to_end((user_id, key))
-        return generation, unpack(value)
+        return generation, Page(unpack(value), tag)
 
     def stale(self, user_id: str, key: str) -> tuple[int, StalePage] | None:
         """The generation and the page kept for (user, key) past its TTL, unless staler than the bound."""
         entry = self._entries.get((user_id, key))
         if entry is None:
             return None
-        expires, generation, value = entry
+        expires, generation, value, tag = entry
         overdue = self._clock() - expires
         if overdue < 0 or overdue >= self._max_stale:
             return None
-        return generation, StalePage(unpack(value), self._ttl + overdue, overdue)
+        return generation, StalePage(Page(unpack(value), tag), self._ttl + overdue, overdue)
 
-    def put(self, user_id: str, key: str, generation: int, value: bytes) -> None:
+    def put(self, user_id: str, key: str, generation: int, page: Page) -> None:
         """Keep the page, evicting the least recently used ones past the byte bound."""
-        kept = pack(value)
+        kept = pack(page.body)
         cost = self._cost(user_id, key, kept)
         if cost > self._max_bytes:
             return
         self._drop((user_id, key))
-        self._entries[(user_id, key)] = (self._clock() + self._ttl, generation, kept)
+        self._entries[(user_id, key)] = (self._clock() + self._ttl, generation, kept, page.tag)
         self._keys_by_user.setdefault(user_id, set()).add(key)
         self.size_bytes += cost
         while self.size_bytes > self._max_bytes:
@@ -161,7 +164,7 @@ class MemoryPageCache:
         self.stats.local_hits += 1
         return found[1], self._tick
 
-    async def set(self, user_id: str, key: str, value: bytes, generation: int) -> None:
+    async def set(self, user_id: str, key: str, value: Page, generation: int) -> None:
         if generation < self._floor or self._written_at.get(user_id, -1) >= generation:
             return
         self._pages.put(user_id, key, generation, value)

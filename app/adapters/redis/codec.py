@@ -11,7 +11,8 @@ from typing import Protocol
 
 from redis.typing import EncodableT
 
-from app.adapters.redis.keys import HOLDER_CHANNEL_PREFIX, bucket_key, lease_key, page_keys
+from app.adapters.redis.keys import HOLDER_CHANNEL_PREFIX, bucket_key, lease_key, page_field, page_keys
+from app.ports.cache import TAG_BYTES, Page
 
 
 class ScriptCall(Protocol):
@@ -55,7 +56,7 @@ class GateCall:
             self.want,
             self.rate,
             self.window,
-            self.page_key,
+            page_field(self.page_key) if self.page_key else "",
             held,
             self.lease_ms,
             self.holder,
@@ -66,15 +67,15 @@ class GateCall:
 @dataclass(frozen=True, slots=True)
 class GateReply:
     """What gate.lua answered: whether the request is admitted, the tokens handed out and left,
-    how long until the next one, the user's generation (with `pages`) and the page's bytes
-    (None when refused, absent, or when the caller's copy is current)."""
+    how long until the next one, the user's generation (with `pages`) and the page (None when
+    refused, absent, or when the caller's copy is current)."""
 
     allowed: bool
     granted: int
     left: int
     wait_ms: int
     generation: int | None
-    page: bytes | None
+    page: Page | None
 
     @classmethod
     def decode(cls, reply: list[object]) -> GateReply:
@@ -85,7 +86,7 @@ class GateReply:
             int(left),  # type: ignore[call-overload]
             int(wait_ms),  # type: ignore[call-overload]
             None if generation is None else int(generation),  # type: ignore[call-overload]
-            page if isinstance(page, bytes) else None,
+            unstored(page) if isinstance(page, bytes) else None,
         )
 
 
@@ -154,11 +155,12 @@ class Told:
 
 @dataclass(frozen=True, slots=True)
 class StorePageCall:
-    """store_page.lua: keep `page` under `page_key` unless the user wrote since `generation`."""
+    """store_page.lua: keep `page` under `page_key` unless the user wrote since `generation`,
+    as its tag and then its bytes (one value, read back whole by gate.lua)."""
 
     user_id: str
     page_key: str
-    page: bytes
+    page: Page
     ttl_seconds: int
     generation: int
 
@@ -166,7 +168,12 @@ class StorePageCall:
         return page_keys(self.user_id)
 
     def args(self) -> list[EncodableT]:
-        return [self.page_key, self.page, self.ttl_seconds, self.generation]
+        return [page_field(self.page_key), self.page.tag + self.page.body, self.ttl_seconds, self.generation]
+
+
+def unstored(value: bytes) -> Page:
+    """A page as StorePageCall stored it."""
+    return Page(value[TAG_BYTES:], value[:TAG_BYTES])
 
 
 def stored(reply: object) -> bool:

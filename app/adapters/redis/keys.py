@@ -19,6 +19,14 @@ def page_keys(user_id: str) -> list[str]:
     return [f"user_data:{{{user_id}}}", f"user_data:{{{user_id}}}:gen"]
 
 
+def page_field(page_key: str) -> str:
+    """A page's field in the user's page hash. Its value is the page's tag and then its bytes
+    (codec.py); the prefix names that layout, so that a replica of a release that kept the bytes
+    alone never reads a field of this one, nor this one a field of that one, while both run
+    during a rolling update."""
+    return "t:" + page_key
+
+
 def lease_key(user_id: str) -> str:
     """Who holds a read lease on the user's pages, and until when (adapters/redis/leases/)."""
     return f"user_data:{{{user_id}}}:leases"

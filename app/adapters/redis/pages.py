@@ -6,7 +6,7 @@ hash in one script, so invalidation never scans the keyspace. A read asks Redis 
 generation (for a list read, with the user's tokens, in the same round trip: admission.py) and
 is answered from the in-process copy when that copy was stored under the current generation;
 only otherwise do the page's bytes cross the network. Pages are kept and answered as stored
-bytes, never decoded.
+bytes, never decoded, each with its tag (ports/cache.py) in the same hash field.
 
 While the process holds a read lease on the user (leases/), the copy is answered without
 asking at all: a write elsewhere is acknowledged only after the lease has been dropped.
@@ -25,7 +25,7 @@ from app.adapters.redis.client import Script
 from app.adapters.redis.codec import GateCall, GateReply, InvalidateCall, Revoke, StorePageCall, Told, stored
 from app.adapters.redis.leases import Leases
 from app.concurrency import Coalescer
-from app.ports.cache import CacheStats, Lookup, StalePage
+from app.ports.cache import CacheStats, Lookup, Page, StalePage
 from app.resilience.breakers import Breaker, BreakerOpen
 
 GENERATION_TTL_SECONDS = 86_400
@@ -126,7 +126,7 @@ class RedisPageCache:
         self._local.put(user_id, key, reply.generation, reply.page)
         return reply, (reply.page, reply.generation)
 
-    async def set(self, user_id: str, key: str, value: bytes, generation: int) -> None:
+    async def set(self, user_id: str, key: str, value: Page, generation: int) -> None:
         if generation < 0 or self._breaker.is_open:
             return
         try:
