@@ -74,16 +74,22 @@ def page_etag(tag: bytes) -> bytes:
     return b'W/"' + tag + b'"'
 
 
-def page_not_modified(headers: Sequence[tuple[bytes, bytes]], tag: bytes, request: Request) -> bool:
-    """Whether the request's If-None-Match names the page with this tag (weak comparison) or is
-    `*`. The raw headers are scanned first: most requests carry none, and a header mapping costs
-    the cached read ~1.5 us."""
-    if not any(name == b"if-none-match" for name, _ in headers):
+def page_not_modified(headers: Sequence[tuple[bytes, bytes]], etag: bytes, request: Request) -> bool:
+    """Whether the request's If-None-Match names the page with this ETag (weak comparison) or
+    is `*`. Read from the raw headers: most requests carry none, and most that do send back
+    the one tag they were given, which is compared as it is (a header mapping and the parse
+    cost a cached read ~3 us); only other values are parsed."""
+    for name, value in headers:
+        if name == b"if-none-match":
+            if value == etag:
+                return True
+            break
+    else:
         return False
     tags = _tags(request, "if-none-match")
     if tags is None:
         return False
-    opaque = tag.decode("ascii")
+    opaque = etag[3:-1].decode("ascii")
     return not tags or any(held == opaque for _, held in tags)
 
 

@@ -220,7 +220,7 @@ class RecordRoutes:
         page = found.page if isinstance(found, StalePage) else found
         body = page.body
         tag = page_etag(page.tag)
-        if page_not_modified(request.scope["headers"], page.tag, request):
+        if page_not_modified(request.scope["headers"], tag, request):
             unchanged = Response(status_code=304)
             unchanged.raw_headers.append((b"etag", tag))
             if len(body) >= compression.THRESHOLD:
