@@ -65,6 +65,8 @@ class RequestContext:
                 length = value
             elif name == b"accept-encoding":
                 scope["gzip"] = accepts_gzip(value)
+            elif name == b"if-none-match":
+                scope["if_none_match"] = value  # the first, compared as sent (conditional.py)
         if not request_id:
             request_id = b"%032x" % getrandbits(128)
         scope["request_id"] = text_id = request_id.decode()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -29,17 +29,17 @@ def json_response(
     headers: Mapping[str, str] | None = None,
     *,
     request: Request | None = None,
-    packed: Callable[[], bytes] | None = None,
+    packed: bytes | None = None,
 ) -> Response:
     """A Struct (or already-encoded bytes) as an application/json answer; gzip-compressed when
-    `request` accepts it and the body is over the threshold (`packed` gives a copy compressed
-    already, as a cached page has)."""
+    `request` accepts it and the body is over the threshold (`packed`: the body compressed
+    already, as a cached page's copy is)."""
     content = body if isinstance(body, bytes) else encoder.encode(body)
     if request is None or len(content) < compression.THRESHOLD:
         return Response(content, status_code=status, headers=headers, media_type=JSON)
     gzipped = compression.wanted(request.scope, content)
     answer = Response(
-        (compression.gzip(content) if packed is None else packed()) if gzipped else content,
+        (compression.gzip(content) if packed is None else packed) if gzipped else content,
         status_code=status,
         headers=headers,
         media_type=JSON,

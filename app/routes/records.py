@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from functools import partial
 from typing import Any
 
 import msgspec
@@ -220,13 +219,13 @@ class RecordRoutes:
         page = found.page if isinstance(found, StalePage) else found
         body = page.body
         tag = page_etag(page.tag)
-        if page_not_modified(request.scope["headers"], tag, request):
+        if page_not_modified(request, tag):
             unchanged = Response(status_code=304)
             unchanged.raw_headers.append((b"etag", tag))
             if len(body) >= compression.THRESHOLD:
                 unchanged.raw_headers.append((b"vary", b"accept-encoding"))
             return unchanged
-        copy = partial(self._pages, page)
+        copy = self._pages(page) if compression.wanted(request.scope, body) else None
         if isinstance(found, StalePage):  # the database is away: RFC 9211 says so, RFC 9111 how old
             status = f"data-service; hit; ttl={-math.ceil(found.overdue)}; detail=database-unavailable"
             answer = json_response(
