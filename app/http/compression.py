@@ -4,8 +4,8 @@ costs more than it saves.
 
 A cached list page is compressed once per process and its copy kept (`CompressedPages`),
 found by the page's tag: a hit costs a dict lookup and serves the kept copy, never a
-compression. Brotli and zstd are left
-out: the standard library has neither (zstd arrives in 3.14), and every HTTP client speaks gzip.
+compression. Brotli and zstd are left out: the standard library has neither (zstd arrives in
+3.14), and every HTTP client speaks gzip.
 """
 
 from __future__ import annotations
