@@ -59,26 +59,18 @@ def if_match(request: Request) -> Versions | None:
     return Versions(frozenset(int(opaque) for weak, opaque in tags if not weak and _is_version(opaque)))
 
 
-def none_match(request: Request, version: int) -> bool:
-    """Whether If-None-Match names this version (weak comparison) or is `*`: the client's copy
-    is current and a GET answers 304."""
-    tags = _tags(request, "if-none-match")
-    if tags is None:
-        return False
-    return not tags or any(opaque == str(version) for _, opaque in tags)
-
-
 def page_etag(tag: bytes) -> bytes:
     """A list page's weak ETag, as the header's value."""
     return b'W/"' + tag + b'"'
 
 
-def page_not_modified(request: Request, etag: bytes) -> bool:
-    """Whether the request's If-None-Match names the page with this ETag (weak comparison) or
-    is `*`. The request middleware keeps the header's (first) value in the scope as it scans
-    the headers: most requests carry none, and most that do send back the one tag they were
-    given, which is compared as it is (a header mapping and the parse cost a cached read ~3
-    us); only other values are parsed."""
+def not_modified(request: Request, etag: bytes) -> bool:
+    """Whether the request's If-None-Match names this ETag (a record's or a page's; weak
+    comparison) or is `*`: the client's copy is current and a GET answers 304. The request
+    middleware keeps the header's (first) value in the scope as it scans the headers: most
+    requests carry none, and most that do send back the one tag they were given, which is
+    compared as it is (a header mapping and the parse cost a cached read ~3 us); only other
+    values are parsed."""
     sent = request.scope.get("if_none_match")
     if sent is None:
         return False
@@ -87,7 +79,7 @@ def page_not_modified(request: Request, etag: bytes) -> bool:
     tags = _tags(request, "if-none-match")
     if tags is None:
         return False
-    opaque = etag[3:-1].decode("ascii")
+    opaque = etag.removeprefix(b"W/")[1:-1].decode("ascii")
     return not tags or any(held == opaque for _, held in tags)
 
 

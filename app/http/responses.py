@@ -18,7 +18,7 @@ from app.schemas.common import FieldError, Problem
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
 encoder = msgspec.json.Encoder()
-_VARY = (b"vary", b"accept-encoding")
+VARY = (b"vary", b"accept-encoding")  # appended raw: a header mapping costs the cached read ~1.5 us
 _GZIP = (b"content-encoding", b"gzip")
 log = structlog.get_logger("app.http")
 
@@ -45,7 +45,7 @@ def json_response(
         media_type=JSON,
     )
     # Appended as they are: a header mapping costs the cached read ~1.5 us.
-    answer.raw_headers.append(_VARY)
+    answer.raw_headers.append(VARY)
     if gzipped:
         answer.raw_headers.append(_GZIP)
     return answer

@@ -12,7 +12,7 @@ from starlette.responses import Response, StreamingResponse
 from app.auth import Caller
 from app.errors import PreconditionRequired
 from app.http import compression, export
-from app.http.conditional import etag, if_match, none_match, page_etag, page_not_modified
+from app.http.conditional import etag, if_match, not_modified, page_etag
 from app.http.links import page_links
 from app.http.openapi import Operation
 from app.http.requests import (
@@ -26,7 +26,7 @@ from app.http.requests import (
     read_merge_patch,
     read_query,
 )
-from app.http.responses import json_response
+from app.http.responses import VARY, json_response
 from app.ports.cache import StalePage
 from app.ports.storage import KeptAnswer
 from app.schemas.records import (
@@ -175,7 +175,7 @@ class RecordRoutes:
     async def get(self, request: Request) -> Response:
         record = await self._service.get(request.path_params["id"], caller(request))
         tag = etag(record.version)
-        if none_match(request, record.version):
+        if not_modified(request, tag.encode()):
             return Response(status_code=304, headers={"ETag": tag})
         return json_response(record, headers={"ETag": tag}, request=request)
 
@@ -219,11 +219,11 @@ class RecordRoutes:
         page = found.page if isinstance(found, StalePage) else found
         body = page.body
         tag = page_etag(page.tag)
-        if page_not_modified(request, tag):
+        if not_modified(request, tag):
             unchanged = Response(status_code=304)
             unchanged.raw_headers.append((b"etag", tag))
             if len(body) >= compression.THRESHOLD:
-                unchanged.raw_headers.append((b"vary", b"accept-encoding"))
+                unchanged.raw_headers.append(VARY)
             return unchanged
         copy = self._pages(page) if compression.wanted(request.scope, body) else None
         if isinstance(found, StalePage):  # the database is away: RFC 9211 says so, RFC 9111 how old

@@ -11,11 +11,10 @@ import pytest
 from redis import Redis
 from starlette.testclient import TestClient
 
-from app.adapters.db.postgres import PostgresRecordRepository
-from app.adapters.db.sqlite import SqliteRecordRepository
 from app.main import create_app
 from app.settings import Settings
 from tests.api.tokens import auth, token, with_tokens
+from tests.reads import list_queries
 
 MERGE = {"content-type": "application/merge-patch+json"}
 
@@ -302,15 +301,7 @@ def test_a_304_for_a_cached_page_asks_the_database_nothing(
 ) -> None:
     stored(client)
     tag = client.get("/data", params={"user_id": "alice"}).headers["etag"]
-    reads: list[object] = []
-    for adapter in (SqliteRecordRepository, PostgresRecordRepository):
-        original = adapter.get_by_user
-
-        async def counted(self: Any, *args: Any, original: Any = original, **kwargs: Any) -> Any:
-            reads.append(args)
-            return await original(self, *args, **kwargs)
-
-        monkeypatch.setattr(adapter, "get_by_user", counted)
+    reads = list_queries(monkeypatch)
     redis = None if settings.redis_url == "" else Redis.from_url(settings.redis_url)
     for _ in range(2):  # the read lease, granted to a user whose reads go on
         client.get("/data", params={"user_id": "alice"}, headers={"if-none-match": tag})

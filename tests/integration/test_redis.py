@@ -29,6 +29,7 @@ from app.resilience.breakers import Breaker
 from app.schemas.records import ListQuery
 from app.services.records import RecordService
 from app.settings import DEFAULT_SQL_DIR, Settings
+from tests.reads import list_queries
 from tests.scrape import Samples, samples, total, value
 
 pytestmark = pytest.mark.anyio
@@ -324,14 +325,7 @@ def test_a_page_another_process_cached_revalidates_here_without_the_database(
     user = f"revalidate-{time.monotonic_ns()}"
     client.post("/data", json={"user_id": user, "payload": {"n": 1}})
     tag = client.get("/data", params={"user_id": user}).headers["etag"]
-    reads: list[object] = []
-    original = PostgresRecordRepository.get_by_user
-
-    async def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
-        reads.append(args)
-        return await original(self, *args, **kwargs)
-
-    monkeypatch.setattr(PostgresRecordRepository, "get_by_user", counted)
+    reads = list_queries(monkeypatch)
     with TestClient(create_app(settings_pg_redis)) as other:  # no copy of its own: Redis's answers
         unchanged = other.get("/data", params={"user_id": user}, headers={"if-none-match": tag})
         client.post("/data", json={"user_id": user, "payload": {"n": 2}})  # a write in the first process
