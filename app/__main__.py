@@ -6,7 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from app.settings import ConfigError, Settings
+from app.errors import ConfigError
+from app.settings import Settings
 
 
 def migrate(settings: Settings, optional: Sequence[str] = ()) -> list[int]:
@@ -25,7 +26,10 @@ def migrate(settings: Settings, optional: Sequence[str] = ()) -> list[int]:
         if len(extra) != len(chosen):
             raise ConfigError(f"no such optional migration among {sorted(optional)}")
         migrations = sorted([*migrations, *extra], key=lambda m: m.version)
-    return settings.dialect.migrate(settings, migrations)
+    from app.adapters.db.dialects import DIALECTS
+    from app.builders.storage import database_options
+
+    return DIALECTS[settings.database_dialect].migrate(database_options(settings), migrations)
 
 
 def main(argv: list[str] | None = None) -> int:

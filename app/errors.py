@@ -14,6 +14,10 @@ class FieldProblem:
     message: str
 
 
+class ConfigError(ValueError):
+    """A setting is missing or malformed; raised at start, never on a request."""
+
+
 class ServiceError(Exception):
     """Base of every error a client may see; `status` and `slug` pick the problem type."""
 
@@ -108,6 +112,22 @@ class StorageUnavailable(ServiceError):
         # or the database rolled it back: a serialization failure, a deadlock): trying the
         # same call again is safe, for a write too. An outcome that is not known never is.
         self.safe_to_retry = safe_to_retry
+
+
+class DeadlinePassed(ServiceError):
+    """The request's deadline passed before the database answered (APP_REQUEST_DEADLINE_SECONDS):
+    the request's own budget ran out, which says nothing against the database, so it never
+    counts towards the database's breaker."""
+
+    status, slug, title = 503, "deadline-passed", "Deadline passed"
+    retry_after = 1
+
+
+class ExportsBusy(ServiceError):
+    """As many exports run in this process as it runs at once (APP_EXPORTS_MAX)."""
+
+    status, slug, title = 503, "exports-busy", "Too many exports running"
+    retry_after = 5
 
 
 class ReadOnly(ServiceError):

@@ -10,7 +10,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from app.__main__ import migrate
-from app.main import build_repository, create_app
+from app.builders.storage import build_repository
+from app.main import create_app
 from app.ports.storage import RecordQuery
 from app.settings import Settings
 from tests import services

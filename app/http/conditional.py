@@ -14,7 +14,7 @@ import re
 from starlette.requests import Request
 
 from app.errors import MalformedRequest
-from app.services.records import Versions
+from app.schemas.records import Versions
 
 # An entity tag, optionally weak, then a comma or the end (RFC 9110, section 8.8.3).
 _TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)')

@@ -11,7 +11,16 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.errors import MethodNotAllowed, NotFound, RateLimited, ReadOnly, ServiceError, StorageUnavailable
+from app.errors import (
+    DeadlinePassed,
+    ExportsBusy,
+    MethodNotAllowed,
+    NotFound,
+    RateLimited,
+    ReadOnly,
+    ServiceError,
+    StorageUnavailable,
+)
 from app.http import compression
 from app.schemas.common import FieldError, Problem
 
@@ -70,7 +79,7 @@ def problem_response(request: Request, error: ServiceError) -> Response:
             "RateLimit-Policy": f'"per-user";q={error.limit};w={error.window}',
             "RateLimit": f'"per-user";r=0;t={error.retry_after}',
         }
-    elif isinstance(error, StorageUnavailable | ReadOnly):
+    elif isinstance(error, StorageUnavailable | ReadOnly | DeadlinePassed | ExportsBusy):
         headers = {"Retry-After": str(error.retry_after)}
     return Response(
         encoder.encode(problem), status_code=error.status, headers=headers, media_type=PROBLEM_JSON

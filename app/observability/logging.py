@@ -184,16 +184,6 @@ class AccessLog:
         self._errors_only = setting == "errors"
         self._one_in = int(setting.partition(":")[2]) if setting.startswith("sample:") else 1
 
-    @staticmethod
-    def parse(setting: str) -> str:
-        """The setting, checked (ValueError when it is none of the forms)."""
-        if setting in ("all", "errors", "off"):
-            return setting
-        kind, _, every = setting.partition(":")
-        if kind == "sample" and every.isdigit() and int(every) >= 1:
-            return setting
-        raise ValueError(setting)
-
     def write(
         self,
         status: int,

@@ -23,20 +23,27 @@ container would each count their own, and a scrape would see one of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import NamedTuple, Protocol
 
 from prometheus_client import CollectorRegistry, Info, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from app.observability.tallies import Spread, Tally
 from app.ports.cache import CacheStats
 from app.ports.storage import PoolUsage
+from app.tallies import Spread, Tally
 
-if TYPE_CHECKING:
-    from app.resilience.breakers import Breaker
+
+class BreakerState(Protocol):
+    """What the metrics read of a breaker (resilience/breakers.py) when scraped."""
+
+    @property
+    def state(self) -> str: ...
+
+    transitions: dict[str, int]
+
 
 # Request latency: finer below 5 ms, where cached reads answer, up to the request deadline.
 LATENCY_BUCKETS = (
@@ -183,7 +190,7 @@ class Metrics:
         self.cache: CacheStats | None = None
         self.admitted = Tally()
         self.refused = Tally()
-        self.breakers: dict[str, Breaker] = {}
+        self.breakers: dict[str, BreakerState] = {}
         self.pools: dict[str, Callable[[], list[PoolUsage]]] = {}  # by database (the dialect)
         self.users_seen: set[str] = set()  # since the last count (observability/users.py)
         self.active_users: dict[str, int] = {}  # by time window, as last counted
@@ -193,7 +200,7 @@ class Metrics:
             {"version": version, "dialect": dialect, "server": server, "cache": cache}
         )
 
-    def watch_breakers(self, breakers: dict[str, Breaker]) -> None:
+    def watch_breakers(self, breakers: Mapping[str, BreakerState]) -> None:
         """Report these breakers' states and transitions (read when scraped, so never stale)."""
         self.breakers.update(breakers)
 

@@ -2,15 +2,15 @@
 the service's calls to them, for the `Server-Timing` header (APP_SERVER_TIMING) and the
 client spans of a trace (tracing.py).
 
-`timed()` wraps a component's coroutine methods; the app wraps the page cache, the admission
-and the repository only when one of the two is on, so with both off there is nothing in the
-way. A wrapped call adds its time to the request's `Spent` (a context variable the middleware
-sets) and, when tracing, runs in a span named after the call (`db get_by_id`)."""
+A `Stopwatch` measures one phase's calls; the app makes them only when one of the two is on, so
+with both off nothing stands in the way. A measured call adds its time to the request's `Spent`
+(a context variable the middleware sets) and, when tracing, runs in a span named after the call
+(`db get_by_id`)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar
 from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -40,50 +40,62 @@ class Spent:
 spent: ContextVar[Spent | None] = ContextVar("spent", default=None)
 
 
-def timed(inner: T, phases: Mapping[str, str], tracer: Tracer | None, attributes: Mapping[str, str]) -> T:
-    """`inner` with each coroutine method named in `phases` (method -> phase) measured; the
-    other attributes are the inner object's own."""
-    return _Timed(inner, phases, tracer, attributes)  # type: ignore[return-value]
+class Stopwatch:
+    """Measures calls in one phase: each adds its time to the request's `Spent` and, when
+    tracing, runs in a client span named after the call (`db get_by_id`). The one way the
+    service times its dependencies: the repository's decorator (resilience/repository.py)
+    holds one, `timed()` wraps the page cache and the read gate with one."""
+
+    __slots__ = ("_attributes", "_kind", "_phase", "_tracer")
+
+    def __init__(self, phase: str, tracer: Tracer | None, attributes: Mapping[str, str]) -> None:
+        self._phase = phase
+        self._tracer = tracer
+        self._attributes = dict(attributes)
+        if tracer is not None:
+            from opentelemetry.trace import SpanKind
+
+            self._kind = SpanKind.CLIENT
+
+    async def run(self, name: str, call: Callable[[], Awaitable[T]]) -> T:
+        started = time.perf_counter()
+        try:
+            if self._tracer is None:
+                return await call()
+            with self._tracer.start_as_current_span(
+                f"{self._phase} {name}",
+                kind=self._kind,
+                attributes={**self._attributes, "data_service.operation": name},
+            ):
+                return await call()
+        finally:
+            current = spent.get()
+            if current is not None:
+                phase = self._phase
+                setattr(current, phase, getattr(current, phase) + time.perf_counter() - started)
+
+
+def timed(inner: T, methods: Iterable[str], watch: Stopwatch) -> T:
+    """`inner` with each coroutine method named in `methods` measured by `watch`; the other
+    attributes are the inner object's own."""
+    return _Timed(inner, methods, watch)  # type: ignore[return-value]
 
 
 class _Timed:
-    def __init__(
-        self, inner: object, phases: Mapping[str, str], tracer: Tracer | None, attributes: Mapping[str, str]
-    ) -> None:
+    def __init__(self, inner: object, methods: Iterable[str], watch: Stopwatch) -> None:
         self._inner = inner
-        for name, phase in phases.items():
-            if hasattr(inner, name):  # execute_plsql_procedure: Oracle's only
-                setattr(self, name, _measured(getattr(inner, name), name, phase, tracer, attributes))
+        for name in methods:
+            setattr(self, name, _measured(getattr(inner, name), name, watch))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
 
 def _measured(
-    method: Callable[..., Awaitable[Any]],
-    name: str,
-    phase: str,
-    tracer: Tracer | None,
-    attributes: Mapping[str, str],
+    method: Callable[..., Awaitable[Any]], name: str, watch: Stopwatch
 ) -> Callable[..., Awaitable[Any]]:
-    span_name = f"{phase} {name}"
-    span_attributes = {**attributes, "data_service.operation": name}
-    if tracer is not None:
-        from opentelemetry.trace import SpanKind
-
-        client = SpanKind.CLIENT
-
     @wraps(method)
     async def call(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            if tracer is None:
-                return await method(*args, **kwargs)
-            with tracer.start_as_current_span(span_name, kind=client, attributes=span_attributes):
-                return await method(*args, **kwargs)
-        finally:
-            current = spent.get()
-            if current is not None:
-                setattr(current, phase, getattr(current, phase) + time.perf_counter() - started)
+        return await watch.run(name, lambda: method(*args, **kwargs))
 
     return call

@@ -19,7 +19,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from app.settings import ConfigError
+from app.errors import ConfigError
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter

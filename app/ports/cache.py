@@ -1,8 +1,8 @@
 """The page cache: encoded list pages, kept per user and dropped on that user's writes.
 
-`get` answers the page (or None) with the user's write generation, and `set` keeps a page only
-if the user has not written since that generation, so a page read before a write can never be
-cached after it (read-your-writes).
+A page is found by the read gate (gate.py), which answers it (or None) with the user's write
+generation; `set` keeps a page only if the user has not written since that generation, so a
+page read before a write can never be cached after it (read-your-writes).
 
 A page is kept with its tag, a digest of its bytes made once, when it is read from the
 database (`Page.of`): the list's weak ETag, and the key of its gzip copy, which a cache hit
@@ -22,7 +22,7 @@ TAG_BYTES = 22  # 16 bytes of BLAKE2b in base64url, unpadded
 
 class Page(msgspec.Struct, frozen=True, gc=False):
     """An encoded list page and its tag. A struct, not a NamedTuple: a cache hit makes one, and
-    msgspec makes it in 0.04 us where a NamedTuple's Python __new__ takes 0.27."""
+    msgspec's constructor runs in C (docs/performance.md, "Figures behind the code's choices")."""
 
     body: bytes
     tag: bytes  # TAG_BYTES of base64url: the same for the same bytes in every process
@@ -33,8 +33,8 @@ class Page(msgspec.Struct, frozen=True, gc=False):
         return cls(body, base64.urlsafe_b64encode(digest)[:TAG_BYTES])
 
 
-# What a lookup answers: the page (None: not cached), and the write generation to hand to `set`
-# (-1: the cache could not be asked, so nothing read now may be kept).
+# What the read gate's lookup answers: the page (None: not cached), and the write generation to
+# hand to `set` (-1: the cache could not be asked, so nothing read now may be kept).
 Lookup = tuple[Page | None, int]
 
 
@@ -67,10 +67,6 @@ class PageCache(Protocol):
     """Where encoded pages are kept: in this process, or in Redis behind a local copy."""
 
     stats: CacheStats
-
-    async def get(self, user_id: str, key: str) -> Lookup:
-        """The cached page (or None) and the generation to pass to `set`."""
-        ...
 
     async def set(self, user_id: str, key: str, value: Page, generation: int) -> None:
         """Keep value unless the user wrote since `generation` was handed out."""

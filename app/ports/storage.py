@@ -5,26 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from app.observability.tallies import Spread
+from msgspec import Raw
+
 from app.schemas.records import Record
-
-# The binds every dialect's list and count statements share: a RecordQuery's filters.
-FILTERS = frozenset({"user_id", "created_from", "created_to", "type", "status"})
-# The read statements' binds where pages are placed by LIMIT/OFFSET (SQLite, PostgreSQL).
-OFFSET_READ_BINDS = {
-    "get_record": frozenset({"id"}),
-    "list_records": FILTERS | {"after_created_at", "after_id", "limit", "offset"},
-    "list_records_counted": FILTERS | {"limit", "offset"},
-    "count_records": FILTERS,
-    "export_records": FILTERS,
-    "ping": frozenset(),
-    "maintain_partitions": frozenset(),
-}
-# The idempotency keys' statements (sql/<dialect>/keep_answer.sql and the like).
-KEY_BINDS = frozenset({"scope", "idem_key"})
-ANSWER_BINDS = KEY_BINDS | {"fingerprint", "status", "body"}
+from app.tallies import Spread
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +32,16 @@ class NewRecord:
 
     user_id: str
     payload: bytes
+
+    def stored(self, record_id: str, created_at: datetime, updated_at: datetime) -> Record:
+        """The record as stored under `record_id` at these moments (its first version)."""
+        return Record(
+            id=record_id,
+            user_id=self.user_id,
+            payload=Raw(self.payload),
+            created_at=created_at,
+            updated_at=updated_at,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,20 +77,6 @@ class RecordQuery:
     created_to: datetime | None = None
     type: str | None = None
     status: str | None = None
-
-
-def filter_binds(
-    query: RecordQuery, *, far_past: object, far_future: object, moment: Callable[[datetime], object]
-) -> dict[str, object]:
-    """The FILTERS binds of a query, as a dialect binds them: its own form of a moment, and its
-    own open bounds for an absent date range (so one statement serves every combination)."""
-    return {
-        "user_id": query.user_id,
-        "created_from": far_past if query.created_from is None else moment(query.created_from),
-        "created_to": far_future if query.created_to is None else moment(query.created_to),
-        "type": query.type,
-        "status": query.status,
-    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,17 +210,4 @@ class RecordRepository(Protocol):
 
     async def close(self) -> None:
         """Release every connection."""
-        ...
-
-
-class PlsqlProcedures(Protocol):
-    """Oracle only: the architecture document's execute_plsql_procedure. The PL/SQL package's
-    allow-listed procedures (adapters/db/oracle_procedures.py); the other dialects have no
-    stored procedures, so the registry (adapters/db/dialects.py) marks which dialect offers it."""
-
-    async def execute_plsql_procedure(
-        self, name: str, params: dict[str, Any], audit: AuditEntry
-    ) -> dict[str, Any]:
-        """Run one allow-listed procedure with typed binds, in its own transaction; its OUT
-        parameters. Refused before the database (InvalidData) when not on the list."""
         ...

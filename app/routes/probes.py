@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import signal
-import threading
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from types import FrameType
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -15,6 +11,7 @@ from starlette.responses import Response
 
 from app.http.openapi import Operation, openapi_document
 from app.http.responses import encoder, json_response
+from app.lifecycle import Lifecycle
 from app.resilience.breakers import BreakerOpen
 from app.schemas.common import Health, Ready
 
@@ -22,50 +19,13 @@ Check = Callable[[], Awaitable[None]]
 _HEALTHY = encoder.encode(Health(status="healthy"))
 
 
-class Lifecycle:
-    """Where this process is: `starting` until its lifespan has opened everything, `serving`,
-    then `draining` once shutdown begins. Only this makes /ready fail by default."""
-
-    def __init__(self) -> None:
-        self.state = "starting"
-
-    @contextmanager
-    def draining_on_signals(self) -> Iterator[None]:
-        """While the block runs, SIGTERM and SIGINT make /ready fail at once, then go on to the
-        server's own handler (which stops accepting and lets accepted requests finish). The
-        servers' handlers are kept: uvicorn's is a Python handler, called next; granian's and
-        hypercorn's run on the event loop, which hears the signal through its wakeup fd
-        whatever Python handler is installed. Outside the main thread (an app in a test) this
-        does nothing."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-
-        def drain(signum: int, frame: FrameType | None) -> None:
-            self.state = "draining"
-            handler = previous[signal.Signals(signum)]
-            if callable(handler):
-                handler(signum, frame)
-            elif handler == signal.SIG_DFL:
-                raise SystemExit(128 + signum)
-
-        for sig in previous:
-            signal.signal(sig, drain)
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-
 class ProbeRoutes:
     """Liveness answers whenever the process runs. Readiness fails (503) for what is this
     process's own; a shared dependency that fails (the database, Redis: every replica sees
     the same outage) is reported as `degraded` with 200, because a Service that drops every
     replica at once would turn the degraded modes (the fail-open limiter, cached pages) into no
-    service at all. With `strict` (APP_READY_STRICT) any failing check is a 503, as the
-    architecture document has it."""
+    service at all. With `strict` (APP_READY_STRICT) any failing check is a 503, for
+    deployments that would rather take a replica out than serve degraded."""
 
     def __init__(
         self, checks: Mapping[str, Check], *, lifecycle: Lifecycle, strict: bool = False, timeout: float = 2.0

@@ -39,9 +39,10 @@ from app.schemas.records import (
     RawItems,
     Record,
     RecordPage,
+    Versions,
 )
 from app.services.bulk import BulkRequest
-from app.services.records import RecordService, Versions
+from app.services.records import RecordService
 
 _create = msgspec.json.Decoder(CreateRecord)
 _patch = msgspec.json.Decoder(dict[str, Any])

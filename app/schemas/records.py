@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -161,3 +162,14 @@ class BulkResult(Struct, kw_only=True):
 
     stored: list[StoredItem]
     rejected: list[RejectedItem]
+
+
+@dataclass(frozen=True, slots=True)
+class Versions:
+    """What an If-Match header names: some versions of the record, or any (`*`)."""
+
+    versions: frozenset[int] = frozenset()
+    any: bool = False
+
+    def holds(self, version: int) -> bool:
+        return self.any or version in self.versions

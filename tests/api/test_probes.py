@@ -10,8 +10,9 @@ import pytest
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from app.lifecycle import Lifecycle
 from app.main import create_app
-from app.routes.probes import Lifecycle, ProbeRoutes
+from app.routes.probes import ProbeRoutes
 from app.settings import Settings
 
 

@@ -12,8 +12,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.testclient import TestClient
 
+from app.errors import ConfigError
 from app.main import create_app
-from app.settings import ConfigError, Settings
+from app.settings import Settings
 from tests import services
 from tests.api.tokens import (
     AUDIENCE,

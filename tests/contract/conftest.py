@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.main import build_repository
+from app.builders.storage import build_repository
 from app.ports.storage import RecordRepository
 from app.settings import Settings
 from tests import services

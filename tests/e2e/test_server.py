@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from app.errors import ConfigError
 from app.main import create_app
-from app.settings import SERVERS, ConfigError, Settings
+from app.settings import SERVERS, Settings
 from tests.processes import call, free_port, migrated_sqlite, running_server
 
 pytestmark = pytest.mark.e2e

@@ -301,6 +301,23 @@ def test_the_request_deadline_bounds_a_wait_shorter_than_the_database_timeout(
     assert wrote < 0.4 + SLACK and took < 0.4 + SLACK  # not the five seconds of the timeout
 
 
+def test_a_passed_deadline_is_its_own_answer_and_never_opens_the_breaker(
+    postgres_db: str, proxy: FaultProxy
+) -> None:
+    with serving(postgres_db, proxy, database_timeout_seconds=5.0, request_deadline_seconds=0.3) as client:
+        assert get_one(client)[0] == 404
+        proxy.mode = BLACK_HOLE
+        cut = [client.get(f"/data/{uuid.uuid4()}") for _ in range(5)]  # the breaker opens at 3 failures
+        state = value(samples(client), "breaker_state", dependency="database", state="closed")
+        proxy.mode = PASS
+        after = get_one(client)
+
+    assert [r.status_code for r in cut] == [503] * 5
+    assert all(r.json()["type"].endswith(":deadline-passed") and r.headers["retry-after"] for r in cut)
+    assert state == 1  # the request's own budget ran out: nothing said against the database
+    assert after[0] == 404  # served at once: no breaker to wait out
+
+
 def test_concurrent_requests_on_a_frozen_database_all_answer_within_the_deadline(
     client: TestClient, proxy: FaultProxy
 ) -> None:

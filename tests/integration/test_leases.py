@@ -14,10 +14,11 @@ import pytest
 import redis
 import redis.asyncio
 
-from app.adapters.redis.admission import RedisAdmission
 from app.adapters.redis.client import connect, connect_listener, redis_failed
+from app.adapters.redis.gate import RedisReadGate
 from app.adapters.redis.keys import bucket_key
 from app.adapters.redis.leases import Budget, Leases
+from app.adapters.redis.limiter import RedisLimiter
 from app.adapters.redis.pages import RedisPageCache
 from app.ports.cache import Page
 from app.resilience.breakers import Breaker
@@ -39,13 +40,14 @@ def script_calls(redis_url: str) -> int:
 class Process:
     leases: Leases
     cache: RedisPageCache
-    admission: RedisAdmission
+    limiter: RedisLimiter
+    gate: RedisReadGate
     client: redis.asyncio.Redis
 
     async def read(self, user_id: str) -> bytes:
         """What GET /data does: the budget and the page; on a miss, the page is 'loaded'
         (named after the generation it was read under) and stored."""
-        decision, (page, generation) = await self.admission.admit_and_read(user_id, KEY)
+        decision, (page, generation) = await self.gate.read(user_id, user_id, KEY)
         assert decision.allowed
         if page is None:
             page = Page.of(f"page of generation {generation}".encode())
@@ -71,7 +73,9 @@ async def processes(redis_url: str) -> AsyncIterator[Callable[..., Any]]:
         cache = RedisPageCache(
             client, ttl_seconds=300, local_max_bytes=1 << 20, breaker=breaker, leases=leases
         )
-        process = Process(leases, cache, RedisAdmission(cache, breaker=breaker, leases=leases), client)
+        limiter = RedisLimiter(breaker=breaker, leases=leases)
+        gate = RedisReadGate(cache, limiter, breaker=breaker, leases=leases)
+        process = Process(leases, cache, limiter, gate, client)
         leases.start(renewals=False)  # the channel only: the tests tick
         for _ in range(100):  # subscribed: read leases may be taken
             if leases.read_lease_ms:
@@ -165,9 +169,9 @@ async def test_spare_tokens_go_back_to_the_bucket_when_a_lease_lapses(
 ) -> None:
     clock = Clock(100.0)
     a = await processes(clock=clock)
-    await a.admission.admit("frank")  # its own token and spare ones
-    await a.admission.admit("frank")  # spent from the lease
-    await a.admission.admit("frank")
+    await a.limiter.admit("frank")  # its own token and spare ones
+    await a.limiter.admit("frank")  # spent from the lease
+    await a.limiter.admit("frank")
     lease = a.leases.book.lease("frank")
     assert lease is not None and lease.spare > 0
     with redis.Redis.from_url(redis_url) as r:
@@ -224,7 +228,7 @@ async def test_tokens_handed_out_after_a_read_lease_do_not_keep_serving_its_page
     await asyncio.sleep(0.5)
     while reader.leases.book.take_token("ivy") is not None:
         pass
-    assert (await reader.admission.admit("ivy")).allowed  # a gate call: new spare tokens, no read lease
+    assert (await reader.limiter.admit("ivy")).allowed  # a gate call: new spare tokens, no read lease
 
     await asyncio.sleep(0.6)  # the read lease Redis recorded has ended; the tokens run on
     await writer.cache.invalidate_user("ivy")  # nobody holds a lease: nobody is told

@@ -17,11 +17,12 @@ from starlette.testclient import TestClient
 
 from app.adapters.db.postgres import PostgresRecordRepository
 from app.adapters.db.sqlfiles import load_queries
-from app.adapters.redis.admission import RedisAdmission
 from app.adapters.redis.audience import RedisAudience
 from app.adapters.redis.client import connect, redis_failed
+from app.adapters.redis.gate import RedisReadGate
 from app.adapters.redis.keys import bucket_key, lease_key, page_keys
 from app.adapters.redis.leases import Budget, Leases
+from app.adapters.redis.limiter import RedisLimiter
 from app.adapters.redis.pages import RedisPageCache
 from app.auth import Caller
 from app.main import create_app
@@ -63,7 +64,8 @@ async def test_hundred_concurrent_misses_on_one_key_make_one_query(postgres_db: 
     service = RecordService(
         repository,  # type: ignore[arg-type]
         cache,
-        RedisAdmission(cache, breaker=breaker, leases=leases),
+        limiter := RedisLimiter(breaker=breaker, leases=leases),
+        RedisReadGate(cache, limiter, breaker=breaker, leases=leases),
     )
     await repository.open()
     try:

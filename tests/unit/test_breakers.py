@@ -9,7 +9,7 @@ import pytest
 
 from app.errors import StorageConflict, StorageUnavailable
 from app.resilience.breakers import Breaker, BreakerOpen
-from app.resilience.guarded import database_failed
+from app.resilience.repository import database_failed
 
 pytestmark = pytest.mark.anyio
 RESET = 0.2

@@ -8,11 +8,11 @@ import msgspec
 import pytest
 from starlette.datastructures import QueryParams
 
-from app.errors import field_problem
+from app.errors import ConfigError, field_problem
 from app.http.requests import nests_deeper_than, query_pairs
 from app.schemas.records import BulkBody, BulkCreate, BulkEnvelope
 from app.services.cursor import InvalidCursor, decode_cursor, encode_cursor
-from app.settings import ConfigError, Settings
+from app.settings import Settings
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from app.errors import StorageConflict, StorageUnavailable
 from app.ports.storage import AuditEntry, NewRecord
 from app.resilience import deadline
 from app.resilience.breakers import Breaker
-from app.resilience.guarded import GuardedRepository, database_failed
+from app.resilience.repository import GuardedRepository, database_failed
 
 pytestmark = pytest.mark.anyio
 NOT_SENT = StorageUnavailable("refused", safe_to_retry=True)

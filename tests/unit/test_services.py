@@ -10,7 +10,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from app.adapters.memory.admission import MemoryAdmission, MemoryTokenBucket
+from app.adapters.memory.gate import MemoryReadGate
+from app.adapters.memory.limiter import MemoryLimiter
 from app.adapters.memory.pages import MemoryPageCache
 from app.auth import Caller
 from app.errors import NotFound, RateLimited, ValidationFailed
@@ -92,7 +93,8 @@ def service(repository: StubRepository, rate: int = 1000) -> RecordService:
     return RecordService(
         repository,
         pages,
-        MemoryAdmission(MemoryTokenBucket(rate=rate), pages),
+        limiter := MemoryLimiter(rate=rate),
+        MemoryReadGate(limiter, pages),
         page_size_default=2,
         bulk_max_items=5,
     )
@@ -224,7 +226,8 @@ async def test_while_the_database_is_away_a_stale_page_answers_without_a_load() 
     records = RecordService(
         repository,
         pages,
-        MemoryAdmission(MemoryTokenBucket(rate=1000), pages),
+        limiter := MemoryLimiter(rate=1000),
+        MemoryReadGate(limiter, pages),
         database_away=lambda: away,
     )
     fresh = await records.list_page(ListQuery(user_id="alice"), ANON)

@@ -17,7 +17,7 @@ from app.adapters.db.sqlfiles import (
     load_queries,
     pending,
 )
-from app.settings import DEFAULT_SQL_DIR
+from app.settings import DATABASE_SCHEMES, DEFAULT_SQL_DIR
 
 DIALECTS = sorted(p.name for p in DEFAULT_SQL_DIR.iterdir() if p.is_dir())
 STATEMENTS = [(d, p) for d in DIALECTS for p in sorted((DEFAULT_SQL_DIR / d).glob("*.sql"))]
@@ -54,7 +54,9 @@ def test_bind_names_skip_casts_strings_and_comments() -> None:
 
 
 def test_every_dialect_has_a_folder_and_every_folder_a_dialect() -> None:
-    assert sorted(d.name for d in REGISTRY) == DIALECTS
+    assert sorted(REGISTRY) == DIALECTS
+    assert all(REGISTRY[name].name == name for name in REGISTRY)
+    assert sorted(set(DATABASE_SCHEMES.values())) == DIALECTS
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)

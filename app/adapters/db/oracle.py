@@ -18,16 +18,13 @@ from typing import Any
 import oracledb
 from msgspec import Raw
 
+from app.adapters.db.binds import ANSWER_BINDS, FILTERS, KEY_BINDS, filter_binds
 from app.adapters.db.oracle_procedures import call_procedure, check_call
 from app.adapters.db.oracle_target import OracleTarget
 from app.adapters.db.sqlfiles import Statements
 from app.errors import InvalidData, NotFound, ServiceError, StorageConflict, StorageUnavailable
 from app.observability import context
-from app.observability.tallies import WAIT_BUCKETS, Spread
 from app.ports.storage import (
-    ANSWER_BINDS,
-    FILTERS,
-    KEY_BINDS,
     Answer,
     AuditEntry,
     BulkOutcome,
@@ -37,10 +34,10 @@ from app.ports.storage import (
     PoolUsage,
     RecordQuery,
     RowError,
-    filter_binds,
 )
 from app.resilience import deadline
 from app.schemas.records import Record
+from app.tallies import WAIT_BUCKETS, Spread
 
 # LOBs (the serialized payload) arrive as str, not as LOB locators needing another round trip.
 oracledb.defaults.fetch_lobs = False

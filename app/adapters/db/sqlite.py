@@ -19,14 +19,11 @@ from typing import Any, TypeVar
 import msgspec
 from msgspec import Raw
 
+from app.adapters.db.binds import ANSWER_BINDS, FILTERS, KEY_BINDS, OFFSET_READ_BINDS, filter_binds
 from app.adapters.db.sqlfiles import Statements
 from app.concurrency import Coalescer
 from app.errors import StorageConflict, StorageUnavailable
 from app.ports.storage import (
-    ANSWER_BINDS,
-    FILTERS,
-    KEY_BINDS,
-    OFFSET_READ_BINDS,
     Answer,
     AuditEntry,
     BulkOutcome,
@@ -36,7 +33,6 @@ from app.ports.storage import (
     PoolUsage,
     RecordQuery,
     RowError,
-    filter_binds,
 )
 from app.schemas.records import Record
 

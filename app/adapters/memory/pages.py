@@ -157,6 +157,7 @@ class MemoryPageCache:
         return self._pages.size_bytes
 
     async def get(self, user_id: str, key: str) -> Lookup:
+        """The page (or None) and the generation to pass to `set` (the read gate's lookup)."""
         found = self._pages.get(user_id, key)
         if found is None:
             self.stats.misses += 1

@@ -18,7 +18,7 @@ from redis.typing import EncodableT
 
 from app.adapters.redis.codec import ScriptCall
 from app.concurrency import Coalescer
-from app.observability.tallies import Tally
+from app.tallies import Tally
 
 LUA = Path(__file__).resolve().parent / "lua"
 C = TypeVar("C", bound=ScriptCall)

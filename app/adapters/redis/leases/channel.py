@@ -69,7 +69,7 @@ class Channel:
             finally:
                 self.listening = False
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
 
     def _heard(self, data: bytes) -> None:
         message = decode_message(data)

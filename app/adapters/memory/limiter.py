@@ -1,4 +1,4 @@
-"""Admission in this process: token buckets held here, and the page read beside them."""
+"""The limiter in this process: token buckets held here."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import math
 import time
 from collections.abc import Callable
 
-from app.ports.admission import Decision
-from app.ports.cache import Lookup, PageCache
+from app.ports.limiter import Decision
 
 
-class MemoryTokenBucket:
+class MemoryLimiter:
     """Token buckets held in this process; buckets that refilled completely are forgotten."""
 
     def __init__(
@@ -34,7 +33,7 @@ class MemoryTokenBucket:
         """How many users' buckets are held (bounded by `max_users`)."""
         return len(self._buckets)
 
-    async def acquire(self, user_id: str) -> Decision:
+    async def admit(self, user_id: str) -> Decision:
         now = self._clock()
         tokens, stamp = self._buckets.get(user_id, (self._capacity, now))
         tokens = min(self._capacity, tokens + (now - stamp) * self._per_second)
@@ -64,23 +63,3 @@ class MemoryTokenBucket:
         if len(self._buckets) > self._max_users:
             for user in list(self._buckets)[: len(self._buckets) // 2]:
                 del self._buckets[user]
-
-
-class MemoryAdmission:
-    """Admission on this process's buckets; a list read's page comes from its page cache."""
-
-    def __init__(self, buckets: MemoryTokenBucket, pages: PageCache) -> None:
-        self._buckets = buckets
-        self._pages = pages
-
-    async def admit(self, user_id: str) -> Decision:
-        return await self._buckets.acquire(user_id)
-
-    async def admit_and_read(self, user_id: str, page_key: str) -> tuple[Decision, Lookup]:
-        decision = await self._buckets.acquire(user_id)
-        if not decision.allowed:
-            return decision, (None, -1)
-        return decision, await self._pages.get(user_id, page_key)
-
-    async def close(self) -> None:
-        await self._buckets.close()

@@ -1,10 +1,10 @@
-"""Admission on token buckets in Redis: one Lua script (gate.lua), atomic, on Redis's own
+"""The limiter on token buckets in Redis: one Lua script (gate.lua), atomic, on Redis's own
 clock, one key per user, shared by every process of the service.
 
 A process may be handed a few of a user's tokens at once (leases/) and spend them on the
 user's next requests without a round trip; they have left the bucket already, so the budget
 holds across every process. A list read takes its token and reads its page in one gate call
-(pages.py). When Redis fails, requests are admitted: the limit protects the database, and
+(gate.py). When Redis fails, requests are admitted: the limit protects the database, and
 refusing everyone would be the outage."""
 
 from __future__ import annotations
@@ -15,29 +15,26 @@ from redis.exceptions import RedisError
 
 from app.adapters.redis.codec import GateCall, GateReply
 from app.adapters.redis.leases import Leases
-from app.adapters.redis.pages import UNASKED, RedisPageCache
-from app.ports.admission import Decision
-from app.ports.cache import Lookup
+from app.ports.limiter import Decision
 from app.resilience.breakers import Breaker, BreakerOpen
 
 
-class RedisAdmission:
-    """Admission shared by every process: tokens from Redis, or from this process's lease."""
+class RedisLimiter:
+    """A limiter shared by every process: tokens from Redis, or from this process's lease."""
 
-    def __init__(self, pages: RedisPageCache, *, breaker: Breaker, leases: Leases) -> None:
-        self._pages = pages
+    def __init__(self, *, breaker: Breaker, leases: Leases) -> None:
         self._breaker = breaker
         self._leases = leases
         self._book = leases.book
         self._rate = leases.budget.rate
         self._window = leases.budget.window
-        self._anyway = Decision(True, self._rate, self._window, self._rate, 0)  # Redis away: fail open
+        self.anyway = Decision(True, self._rate, self._window, self._rate, 0)  # Redis away: fail open
 
-    def _decision(self, reply: GateReply) -> Decision:
+    def decision(self, reply: GateReply) -> Decision:
         retry_after = 0 if reply.allowed else max(1, math.ceil(reply.wait_ms / 1000))
         return Decision(reply.allowed, self._rate, self._window, reply.left, retry_after)
 
-    def _from_lease(self, user_id: str) -> Decision | None:
+    def from_lease(self, user_id: str) -> Decision | None:
         """Admitted on a spare token this process holds for the user, if it holds one."""
         lease = self._book.take_token(user_id)
         if lease is None:
@@ -45,20 +42,20 @@ class RedisAdmission:
         return Decision(True, self._rate, self._window, self._book.spare_left(lease), 0)
 
     async def admit(self, user_id: str) -> Decision:
-        if (decision := self._from_lease(user_id)) is not None:
+        if (decision := self.from_lease(user_id)) is not None:
             return decision
         if self._breaker.is_open:
-            return self._anyway
+            return self.anyway
         asked_at = self._leases.now()
         call = GateCall(user_id, self._book.want(user_id, own=True), self._rate, self._window)
         try:
             with self._breaker.guard():
                 reply = await self._leases.gate(call)
         except (RedisError, OSError, BreakerOpen):
-            return self._anyway
+            return self.anyway
         self._leases.contact()
         if not reply.allowed:  # a concurrent request of this process may have been handed spare tokens
-            return self._from_lease(user_id) or self._decision(reply)
+            return self.from_lease(user_id) or self.decision(reply)
         self._book.granted(
             user_id,
             asked_at=asked_at,
@@ -68,21 +65,7 @@ class RedisAdmission:
             generation=None,
             lease_ms=0,
         )
-        return self._decision(reply)
-
-    async def admit_and_read(self, user_id: str, page_key: str) -> tuple[Decision, Lookup]:
-        decision = self._from_lease(user_id)
-        reply, found = await self._pages.read(user_id, page_key, limited=True, own=decision is None)
-        if decision is not None:
-            return decision, found
-        if reply is None:
-            return self._anyway, UNASKED
-        if reply.allowed:
-            return self._decision(reply), found
-        # Refused: a concurrent request of this process may have been handed spare tokens.
-        if (decision := self._from_lease(user_id)) is None:
-            return self._decision(reply), UNASKED
-        return decision, await self._pages.get(user_id, page_key)
+        return self.decision(reply)
 
     async def close(self) -> None:
         return None  # the client belongs to the composition root

@@ -1,0 +1,85 @@
+"""The reads: one record by id, a page (and its count), the planner's estimate, an export."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from app.adapters.db.postgres.session import (
+    FAR_FUTURE,
+    LAST_ID,
+    PostgresSession,
+    filters,
+    record_of,
+    translated,
+)
+from app.errors import InvalidData, StorageUnavailable
+from app.ports.storage import (
+    RecordQuery,
+)
+from app.schemas.records import Record
+
+
+class PostgresReads(PostgresSession):
+    """Reads of the repository on PostgreSQL."""
+
+    async def get_by_id(self, record_id: str) -> Record | None:
+        try:
+            uuid.UUID(record_id)
+        except ValueError:
+            return None
+        sql, args = self._call("get_record", {"id": record_id})
+        async with translated():
+            row = await self._fetchrow(sql, *args)
+        return None if row is None else record_of(row)
+
+    async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
+        after_id = LAST_ID
+        if query.after is not None:
+            try:
+                after_id = uuid.UUID(query.after.id)
+            except ValueError:
+                raise InvalidData("the cursor does not name a record of this database") from None
+        binds: dict[str, Any] = {
+            **filters(query),
+            "after_created_at": FAR_FUTURE if query.after is None else query.after.created_at,
+            "after_id": after_id,
+            "limit": query.limit,
+            "offset": query.offset,
+        }
+        async with translated():
+            if not with_total:
+                rows = await self._fetch(*self._args("list_records", binds))
+                return [record_of(r) for r in rows], None
+            rows = await self._fetch(*self._args("list_records_counted", binds))
+            if rows:
+                return [record_of(r) for r in rows], rows[0]["total"]
+            # Past the last page the window count has no row to ride on: count on its own.
+            total = await self._fetchval(*self._args("count_records", binds))
+        return [], total
+
+    async def estimate(self, query: RecordQuery) -> int | None:
+        sql, args = self._call("estimate_records", filters(query))
+        async with translated():
+            plan = await self._fetchval(sql, *args)
+        return int(msgspec.json.decode(plan)[0]["Plan"]["Plan Rows"])
+
+    async def export(self, query: RecordQuery, *, batch: int) -> AsyncGenerator[list[Record], None]:
+        sql, args = self._call("export_records", filters(query))
+        async with translated():
+            conn = await self.pool.acquire(timeout=self._timeout)
+        try:
+            # A server-side cursor lives in a transaction: read-only, so it takes no write lock.
+            async with translated(), conn.transaction(readonly=True):
+                cursor = await conn.cursor(sql, *args, timeout=self._timeout)
+                while rows := await cursor.fetch(batch, timeout=self._timeout):
+                    yield [record_of(row) for row in rows]
+        except (OSError, TimeoutError, asyncpg.InterfaceError, StorageUnavailable):
+            conn.terminate()  # its state is not known: closed, not handed back
+            raise
+        finally:
+            await self.pool.release(conn, timeout=self._timeout)

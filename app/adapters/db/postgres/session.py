@@ -1,0 +1,267 @@
+"""PostgreSQL through asyncpg: the pool, its connections within the deadline's budget, the
+statements from sql/postgres/ and the translation of asyncpg's errors. reads.py, writes.py and
+keys.py hold the repository's operations on top of it.
+
+asyncpg, because it was measured faster than psycopg 3 on both the bulk and the single insert
+(bench/pg_drivers.py; docs/performance.md, "The database driver", has the figures).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+from msgspec import Raw
+
+from app.adapters.db.binds import ANSWER_BINDS, FILTERS, KEY_BINDS, OFFSET_READ_BINDS, filter_binds
+from app.adapters.db.sqlfiles import Statements, to_numbered
+from app.errors import IdempotencyKeyBusy, InvalidData, StorageConflict, StorageUnavailable
+from app.ports.storage import (
+    AuditEntry,
+    BulkOutcome,
+    NewRecord,
+    PoolUsage,
+    RecordQuery,
+    RowError,
+)
+from app.resilience import deadline
+from app.schemas.records import Record
+from app.tallies import WAIT_BUCKETS, Spread
+
+FAR_PAST = datetime(1, 1, 1, tzinfo=UTC)
+FAR_FUTURE = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+LAST_ID = uuid.UUID(int=(1 << 128) - 1)
+BINDS = {
+    "insert_record": frozenset({"id", "user_id", "payload", "actor", "request_id"}),
+    "insert_records": frozenset({"ids", "user_ids", "payloads", "actors", "request_ids"}),
+    "keep_answer": ANSWER_BINDS | {"ttl_seconds"},
+    "kept_answer": KEY_BINDS,
+    "purge_answers": frozenset({"batch"}),
+    "update_record": frozenset({"id", "created_at", "version", "payload", "actor", "request_id"}),
+    "delete_record": frozenset({"id", "created_at", "version", "actor", "request_id"}),
+    "estimate_records": FILTERS,
+    **OFFSET_READ_BINDS,
+}
+# How long a request waits for another holding its idempotency key uncommitted: then 409.
+KEY_WAIT_MS = 1000
+
+
+@asynccontextmanager
+async def translated() -> AsyncIterator[None]:
+    try:
+        yield
+    except asyncpg.UniqueViolationError as exc:
+        raise StorageConflict("the record conflicts with one already stored") from exc
+    except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
+        raise InvalidData("the database refused a value") from exc
+    except asyncpg.LockNotAvailableError as exc:  # 55P03: only idempotency keys are waited for
+        raise IdempotencyKeyBusy("a request with this Idempotency-Key is still being processed") from exc
+    except (asyncpg.SerializationError, asyncpg.DeadlockDetectedError) as exc:  # 40001, 40P01
+        raise StorageUnavailable("the database rolled the statement back", safe_to_retry=True) from exc
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        raise StorageUnavailable("the database could not complete the request") from exc
+
+
+def insert_values(record: NewRecord, record_id: str, audit: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": record_id,
+        "user_id": record.user_id,
+        "payload": record.payload.decode(),
+        "actor": audit.actor,
+        "request_id": audit.request_id,
+    }
+
+
+def filters(query: RecordQuery) -> dict[str, object]:
+    return filter_binds(query, far_past=FAR_PAST, far_future=FAR_FUTURE, moment=lambda m: m)
+
+
+def change_values(record: Record, audit: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "created_at": record.created_at,
+        "version": record.version,
+        "actor": audit.actor,
+        "request_id": audit.request_id,
+    }
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """The pool's reset on release. asyncpg's default runs one more statement per call (RESET ALL,
+    UNLISTEN, CLOSE ALL, advisory unlocks); this service's statements leave no such state, and
+    asyncpg still rolls back a transaction left open before calling this."""
+
+
+def left(ends: float) -> float:
+    return max(0.001, ends - time.monotonic())
+
+
+class KeyTaken(Exception):
+    """The idempotency key holds an answer already: this transaction is rolled back."""
+
+
+class RolledBack(Exception):
+    """Raised inside a transaction to roll it back and answer `outcome` anyway."""
+
+    def __init__(self, outcome: BulkOutcome) -> None:
+        self.outcome = outcome
+
+
+def record_of(row: asyncpg.Record) -> Record:
+    return Record(
+        id=row[0], user_id=row[1], payload=Raw(row[2]), created_at=row[3], updated_at=row[4], version=row[5]
+    )
+
+
+class PostgresSession:
+    """The pool and the statements every operation of the repository runs through."""
+
+    def __init__(
+        self, dsn: str, queries: dict[str, str], *, min_size: int, max_size: int, timeout: float
+    ) -> None:
+        self._dsn = dsn
+        self._numbered = {name: to_numbered(sql) for name, sql in Statements(queries, BINDS).sql.items()}
+        self._min_size = min_size
+        self._max_size = max_size
+        self._timeout = timeout
+        self._pool: asyncpg.Pool | None = None
+        self._waits = Spread(WAIT_BUCKETS)
+        self._wait_timeouts = 0
+
+    async def open(self) -> None:
+        """Open the pool (fixed bounds, every call under the command timeout)."""
+        async with translated():
+            self._pool = await asyncpg.create_pool(
+                self._dsn,
+                min_size=self._min_size,
+                max_size=self._max_size,
+                command_timeout=self._timeout,
+                timeout=self._timeout,
+                reset=_keep_session,
+                # The server gives up on a statement when the client does (the client's timeout
+                # cancels it too, but a lost cancel request would leave it running).
+                server_settings={
+                    # pg_stat_activity and the server's logs name the service's sessions.
+                    "application_name": "data-service",
+                    "lock_timeout": str(KEY_WAIT_MS),
+                    "statement_timeout": str(math.ceil(self._timeout * 1000)),
+                },
+            )
+
+    def _call(self, name: str, binds: dict[str, Any]) -> tuple[str, list[Any]]:
+        sql, names = self._numbered[name]
+        return sql, [binds[n] for n in names]
+
+    def _args(self, name: str, binds: dict[str, Any]) -> list[Any]:
+        """The statement followed by its arguments, ready for fetch(*...)."""
+        sql, args = self._call(name, binds)
+        return [sql, *args]
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StorageUnavailable("the database pool is not open")
+        return self._pool
+
+    # A call (waiting for a pooled connection, its statements, handing the connection back) takes
+    # at most the database timeout in all, or what is left of the request's deadline when less:
+    # asyncpg's pool.fetch() would wait for a connection without bound while a frozen database
+    # holds every one, then as long again for the statement.
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[tuple[PoolConnectionProxy[asyncpg.Record], float]]:
+        """A pooled connection and the time (monotonic) its statements must be done by.
+
+        When no connection can be made (refused, reset, the server starting or stopping), nothing
+        was sent: that failure is safe to retry. Waiting out the timeout for a free connection is
+        not retried (the database is most likely frozen). A connection whose statement timed out
+        or broke is closed, not handed back: its state is not known."""
+        allowed = max(0.001, deadline.budget(self._timeout))
+        asked = time.monotonic()
+        ends = asked + allowed
+        try:
+            conn = await self.pool.acquire(timeout=allowed)
+        except TimeoutError:
+            self._wait_timeouts += 1
+            raise
+        except (OSError, asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError) as exc:
+            raise StorageUnavailable("the database could not be reached", safe_to_retry=True) from exc
+        self._waits.observe(time.monotonic() - asked)
+        try:
+            yield conn, ends
+        except (OSError, TimeoutError, asyncpg.InterfaceError):
+            conn.terminate()
+            raise
+        finally:
+            await self.pool.release(conn, timeout=left(ends))
+
+    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        async with self._connection() as (conn, ends):
+            return await conn.fetch(sql, *args, timeout=left(ends))
+
+    async def _fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        async with self._connection() as (conn, ends):
+            return await conn.fetchrow(sql, *args, timeout=left(ends))
+
+    async def _fetchval(self, sql: str, *args: Any) -> Any:
+        async with self._connection() as (conn, ends):
+            return await conn.fetchval(sql, *args, timeout=left(ends))
+
+    def pools(self) -> list[PoolUsage]:
+        pool = self._pool
+        if pool is None:
+            return []
+        size = pool.get_size()
+        return [
+            PoolUsage(
+                "primary",
+                size - pool.get_idle_size(),
+                size,
+                pool.get_max_size(),
+                self._waits,
+                self._wait_timeouts,
+            )
+        ]
+
+    async def ping(self) -> None:
+        async with translated():
+            await self._fetchval(self._call("ping", {})[0])
+
+    async def close(self) -> None:
+        """Close the pool gracefully within the database timeout; a database that does not
+        answer (frozen, cut off) gets its connections dropped instead, so shutdown never hangs."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            await asyncio.wait_for(pool.close(), self._timeout)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
+            pool.terminate()
+
+    async def _each_row(
+        self,
+        conn: PoolConnectionProxy[asyncpg.Record],
+        ends: float,
+        records: Sequence[NewRecord],
+        ids: list[str],
+        audit: AuditEntry,
+    ) -> tuple[dict[int, str], list[RowError]]:
+        """Each row in a savepoint of the transaction open on `conn`: the stored and the refused."""
+        stored: dict[int, str] = {}
+        refused: list[RowError] = []
+        for i, (record, record_id) in enumerate(zip(records, ids, strict=True)):
+            sql, args = self._call("insert_record", insert_values(record, record_id, audit))
+            try:
+                async with conn.transaction():
+                    await conn.fetchrow(sql, *args, timeout=left(ends))
+                stored[i] = record_id
+            except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
+                refused.append(RowError(i, f"refused by the database: {exc.sqlstate}"))
+        return stored, refused

@@ -1,0 +1,70 @@
+"""What the metrics read when scraped, and the measured page cache and read gate."""
+
+from __future__ import annotations
+
+from app.builders.state import SharedState
+from app.observability.metrics import Counted, Metrics
+from app.observability.phases import Stopwatch, timed
+from app.observability.tracing import Tracing
+from app.resilience.breakers import Breaker
+from app.resilience.repository import GuardedRepository
+from app.settings import Settings
+
+
+def watch(
+    metrics: Metrics,
+    settings: Settings,
+    repository: GuardedRepository,
+    database_breaker: Breaker,
+    state: SharedState,
+) -> None:
+    """Hand the metrics what the components count themselves (read when scraped)."""
+    metrics.watch_pools(settings.database_dialect, repository.pools)
+    metrics.watch_cache(state.cache.stats)
+    metrics.watch_breakers(
+        {"database": database_breaker} | ({"redis": state.redis.breaker} if state.redis else {})
+    )
+    metrics.watch_counter(
+        Counted(
+            "retries",
+            "Calls tried again after a failure known to have changed nothing",
+            ["dependency"],
+            lambda: [(["database"], float(repository.retries))],
+        )
+    )
+    if state.redis is None:
+        return
+    link = state.redis
+    metrics.watch_counter(
+        Counted(
+            "redis_round_trips",
+            "Commands and pipelines sent to Redis",
+            [],
+            lambda: [([], float(link.trips.value))],
+        )
+    )
+    metrics.watch_counter(
+        Counted(
+            "read_leases",
+            "Read leases on users' pages: granted, renewed while held, revoked by a write",
+            ["event"],
+            lambda: [([event], float(n)) for event, n in link.read_leases.items()],
+        )
+    )
+
+
+def measured(settings: Settings, state: SharedState, tracing: Tracing | None) -> SharedState:
+    """The page cache, the limiter and the read gate, measured (Server-Timing, spans) when
+    either is on, else as they are: with both off nothing stands in the way. The repository is
+    measured by its own decorator (builders/storage.py)."""
+    if tracing is None and not settings.server_timing:
+        return state
+    tracer = tracing.tracer if tracing is not None else None
+    tier = {"data_service.cache": "redis" if settings.redis_url else "memory"}
+    cache = Stopwatch("cache", tracer, tier)
+    return SharedState(
+        timed(state.cache, ("set", "stale", "invalidate_user"), cache),
+        timed(state.limiter, ("admit",), Stopwatch("limit", tracer, tier)),
+        timed(state.gate, ("read",), cache),
+        state.redis,
+    )
