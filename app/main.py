@@ -3,7 +3,7 @@ them to the routes, and sets the order in which the lifespan opens them."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import structlog
 from starlette.applications import Starlette
@@ -19,9 +19,15 @@ from app.builders.observability import measured, watch
 from app.builders.state import build_maintenance, build_shared_state
 from app.builders.storage import build_guarded_repository
 from app.errors import ServiceError
+from app.http.compression import CompressedPages
 from app.http.metrics_port import MetricsPort
 from app.http.requests import BodyLimits
-from app.http.responses import http_exception_handler, service_error_handler, unexpected_error_handler
+from app.http.responses import (
+    PageAnswers,
+    http_exception_handler,
+    service_error_handler,
+    unexpected_error_handler,
+)
 from app.lifecycle import Lifecycle
 from app.observability.logging import AccessLog, LogFlush, configure_logging
 from app.observability.metrics import Metrics
@@ -41,9 +47,23 @@ from app.settings import Settings
 log = structlog.get_logger("app")
 
 
+@dataclass(frozen=True, slots=True)
+class Assembled:
+    """The app, and the background work it runs on a timer (which a test may run at once)."""
+
+    app: Starlette
+    active_users: ActiveUsers  # counts the users seen, every 10 s
+    log_flush: LogFlush  # writes the access lines kept, every second
+
+
 def create_app(settings: Settings, *, served: bool = False, tracing: Tracing | None = None) -> Starlette:
     """The ASGI app for these settings (traced when `tracing` is given); connections open in
     its lifespan."""
+    return assemble(settings, served=served, tracing=tracing).app
+
+
+def assemble(settings: Settings, *, served: bool = False, tracing: Tracing | None = None) -> Assembled:
+    """Build every part for these settings and the app that serves them."""
     configure_logging(settings.log_level, traced=tracing is not None)
     repository, database_breaker = build_guarded_repository(settings, tracing)
     purge = AnswerPurge(repository, every=settings.idempotency_purge_seconds)
@@ -98,6 +118,7 @@ def create_app(settings: Settings, *, served: bool = False, tracing: Tracing | N
         service,
         body=body,
         bulk_body=replace(body, max_bytes=settings.max_bulk_body_bytes),
+        pages=PageAnswers(CompressedPages(settings.cache_gzip_max_bytes)),
         require_if_match=settings.require_if_match,
     )
     lifecycle = Lifecycle()
@@ -143,10 +164,7 @@ def create_app(settings: Settings, *, served: bool = False, tracing: Tracing | N
         },
         lifespan=lifespan,
     )
-    app.state.openapi = docs.document
-    app.state.active_users = active_users
-    app.state.log_flush = flush
-    return app
+    return Assembled(app, active_users, flush)
 
 
 def app_from_env() -> Starlette:

@@ -65,6 +65,8 @@ class Settings:
     cache_ttl_seconds: float = 300.0
     cache_max_bytes: int = 64 * 1024 * 1024
     cache_local_max_bytes: int = 12 * 1024 * 1024
+    # gzip copies of cached pages, kept by the page's tag beside the pages (app/http/compression.py)
+    cache_gzip_max_bytes: int = 32 * 1024 * 1024
     # How long past its TTL a page may still answer while the database is away; negative: the TTL.
     cache_max_stale_seconds: float = -1.0
     lease_seconds: float = 5.0  # Redis only: read and token leases (adapters/redis/leases/); 0: off
@@ -170,6 +172,7 @@ class Settings:
             "bulk_max_items",
             "cache_max_bytes",
             "cache_local_max_bytes",
+            "cache_gzip_max_bytes",
             "rate_limit_per_minute",
             "sqlite_readers",
             "pg_pool_min_size",

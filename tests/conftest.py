@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from app.__main__ import migrate
 from app.builders.storage import build_repository
-from app.main import create_app
+from app.main import Assembled, assemble
 from app.ports.storage import RecordQuery
 from app.settings import Settings
 from tests import services
@@ -79,13 +79,29 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     )
 
 
-@pytest.fixture
-def make_client(settings: Settings) -> Iterator[Callable[..., TestClient]]:
-    """Clients of apps built on `settings` with some fields overridden."""
-    clients: list[TestClient] = []
+class ServiceClient(TestClient):
+    """A test client of an assembled app, with the app's timed background work at hand."""
 
-    def make(**overrides: object) -> TestClient:
-        client = TestClient(create_app(replace(settings, **overrides)))  # type: ignore[arg-type]
+    def __init__(self, assembled: Assembled) -> None:
+        super().__init__(assembled.app)
+        self.assembled = assembled
+
+    def count_active_users(self) -> None:
+        """What the background task does every 10 s."""
+        self.portal.call(self.assembled.active_users.count)
+
+    def flush_access_log(self) -> None:
+        """What the app does every second."""
+        self.portal.call(self.assembled.log_flush.flush)
+
+
+@pytest.fixture
+def make_client(settings: Settings) -> Iterator[Callable[..., ServiceClient]]:
+    """Clients of apps built on `settings` with some fields overridden."""
+    clients: list[ServiceClient] = []
+
+    def make(**overrides: object) -> ServiceClient:
+        client = ServiceClient(assemble(replace(settings, **overrides)))  # type: ignore[arg-type]
         client.__enter__()
         clients.append(client)
         return client
@@ -96,7 +112,7 @@ def make_client(settings: Settings) -> Iterator[Callable[..., TestClient]]:
 
 
 @pytest.fixture
-def client(make_client: Callable[..., TestClient]) -> TestClient:
+def client(make_client: Callable[..., ServiceClient]) -> ServiceClient:
     """A client of the app with default settings, its lifespan running."""
     return make_client()
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from app.ports.cache import Page
 
-THRESHOLD = 1000  # bytes; the architecture document's GZipMiddleware minimum_size
+THRESHOLD = 1000  # bytes: below it the header costs more than it saves
 LEVEL = 6  # zlib's default: nine costs twice the time for a few percent on JSON
 GZIP = 16 + zlib.MAX_WBITS  # a gzip header and trailer around the deflate stream
 
@@ -53,10 +53,12 @@ class CompressedPages:
     """gzip copies of cached pages, the most recently used first, up to `max_bytes` of copies.
 
     A copy is found by its page's tag (a digest made when the page was read from the database:
-    ports/cache.py), so a hit neither compresses (~100 us for 20 KB) nor hashes the page (~5
-    us); only the copy is held, not the page."""
+    ports/cache.py), so a hit neither compresses nor hashes the page; only the copy is held,
+    not the page. Its bound is a setting of its own (APP_CACHE_GZIP_MAX_BYTES): the copies
+    outlive the pages' local copies, which is what keeps gzip answers cheap when most pages
+    come from Redis (docs/performance.md, "Compression")."""
 
-    def __init__(self, max_bytes: int = 32 * 1024 * 1024) -> None:
+    def __init__(self, max_bytes: int) -> None:  # APP_CACHE_GZIP_MAX_BYTES
         self._copies: OrderedDict[bytes, bytes] = OrderedDict()
         self._bytes = 0
         self._max = max_bytes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,12 +23,16 @@ from app.errors import (
     StorageUnavailable,
 )
 from app.http import compression
+from app.http.conditional import not_modified, page_etag
+from app.http.links import page_links
+from app.ports.cache import Page, StalePage
 from app.schemas.common import FieldError, Problem
+from app.schemas.records import ListQuery
 
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
 encoder = msgspec.json.Encoder()
-VARY = (b"vary", b"accept-encoding")  # appended raw: a header mapping costs the cached read ~1.5 us
+VARY = (b"vary", b"accept-encoding")  # appended raw: a header mapping costs a cached read more
 _GZIP = (b"content-encoding", b"gzip")
 log = structlog.get_logger("app.http")
 
@@ -53,11 +58,45 @@ def json_response(
         headers=headers,
         media_type=JSON,
     )
-    # Appended as they are: a header mapping costs the cached read ~1.5 us.
+    # Appended as they are: a header mapping costs a cached read more (docs/performance.md).
     answer.raw_headers.append(VARY)
     if gzipped:
         answer.raw_headers.append(_GZIP)
     return answer
+
+
+class PageAnswers:
+    """A list page's answer: 304 when the client's copy is current, the page (gzip from the copy
+    kept for its tag when the client accepts it), the stale page's Cache-Status and Age while
+    the database is away, the page's ETag and its Link header."""
+
+    def __init__(self, copies: compression.CompressedPages) -> None:
+        self._copies = copies  # gzip copies of cached pages, made once each
+
+    def answer(self, request: Request, found: Page | StalePage, query: ListQuery) -> Response:
+        page = found.page if isinstance(found, StalePage) else found
+        body = page.body
+        tag = page_etag(page.tag)
+        if not_modified(request, tag):
+            unchanged = Response(status_code=304)
+            unchanged.raw_headers.append((b"etag", tag))
+            if len(body) >= compression.THRESHOLD:
+                unchanged.raw_headers.append(VARY)
+            return unchanged
+        copy = self._copies(page) if compression.wanted(request.scope, body) else None
+        if isinstance(found, StalePage):  # the database is away: RFC 9211 says so, RFC 9111 how old
+            status = f"data-service; hit; ttl={-math.ceil(found.overdue)}; detail=database-unavailable"
+            stale = {"Cache-Status": status, "Age": str(int(found.age))}
+            answer = json_response(body, 200, stale, request=request, packed=copy)
+        else:
+            answer = json_response(body, request=request, packed=copy)
+        answer.raw_headers.append((b"etag", tag))
+        links = page_links(
+            f"{request.scope.get('root_path', '')}/data", request.scope["query_string"], query, body
+        )
+        if links is not None:  # appended as it is, as VARY is
+            answer.raw_headers.append((b"link", links.encode("latin-1")))
+        return answer
 
 
 def problem_response(request: Request, error: ServiceError) -> Response:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import msgspec
@@ -12,8 +11,7 @@ from starlette.responses import Response, StreamingResponse
 from app.auth import Caller
 from app.errors import PreconditionRequired
 from app.http import compression, export
-from app.http.conditional import etag, if_match, not_modified, page_etag
-from app.http.links import page_links
+from app.http.conditional import etag, if_match, not_modified
 from app.http.openapi import Operation
 from app.http.requests import (
     MERGE_PATCH,
@@ -26,9 +24,21 @@ from app.http.requests import (
     read_merge_patch,
     read_query,
 )
-from app.http.responses import VARY, json_response
-from app.ports.cache import StalePage
+from app.http.responses import PageAnswers, json_response
 from app.ports.storage import KeptAnswer
+from app.schemas.headers import (
+    BODY_ERRORS,
+    ETAG_HEADER,
+    IF_MATCH_HEADER,
+    IF_NONE_MATCH_HEADER,
+    IF_NONE_MATCH_PAGE,
+    KEY_HEADER,
+    KEYED_HEADERS,
+    LINK_HEADER,
+    PAGE_TAG_HEADER,
+    RATE_LIMIT_HEADERS,
+    STALE_HEADERS,
+)
 from app.schemas.records import (
     BulkBody,
     BulkEnvelope,
@@ -47,51 +57,6 @@ from app.services.records import RecordService
 _create = msgspec.json.Decoder(CreateRecord)
 _patch = msgspec.json.Decoder(dict[str, Any])
 _bulk = msgspec.json.Decoder(BulkEnvelope | RawItems)
-_RATE_LIMIT_HEADERS = {
-    "Retry-After": "Seconds until the user's next request is admitted",
-    "RateLimit-Policy": 'The per-user quota, e.g. "per-user";q=100;w=60',
-    "RateLimit": 'What is left of it, e.g. "per-user";r=0;t=1',
-}
-_STALE_HEADERS = {
-    "Cache-Status": "Only on a page served stale while the database is away (RFC 9211): "
-    '"data-service; hit; ttl=-<seconds past its TTL>; detail=database-unavailable"',
-    "Age": "With Cache-Status: seconds since the page was read from the database",
-}
-_LINK_HEADER = {
-    "Link": "The neighbouring pages (RFC 8288): in cursor mode `</data?user_id=u&cursor=...>; "
-    'rel="next"` while there are more; in page mode `rel="first"` and `rel="prev"` past page 1 '
-    'and `rel="next"` while there are more; none on a result that fits one page',
-}
-_BODY_ERRORS = (400, 409, 413, 415, 422, 429, 503)
-_KEY_HEADER = {
-    "Idempotency-Key": "Makes the write idempotent (draft-ietf-httpapi-idempotency-key-header): "
-    'a string such as "a1b2", 1 to 255 printable ASCII characters, kept per caller for the '
-    "configured time. A retry with it gets the first answer; the same key with another body "
-    "422; while the first still runs 409",
-}
-_KEYED_HEADERS = {
-    "Idempotent-Replayed": "true when the answer is the one kept for the Idempotency-Key, replayed",
-}
-_ETAG_HEADER = {
-    "ETag": 'The record\'s version, quoted ("3"): a strong validator for If-Match and If-None-Match',
-}
-_IF_MATCH_HEADER = {
-    "If-Match": 'The ETag(s) the change was made against, e.g. "3" (or *): 412 when the record is at '
-    "another version now. Without it the change applies to the current version, unless the "
-    "service requires it (APP_REQUIRE_IF_MATCH: 428)",
-}
-_PAGE_TAG_HEADER = {
-    "ETag": 'A weak validator of the page, e.g. W/"3q2-7w..." (a digest of its bytes, the same from '
-    "every replica): send it back in If-None-Match to revalidate",
-}
-_IF_NONE_MATCH_PAGE = {
-    "If-None-Match": "The ETag of the page the client holds: 304 without a body while the page is "
-    "unchanged, answered from the cache when it holds the page (no database query)",
-}
-_IF_NONE_MATCH_HEADER = {
-    "If-None-Match": 'The ETag of the copy the client holds, e.g. "3": 304 without a body while '
-    "the record is still at that version",
-}
 
 
 class _Id(msgspec.Struct):
@@ -133,13 +98,14 @@ class RecordRoutes:
         *,
         body: BodyLimits,
         bulk_body: BodyLimits,
+        pages: PageAnswers,
         require_if_match: bool = False,
     ) -> None:
         self._service = service
         self._body = body
         self._bulk_body = bulk_body
         self._require_if_match = require_if_match
-        self._pages = compression.CompressedPages()  # gzip copies of cached pages, made once each
+        self._pages = pages
 
     async def create(self, request: Request) -> Response:
         key = idempotency_key(request)
@@ -216,40 +182,12 @@ class RecordRoutes:
 
     async def list_page(self, request: Request) -> Response:
         query = read_query(request, ListQuery)
-        found = await self._service.list_page(query, caller(request))
-        page = found.page if isinstance(found, StalePage) else found
-        body = page.body
-        tag = page_etag(page.tag)
-        if not_modified(request, tag):
-            unchanged = Response(status_code=304)
-            unchanged.raw_headers.append((b"etag", tag))
-            if len(body) >= compression.THRESHOLD:
-                unchanged.raw_headers.append(VARY)
-            return unchanged
-        copy = self._pages(page) if compression.wanted(request.scope, body) else None
-        if isinstance(found, StalePage):  # the database is away: RFC 9211 says so, RFC 9111 how old
-            status = f"data-service; hit; ttl={-math.ceil(found.overdue)}; detail=database-unavailable"
-            answer = json_response(
-                body,
-                200,
-                {"Cache-Status": status, "Age": str(int(found.age))},
-                request=request,
-                packed=copy,
-            )
-        else:
-            answer = json_response(body, request=request, packed=copy)
-        answer.raw_headers.append((b"etag", tag))
-        links = page_links(
-            f"{request.scope.get('root_path', '')}/data", request.scope["query_string"], query, body
-        )
-        if links is not None:  # appended as it is: a header mapping costs the cached read ~1.5 us
-            answer.raw_headers.append((b"link", links.encode("latin-1")))
-        return answer
+        return self._pages.answer(request, await self._service.list_page(query, caller(request)), query)
 
     @property
     def operations(self) -> list[Operation]:
         """Every /data route with what the OpenAPI document says of it."""
-        limited = {429: _RATE_LIMIT_HEADERS}
+        limited = {429: RATE_LIMIT_HEADERS}
         return [
             Operation(
                 "POST",
@@ -259,12 +197,12 @@ class RecordRoutes:
                 "Store a record",
                 responses={201: Record},
                 body=CreateRecord,
-                errors=_BODY_ERRORS,
+                errors=BODY_ERRORS,
                 response_headers={
-                    201: {"Location": "The new record's URL", **_ETAG_HEADER, **_KEYED_HEADERS},
+                    201: {"Location": "The new record's URL", **ETAG_HEADER, **KEYED_HEADERS},
                     **limited,
                 },
-                request_headers=_KEY_HEADER,
+                request_headers=KEY_HEADER,
             ),
             Operation(
                 "POST",
@@ -277,9 +215,9 @@ class RecordRoutes:
                 "(with all_or_nothing, or when none could be stored, 422 and nothing is stored)",
                 responses={201: BulkResult, 207: BulkResult},
                 body=BulkBody,
-                errors=_BODY_ERRORS,
-                response_headers={201: _KEYED_HEADERS, 207: _KEYED_HEADERS, **limited},
-                request_headers=_KEY_HEADER,
+                errors=BODY_ERRORS,
+                response_headers={201: KEYED_HEADERS, 207: KEYED_HEADERS, **limited},
+                request_headers=KEY_HEADER,
             ),
             Operation(
                 "GET",
@@ -291,11 +229,11 @@ class RecordRoutes:
                 query=ListQuery,
                 errors=(400, 422, 429, 503),
                 response_headers={
-                    200: _LINK_HEADER | _STALE_HEADERS | _PAGE_TAG_HEADER,
-                    304: _PAGE_TAG_HEADER,
+                    200: LINK_HEADER | STALE_HEADERS | PAGE_TAG_HEADER,
+                    304: PAGE_TAG_HEADER,
                     **limited,
                 },
-                request_headers=_IF_NONE_MATCH_PAGE,
+                request_headers=IF_NONE_MATCH_PAGE,
             ),
             Operation(  # before /data/{id}, which would take "export" for an id
                 "GET",
@@ -321,8 +259,8 @@ class RecordRoutes:
                 "One record by id",
                 responses={200: Record, 304: None},
                 errors=(400, 404, 503),
-                response_headers={200: _ETAG_HEADER, 304: _ETAG_HEADER},
-                request_headers=_IF_NONE_MATCH_HEADER,
+                response_headers={200: ETAG_HEADER, 304: ETAG_HEADER},
+                request_headers=IF_NONE_MATCH_HEADER,
             ),
             Operation(
                 "PATCH",
@@ -336,8 +274,8 @@ class RecordRoutes:
                 body=dict[str, Any],
                 body_media=(MERGE_PATCH, "application/json"),
                 errors=(400, 404, 409, 412, 413, 415, 422, 428, 429, 503),
-                response_headers={200: _ETAG_HEADER, **limited},
-                request_headers=_IF_MATCH_HEADER,
+                response_headers={200: ETAG_HEADER, **limited},
+                request_headers=IF_MATCH_HEADER,
             ),
             Operation(
                 "DELETE",
@@ -348,6 +286,6 @@ class RecordRoutes:
                 responses={204: None},
                 errors=(400, 404, 409, 412, 428, 429, 503),
                 response_headers=limited,
-                request_headers=_IF_MATCH_HEADER,
+                request_headers=IF_MATCH_HEADER,
             ),
         ]

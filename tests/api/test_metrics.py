@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 from app.main import create_app
 from app.settings import Settings
 from tests.api.tokens import with_tokens
+from tests.conftest import ServiceClient
 from tests.scrape import samples, total, value
 
 
@@ -97,10 +98,10 @@ def test_promtool_accepts_the_exposition(client: TestClient) -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-def test_unique_users_are_counted_per_window_without_their_ids(client: TestClient) -> None:
+def test_unique_users_are_counted_per_window_without_their_ids(client: ServiceClient) -> None:
     for user in ("alice", "bob", "alice", "carol", "bob"):
         client.get("/data", params={"user_id": user})
-    client.portal.call(client.app.state.active_users.count)  # what the background task does every 10 s
+    client.count_active_users()
 
     answer = client.get("/metrics").text
     found = samples(client)
@@ -137,11 +138,11 @@ def test_connection_pools_report_their_own_counters(client: TestClient, settings
     )  # between requests
 
 
-def test_metrics_off_serves_records_but_no_metrics(make_client: Callable[..., TestClient]) -> None:
+def test_metrics_off_serves_records_but_no_metrics(make_client: Callable[..., ServiceClient]) -> None:
     client = make_client(metrics=False)
     for user in ("alice", "bob"):
         assert client.get("/data", params={"user_id": user}).status_code == 200
-    client.portal.call(client.app.state.active_users.count)  # drains the users seen, counts none
+    client.count_active_users()  # drains the users seen, counts none
 
     assert client.get("/metrics").status_code == 404
     assert "/metrics" not in client.get("/openapi.json").json()["paths"]

@@ -14,10 +14,11 @@ from opentelemetry.trace import SpanKind
 from starlette.testclient import TestClient
 
 from app.errors import ConfigError
-from app.main import create_app
+from app.main import assemble, create_app
 from app.observability import logging as logs
 from app.observability.tracing import Tracing, tracing_from_env, wanted
 from app.settings import Settings
+from tests.conftest import ServiceClient
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 MERGE_PATCH = "application/merge-patch+json"
@@ -30,8 +31,8 @@ def spans() -> InMemorySpanExporter:
 
 
 @pytest.fixture
-def traced(settings: Settings, spans: InMemorySpanExporter) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, tracing=Tracing(spans, batch=False))) as client:
+def traced(settings: Settings, spans: InMemorySpanExporter) -> Iterator[ServiceClient]:
+    with ServiceClient(assemble(settings, tracing=Tracing(spans, batch=False))) as client:
         yield client
 
 
@@ -42,16 +43,16 @@ def by_name(found: tuple[ReadableSpan, ...], name: str) -> ReadableSpan:
 
 
 def test_a_traceparent_sent_in_is_the_parent_of_the_requests_span_and_its_calls_are_children(
-    traced: TestClient, spans: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+    traced: ServiceClient, spans: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     created = traced.post("/data", json={"user_id": "trace", "payload": {}}).json()
     spans.clear()
-    traced.portal.call(traced.app.state.log_flush.flush)  # what the app does every second
+    traced.flush_access_log()
     written = io.BytesIO()
     monkeypatch.setattr(logs, "_out", written)  # where log lines go (stdout when served)
 
     answer = traced.get(f"/data/{created['id']}", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"})
-    traced.portal.call(traced.app.state.log_flush.flush)  # what the app does every second
+    traced.flush_access_log()
     lines = [json.loads(line) for line in written.getvalue().splitlines()]
 
     assert answer.status_code == 200
