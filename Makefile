@@ -47,7 +47,7 @@ lint: $(VENV)/.dev-deps ## ruff and mypy
 	$(BIN)/ruff format --check app tests bench
 	$(BIN)/mypy
 
-bench: $(VENV)/.dev-deps ## load-test on PostgreSQL and Redis (beside the peer with BENCH_PEER_DIR, beside a git commit with BENCH_BASELINE; needs wrk)
+bench: $(VENV)/.dev-deps ## load-test on PostgreSQL and Redis (beside another implementation with BENCH_PEER_DIR, beside a git commit with BENCH_BASELINE; needs wrk)
 	$(BIN)/python -m bench.production
 
 bench-cost: $(VENV)/.dev-deps ## CPU a cached read costs a served worker, and what metrics and the access line add to it (needs wrk, taskset)

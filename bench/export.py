@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from bench.harness import service, table, worker_peak_rss_mib
 from bench.production import _sql, fresh_database
-from tests.services import migrate_in_thread
+from tests.backing import migrate_in_thread
 
 SEED = """
 INSERT INTO data_records (user_id, payload, created_at, updated_at)

@@ -23,8 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bench.harness import RESULT_COLUMNS, arguments, require_wrk, service, table, wrk
 from bench.production import REDIS, flush, fresh_database, seed
+from tests.backing import migrate_in_thread
 from tests.faults import BLACK_HOLE, PASS, fault_proxy
-from tests.services import migrate_in_thread
 
 TTL = 2  # seconds a page stays fresh here, so that the outage soon serves every page stale
 

@@ -54,7 +54,7 @@ from bench.harness import (
     worker_peak_rss_mib,
     wrk,
 )
-from tests.services import with_database
+from tests.backing import with_database
 
 POSTGRES = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -14,7 +14,7 @@ from app.builders.storage import build_repository
 from app.main import Assembled, assemble
 from app.ports.storage import RecordQuery
 from app.settings import Settings
-from tests import services
+from tests import backing
 
 
 @pytest.fixture
@@ -25,43 +25,43 @@ def anyio_backend() -> str:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A migrated PostgreSQL database for this test run."""
-    with services.postgres_server() as server, services.scratch_database(server) as url:
-        services.migrate_in_thread(url)
+    with backing.postgres_server() as server, backing.scratch_database(server) as url:
+        backing.migrate_in_thread(url)
         yield url
 
 
 @pytest.fixture(scope="session")
 def oracle_url() -> Iterator[str]:
     """A migrated Oracle schema (ORACLE_DSN or a container), or a skip that says why."""
-    with services.oracle_server() as url:
-        services.migrate_in_thread(url)
+    with backing.oracle_server() as url:
+        backing.migrate_in_thread(url)
         yield url
 
 
 @pytest.fixture
 def oracle_db(oracle_url: str) -> str:
     """The Oracle schema, emptied."""
-    services.oracle_truncate(oracle_url)
+    backing.oracle_truncate(oracle_url)
     return oracle_url
 
 
 @pytest.fixture(scope="session")
 def redis_server_url() -> Iterator[str]:
-    with services.redis_server() as url:
+    with backing.redis_server() as url:
         yield url
 
 
 @pytest.fixture
 def postgres_db(postgres_url: str) -> str:
     """The test run's PostgreSQL database, emptied."""
-    services.truncate(postgres_url)
+    backing.truncate(postgres_url)
     return postgres_url
 
 
 @pytest.fixture
 def redis_url(redis_server_url: str) -> str:
     """The test run's Redis database, flushed."""
-    services.flush(redis_server_url)
+    backing.flush(redis_server_url)
     return redis_server_url
 
 
@@ -131,6 +131,6 @@ def stored_count(settings: Settings) -> Callable[[str], int]:
                 await repository.close()
             return total or 0
 
-        return services.run_async(run())
+        return backing.run_async(run())
 
     return count

@@ -24,7 +24,7 @@ class Revocations(Protocol):
 
 
 def revocation_key(jti: str) -> str:
-    """The architecture document's session store: session:{...} keys."""
+    """The key of a revoked token in Redis, shared by every process."""
     return f"session:revoked:{jti}"
 
 

@@ -69,7 +69,8 @@ def not_modified(request: Request, etag: bytes) -> bool:
     comparison) or is `*`: the client's copy is current and a GET answers 304. The request
     middleware keeps the header's (first) value in the scope as it scans the headers: most
     requests carry none, and most that do send back the one tag they were given, which is
-    compared as it is (a header mapping and the parse cost a cached read ~3 us); only other
+    compared as it is (a header mapping and the parse would cost a cached read more than the
+    rest of the check); only other
     values are parsed."""
     sent = request.scope.get("if_none_match")
     if sent is None:

@@ -44,7 +44,7 @@ def _csv(batch: list[Record]) -> bytes:
 
 
 def _sse(batch: list[Record]) -> bytes:
-    # One event a record, in the architecture document's form (`data: {...}`); a line break
+    # One event a record (`data: {...}`); a line break
     # inside stored JSON text (whitespace) would end the field, so each line gets its own.
     return b"".join(
         b"data: " + line.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\ndata: ") + b"\n\n"

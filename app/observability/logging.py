@@ -3,7 +3,7 @@
 Every line written while a request runs carries its `request_id` (from the request's scope,
 the one context variable the middleware sets: app/observability/context.py; no per-request
 binding). The access log is one line
-per answered request with the architecture document's fields, written the fast way: cached
+per answered request with the fields operators search by, written the fast way: cached
 bound loggers, msgspec's encoder, bytes straight to stdout, no stdlib logging on the way.
 `APP_ACCESS_LOG` picks which requests get one: all (default), errors (status >= 400),
 sample:N (one request in N, and every error), off.
@@ -57,7 +57,7 @@ _second: list[Any] = [0, ""]  # the last whole second seen, and its ISO text
 
 def _timestamp(now: float | None = None) -> str:
     """Now (or that moment) in ISO 8601, UTC, to the microsecond; the date part is formatted
-    once a second (structlog's TimeStamper takes 2 us a line, this 0.6)."""
+    once a second, cheaper than structlog's TimeStamper (docs/performance.md)."""
     if now is None:
         now = time.time()
     whole = int(now)
@@ -146,10 +146,10 @@ class LogFlush:
 
 class _Line(msgspec.Struct, omit_defaults=True, gc=False):
     """An access line, in the fields and order of every log line: encoded by msgspec straight
-    from the struct (a dict per line took twice as long), built from positional arguments
-    (keywords took 0.08 us more a line), never tracked by the garbage collector (it holds no
-    containers). Its timestamp is a datetime that msgspec's encoder writes as RFC 3339 in C
-    (formatting it in Python was 0.55 us a line, this 0.23)."""
+    from the struct (cheaper than a dict per line), built from positional arguments (cheaper
+    than keywords), never tracked by the garbage collector (it holds no containers). Its
+    timestamp is a datetime that msgspec's encoder writes as RFC 3339 in C, cheaper than
+    formatting it in Python (docs/performance.md, "Figures behind the code's choices")."""
 
     event: str
     service: str
@@ -170,8 +170,8 @@ class AccessLog:
     """Which requests get an access-log line (APP_ACCESS_LOG), and writing it.
 
     A line is the same JSON as every structlog line (same fields, same encoder, same
-    timestamp), built in one step: structlog's bound-logger call and processor chain took 6 us
-    a line, this 2-3 us (docs/performance.md). On a terminal, structlog's console renderer
+    timestamp), built in one step, a fraction of what structlog's bound-logger call and
+    processor chain cost (docs/performance.md). On a terminal, structlog's console renderer
     gives the readable columns. APP_ACCESS_LOG alone decides which lines are written, whatever
     APP_LOG_LEVEL says (as a web server's access and error logs are set apart).
     """

@@ -1,6 +1,6 @@
 """Prometheus metrics, served at GET /metrics in the text format by prometheus-client.
 
-Names and labels follow the architecture document: `request_duration_seconds` and
+Names and labels are the ones the service's dashboards and alerts use: `request_duration_seconds` and
 `requests_total` by {method, endpoint, status}, `data_records_created_total`,
 `payload_size_bytes`, `cache_operations_total` by {operation, result} (and the tier that
 answered); beside them what an on-call engineer needs: rate-limit decisions, breaker states
@@ -13,8 +13,8 @@ not serve is `other`.
 The request path only adds to plain integers and floats (tallies.py; components such as the
 cache, the pools and the breakers keep their own); prometheus-client reads them when scraped,
 through a collector, and writes the exposition. Its own Counter and Histogram take a lock on
-every increment: a request's observe, inc and the cache and limiter counters cost 2.9 us with
-them, 0.5 us this way (docs/performance.md), against ~20 us for a whole cached read.
+every increment, which would cost a cached read several times what these do (docs/performance.md,
+"Figures behind the code's choices").
 
 One registry per app (tests build many apps in one process). One worker process per
 container: the chart's default (granian's default is one worker); several workers in one

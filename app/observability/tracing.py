@@ -2,8 +2,8 @@
 
 Decided once, at start (`tracing_from_env`): with no exporter the app holds no tracer, the
 tracing middleware is not in the stack and the cache and database are not wrapped, so tracing
-costs nothing at all (the API's no-op `start_as_current_span` would still cost 3-4 us a
-request). With one: a server span per request named by its route template (`GET /data/{id}`),
+costs nothing at all (the API's no-op `start_as_current_span` would still cost something on
+every request). With one: a server span per request named by its route template (`GET /data/{id}`),
 whose parent is the caller's W3C `traceparent` when it sent one, and a client span around each
 page-cache and database call (app/observability/phases.py); the request's log lines carry its
 `trace_id`.

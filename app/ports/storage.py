@@ -64,9 +64,9 @@ class Position:
 class RecordQuery:
     """A user's records, newest first, narrowed by optional filters.
 
-    The seed's get_by_user, get_by_date_range and find-by-payload-field are all this one
-    query: `created_from <= created_at < created_to`, `payload.type = type` and
-    `payload.status = status` narrow it; `after` (keyset) or `offset` (page) places it.
+    Reads by user, by date range and by payload field are all this one query:
+    `created_from <= created_at < created_to`, `payload.type = type` and `payload.status =
+    status` narrow it; `after` (keyset) or `offset` (page) places it.
     """
 
     user_id: str

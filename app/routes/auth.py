@@ -1,4 +1,4 @@
-"""/auth/revoke: put a token on the deny-list (the seed's session store)."""
+"""/auth/revoke: put a token on the deny-list (shared through Redis when configured)."""
 
 from __future__ import annotations
 

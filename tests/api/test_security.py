@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from app.errors import ConfigError
 from app.main import create_app
 from app.settings import Settings
-from tests import services
+from tests import backing
 from tests.api.tokens import (
     AUDIENCE,
     EC_KEY,
@@ -320,8 +320,8 @@ def test_the_audit_trail_names_the_subject_and_the_request(client: TestClient, s
         "/data/bulk", json={"items": [{"user_id": "bob", "payload": {}}]}, headers=admin
     ).json()
 
-    rows = services.run_async(services.read_audit(secured.database_url, record["id"]))
-    bulk_rows = services.run_async(services.read_audit(secured.database_url, stored["stored"][0]["id"]))
+    rows = backing.run_async(backing.read_audit(secured.database_url, record["id"]))
+    bulk_rows = backing.run_async(backing.read_audit(secured.database_url, stored["stored"][0]["id"]))
 
     assert rows == [("alice", "create", record["id"], "alice", "trace-7")]
     assert bulk_rows == [("root", "create", stored["stored"][0]["id"], "bob", "trace-8")]
@@ -333,6 +333,6 @@ def test_without_authentication_the_actor_is_anonymous(make_client, settings: Se
         "/data", json={"user_id": "alice", "payload": {}}, headers={"X-Request-ID": "r-1"}
     ).json()
 
-    assert services.run_async(services.read_audit(settings.database_url, record["id"])) == [
+    assert backing.run_async(backing.read_audit(settings.database_url, record["id"])) == [
         ("anonymous", "create", record["id"], "alice", "r-1")
     ]

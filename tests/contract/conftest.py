@@ -11,7 +11,7 @@ import pytest
 from app.builders.storage import build_repository
 from app.ports.storage import RecordRepository
 from app.settings import Settings
-from tests import services
+from tests import backing
 
 
 @dataclass
@@ -23,13 +23,13 @@ class Database:
 
     async def audit_rows(self, record_id: str) -> list[tuple[str, ...]]:
         """(actor, action, record_id, owner, request_id) of the record's audit rows."""
-        return await services.read_audit(self.url, record_id)
+        return await backing.read_audit(self.url, record_id)
 
 
 def _url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'contract.db'}"
-        services.migrate_in_thread(url)
+        backing.migrate_in_thread(url)
         return url
     return str(request.getfixturevalue({"postgres": "postgres_db", "oracle": "oracle_db"}[request.param]))
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 import msgspec
 import pytest
 
-from app.errors import ServiceError
+from app.errors import ServiceError, StorageUnavailable
 from app.ports.storage import AuditEntry, NewRecord, Position, RecordQuery, RecordRepository
-from tests import services
+from tests import backing
 
 pytestmark = pytest.mark.anyio
 AUDIT = AuditEntry(actor="tester", request_id="req-1")
@@ -146,8 +146,12 @@ async def test_payload_text_survives_unicode_and_big_numbers(repository: RecordR
     assert fetched is not None and payload_of(fetched) == payload
 
 
-async def test_ping_answers(repository: RecordRepository) -> None:
-    await repository.ping()
+async def test_ping_asks_the_database_and_fails_once_it_cannot(repository: RecordRepository) -> None:
+    assert await repository.ping() is None  # the database answered
+    await repository.close()
+
+    with pytest.raises(StorageUnavailable):
+        await repository.ping()
 
 
 async def test_every_create_writes_its_audit_row(repository: RecordRepository, audit_rows) -> None:
@@ -306,7 +310,7 @@ async def test_an_export_left_half_way_lets_its_connection_go(repository: Record
 async def test_estimate_answers_without_counting(database, repository: RecordRepository) -> None:
     await repository.create_many([new(i=i) for i in range(40)], all_or_nothing=True, audit=AUDIT)
     await repository.create_many([new("bob", i=i) for i in range(10)], all_or_nothing=True, audit=AUDIT)
-    await services.analyze(database.url)  # what autovacuum or DBMS_STATS does in a deployment
+    await backing.analyze(database.url)  # what autovacuum or DBMS_STATS does in a deployment
 
     alice = await repository.estimate(RecordQuery("alice", limit=0))
     bob = await repository.estimate(RecordQuery("bob", limit=0))

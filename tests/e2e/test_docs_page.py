@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests import services
+from tests import backing
 from tests.processes import call, running_server
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +30,7 @@ def _missing(what: str) -> None:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     folder: Path = tmp_path_factory.mktemp("docs")
     url = f"sqlite:///{folder / 'docs.db'}"
-    services.migrate_in_thread(url)
+    backing.migrate_in_thread(url)
     with running_server({"APP_DATABASE_URL": url}, folder) as port:
         yield port
 
@@ -100,7 +100,7 @@ def test_the_page_lists_every_operation_and_stores_a_record(server: int, browser
 
 def test_docs_can_be_turned_off(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'off.db'}"
-    services.migrate_in_thread(url)
+    backing.migrate_in_thread(url)
     with running_server({"APP_DATABASE_URL": url, "APP_DOCS": "false"}, tmp_path) as port:
         assert call(port, "GET", "/docs")[0] == 404
         assert call(port, "GET", "/docs/swagger-ui-bundle.js")[0] == 404

@@ -15,8 +15,8 @@ import asyncpg
 import pytest
 
 from bench.harness import peak_rss_mib
+from tests.backing import run_async
 from tests.processes import serving
-from tests.services import run_async
 
 pytestmark = pytest.mark.e2e
 
@@ -39,9 +39,9 @@ async def _sql(url: str, statement: str, *args: object) -> object:
 
 @pytest.fixture(scope="module")
 def seeded(postgres_url: str) -> str:
-    from tests import services
+    from tests import backing
 
-    services.truncate(postgres_url)
+    backing.truncate(postgres_url)
     run_async(_sql(postgres_url, SEED, "small", 20_000))
     run_async(_sql(postgres_url, SEED, "big", 200_000))
     return postgres_url

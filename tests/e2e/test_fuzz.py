@@ -14,7 +14,7 @@ import schemathesis
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 
-from tests import services
+from tests import backing
 from tests.processes import running_server
 
 pytestmark = pytest.mark.e2e
@@ -44,7 +44,7 @@ def base_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     storage: dict[str, str] = {}
     if request.param == "sqlite":
         storage["APP_DATABASE_URL"] = f"sqlite:///{folder / 'fuzz.db'}"
-        services.migrate_in_thread(storage["APP_DATABASE_URL"])
+        backing.migrate_in_thread(storage["APP_DATABASE_URL"])
     else:
         storage["APP_DATABASE_URL"] = request.getfixturevalue("postgres_url")
         storage["APP_REDIS_URL"] = request.getfixturevalue("redis_server_url")

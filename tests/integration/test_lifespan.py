@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
-from tests import services
+from tests import backing
 
 
 def connections(postgres_url: str, redis_url: str) -> tuple[int, int]:
@@ -34,7 +34,7 @@ def connections(postgres_url: str, redis_url: str) -> tuple[int, int]:
 
     with redis.Redis.from_url(redis_url) as r:
         clients = len(r.client_list()) - 1
-    return services.run_async(count()), clients
+    return backing.run_async(count()), clients
 
 
 def test_a_start_that_fails_late_closes_the_pools_it_had_opened(
@@ -88,6 +88,6 @@ def test_the_services_sessions_are_named_in_pg_stat_activity(postgres_db: str) -
 
     with TestClient(create_app(settings)) as client:
         client.get("/data", params={"user_id": "alice"})
-        seen = services.run_async(names())
+        seen = backing.run_async(names())
 
     assert seen and set(seen) == {"data-service"}  # a DBA can tell the service's sessions apart

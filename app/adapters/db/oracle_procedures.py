@@ -1,5 +1,6 @@
-"""The PL/SQL procedures the service may call on Oracle: the architecture document's
-execute_plsql_procedure (ports.storage.PlsqlProcedures), Oracle only.
+"""The PL/SQL procedures the service may call on Oracle (OracleRecordRepository's
+execute_plsql_procedure): the seam a route to the database's procedures will use; no route
+reaches it yet.
 
 Only the procedures on the allow-list below run, each with typed binds checked before the
 database is reached; the package writes an audit row for each record it changes.

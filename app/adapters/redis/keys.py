@@ -1,4 +1,4 @@
-"""The names of the Redis keys and channels, after the architecture document.
+"""The names of the Redis keys and channels.
 
 Every key of one user shares the user's hash tag ({user_id}): one Redis Cluster slot, so one
 script may touch them all.

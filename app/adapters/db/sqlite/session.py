@@ -134,6 +134,7 @@ class SqliteSession:
         self._reader_count = readers
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._all: list[sqlite3.Connection] = []
+        self._open = False  # between open() and close(): a call outside is StorageUnavailable
         self._writing = 0  # calls running or waiting on the writer's thread
         self._reading = 0
 
@@ -147,11 +148,14 @@ class SqliteSession:
             self._all.append(conn)
         self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._read_pool = ThreadPoolExecutor(self._reader_count, thread_name_prefix="sqlite-reader")
+        self._open = True
 
     def _execute(self, conn: sqlite3.Connection, name: str, values: dict[str, Any]) -> sqlite3.Cursor:
         return conn.execute(self._statements.sql[name], self._statements.binds(name, values))
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        if not self._open:
+            raise StorageUnavailable("the database is not open")
         loop = asyncio.get_running_loop()
         self._writing += 1
         try:
@@ -160,6 +164,8 @@ class SqliteSession:
             self._writing -= 1
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        if not self._open:
+            raise StorageUnavailable("the database is not open")
         loop = asyncio.get_running_loop()
         self._reading += 1
         try:
@@ -224,6 +230,9 @@ class SqliteSession:
         await self._read(select_one)
 
     async def close(self) -> None:
+        if not self._open:
+            return
+        self._open = False
         self._write_pool.shutdown(wait=True)
         self._read_pool.shutdown(wait=True)
         for conn in self._all:
