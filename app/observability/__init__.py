@@ -1,1 +1,1 @@
-"""Logs now; metrics and traces land here beside them."""
+"""What operators see: request logs, metrics, traces and Server-Timing."""

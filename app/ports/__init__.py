@@ -1,1 +1,2 @@
-"""The ports: what the service layer needs from storage, the page cache and admission, as protocols."""
+"""The ports: what the service layer needs from storage, the page cache, the limiter and the read
+gate, as protocols."""

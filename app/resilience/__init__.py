@@ -1,2 +1,2 @@
-"""How the service behaves when a dependency fails: the breakers live here (and, with the
-resilience work, retries and degraded modes)."""
+"""How the service behaves when a dependency fails: the breakers, the request's deadline, and
+the repository's one decorator (timing, deadline, retries, breaker)."""
