@@ -15,9 +15,9 @@ from app.adapters.redis.audience import RedisAudience
 from app.builders.auth import build_authentication
 from app.builders.http import middleware_for, routes_for
 from app.builders.lifespan import Step, lifespan_of, nothing
-from app.builders.observability import measured, watch
+from app.builders.observability import measured, replica_checks, watch
 from app.builders.state import build_maintenance, build_shared_state
-from app.builders.storage import build_guarded_repository
+from app.builders.storage import build_storage
 from app.errors import ServiceError
 from app.http.compression import CompressedPages
 from app.http.metrics_port import MetricsPort
@@ -65,7 +65,10 @@ def create_app(settings: Settings, *, served: bool = False, tracing: Tracing | N
 def assemble(settings: Settings, *, served: bool = False, tracing: Tracing | None = None) -> Assembled:
     """Build every part for these settings and the app that serves them."""
     configure_logging(settings.log_level, traced=tracing is not None)
-    repository, database_breaker = build_guarded_repository(settings, tracing)
+    shared_steps: list[Step] = []
+    state = build_shared_state(settings, shared_steps)
+    storage = build_storage(settings, state.positions, tracing)
+    repository, database_breaker = storage.repository, storage.breaker
     purge = AnswerPurge(repository, every=settings.idempotency_purge_seconds)
     access_log = AccessLog(settings.access_log)
     flush = LogFlush(access_log)
@@ -73,8 +76,8 @@ def assemble(settings: Settings, *, served: bool = False, tracing: Tracing | Non
         Step("database", repository.open, repository.close),
         Step("idempotency purge", purge.start, purge.close),
         Step("log flush", flush.start, flush.close),
+        *shared_steps,
     ]
-    state = build_shared_state(settings, steps)
     redis = state.redis
     revocations, verifier = build_authentication(settings, redis, steps)
     maintenance = build_maintenance(settings, redis, steps)
@@ -84,7 +87,7 @@ def assemble(settings: Settings, *, served: bool = False, tracing: Tracing | Non
         server=settings.server,
         cache="redis" if redis is not None else "memory",
     )
-    watch(metrics, settings, repository, database_breaker, state)
+    watch(metrics, settings, storage, state)
     # With metrics off the users seen are still drained, but nowhere counted.
     audience: Audience = MemoryAudience()
     if redis is not None and settings.metrics:
@@ -123,7 +126,7 @@ def assemble(settings: Settings, *, served: bool = False, tracing: Tracing | Non
     )
     lifecycle = Lifecycle()
     probes = ProbeRoutes(
-        {"database": repository.ping, "cache": state.cache.ping},
+        {"database": repository.ping, "cache": state.cache.ping, **replica_checks(storage.replicas)},
         lifecycle=lifecycle,
         strict=settings.ready_strict,
     )

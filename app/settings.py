@@ -37,6 +37,11 @@ class Settings:
     """Everything the service can be configured with, validated once at start."""
 
     database_url: str = field(default="sqlite:///data-service.db", repr=False)
+    # Read replicas (comma-separated URLs of the primary's dialect): reads go to one that has
+    # replayed the reader's own writes (docs/scaling.md); empty: everything on the primary.
+    database_read_urls: str = field(default="", repr=False)
+    database_read_max_lag_seconds: float = 5.0  # a replica further behind serves no reads
+    database_read_timeout_seconds: float = 2.0  # the most one call to a replica takes
     redis_url: str = field(default="", repr=False)  # empty: the in-process cache and limiter
     host: str = "127.0.0.1"
     port: int = 8000
@@ -130,6 +135,7 @@ class Settings:
         if self.database_url.partition(":")[0] not in DATABASE_SCHEMES:
             scheme = self.database_url.partition(":")[0]
             raise ConfigError(f"APP_DATABASE_URL has an unknown scheme {scheme!r}")
+        self._check_replicas()
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("APP_REDIS_URL must be a redis://, rediss:// or unix:// URL")
         self._check_security()
@@ -186,6 +192,17 @@ class Settings:
             if getattr(self, name) < 1:
                 raise ConfigError(f"APP_{name.upper()} must be at least 1")
 
+    def _check_replicas(self) -> None:
+        for url in self.read_url_list:
+            if DATABASE_SCHEMES.get(url.partition(":")[0]) != self.database_dialect:
+                raise ConfigError("APP_DATABASE_READ_URLS name replicas of APP_DATABASE_URL's dialect")
+        if self.read_url_list and self.database_dialect == "sqlite":
+            raise ConfigError("SQLite has no replicas: leave APP_DATABASE_READ_URLS empty")
+        if not 0.5 <= self.database_read_max_lag_seconds <= 3600:
+            raise ConfigError("APP_DATABASE_READ_MAX_LAG_SECONDS must lie between 0.5 and 3600")
+        if not 0.1 <= self.database_read_timeout_seconds <= 600:
+            raise ConfigError("APP_DATABASE_READ_TIMEOUT_SECONDS must lie between 0.1 and 600")
+
     def _check_security(self) -> None:
         if self.auth_mode not in ("none", "jwt"):
             raise ConfigError("APP_AUTH_MODE must be jwt or none")
@@ -219,6 +236,11 @@ class Settings:
         if self.jwt_algorithms:
             return [a.strip() for a in self.jwt_algorithms.split(",") if a.strip()]
         return ["HS256"] if self.jwt_secret else ["RS256", "ES256", "EdDSA"]
+
+    @property
+    def read_url_list(self) -> list[str]:
+        """The read replicas' URLs, from APP_DATABASE_READ_URLS."""
+        return [u.strip() for u in self.database_read_urls.split(",") if u.strip()]
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -1,6 +1,6 @@
 """What the processes of a deployment share: the page cache, the limiter and the read gate,
-and the read-only switch. In Redis when APP_REDIS_URL is set (shared by every process), else
-held in this process."""
+the users' write positions (read-your-writes on replicas) and the read-only switch. In Redis
+when APP_REDIS_URL is set (shared by every process), else held in this process."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING
 from app.adapters.memory.gate import MemoryReadGate
 from app.adapters.memory.limiter import MemoryLimiter
 from app.adapters.memory.pages import MemoryPageCache
+from app.adapters.memory.positions import MemoryPositions
 from app.builders.lifespan import Step, nothing
 from app.ports.cache import PageCache
 from app.ports.gate import ReadGate
 from app.ports.limiter import Limiter
+from app.ports.positions import WritePositions
 from app.resilience.breakers import Breaker
 from app.services.maintenance import Maintenance
 from app.settings import Settings
@@ -42,6 +44,7 @@ class SharedState:
     limiter: Limiter
     gate: ReadGate
     redis: RedisLink | None
+    positions: WritePositions
 
 
 def build_shared_state(settings: Settings, steps: list[Step]) -> SharedState:
@@ -54,7 +57,8 @@ def build_shared_state(settings: Settings, steps: list[Step]) -> SharedState:
         )
         limiter = MemoryLimiter(rate=settings.rate_limit_per_minute, window=60)
         steps += [Step("page cache", nothing, pages.close), Step("limiter", nothing, limiter.close)]
-        return SharedState(pages, limiter, MemoryReadGate(limiter, pages), None)
+        positions = MemoryPositions(keep_seconds=_positions_kept(settings))
+        return SharedState(pages, limiter, MemoryReadGate(limiter, pages), None, positions)
     return _in_redis(settings, steps)
 
 
@@ -64,6 +68,7 @@ def _in_redis(settings: Settings, steps: list[Step]) -> SharedState:
     from app.adapters.redis.leases import Budget, Leases
     from app.adapters.redis.limiter import RedisLimiter
     from app.adapters.redis.pages import RedisPageCache
+    from app.adapters.redis.positions import RedisPositions
 
     trips = Tally()
     client = connect(
@@ -104,7 +109,15 @@ def _in_redis(settings: Settings, steps: list[Step]) -> SharedState:
     limiter = RedisLimiter(breaker=breaker, leases=leases)
     gate = RedisReadGate(pages, limiter, breaker=breaker, leases=leases)
     steps += [Step("page cache", nothing, pages.close), Step("limiter", nothing, limiter.close)]
-    return SharedState(pages, limiter, gate, RedisLink(client, breaker, trips, leases.book.read_leases))
+    link = RedisLink(client, breaker, trips, leases.book.read_leases)
+    positions = RedisPositions(client, breaker, keep_seconds=_positions_kept(settings))
+    return SharedState(pages, limiter, gate, link, positions)
+
+
+def _positions_kept(settings: Settings) -> float:
+    """How long a write's position matters: past twice the lag a usable replica may have (and
+    a margin for the ticks that measure it), every replica that serves reads has replayed it."""
+    return settings.database_read_max_lag_seconds * 2 + 10
 
 
 def build_maintenance(settings: Settings, redis: RedisLink | None, steps: list[Step]) -> Maintenance:

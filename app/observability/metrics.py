@@ -65,12 +65,14 @@ def buckets(spread: Spread) -> list[tuple[str, float]]:
 
 
 class Counted(NamedTuple):
-    """A counter family whose samples a component keeps: read when scraped."""
+    """A counter family (or with `gauge`, a gauge) whose samples a component keeps: read when
+    scraped."""
 
     name: str
     help: str
     labels: Sequence[str]
     read: Callable[[], Iterable[tuple[Sequence[str], float]]]
+    gauge: bool = False
 
 
 class _Families(Collector):
@@ -115,7 +117,8 @@ class _Families(Collector):
             users.add_metric([window], float(count))
         yield users
         for counted in m.counted:
-            tallied = CounterMetricFamily(counted.name, counted.help, labels=list(counted.labels))
+            family = GaugeMetricFamily if counted.gauge else CounterMetricFamily
+            tallied = family(counted.name, counted.help, labels=list(counted.labels))
             for sample, number in counted.read():
                 tallied.add_metric(list(sample), number)
             yield tallied

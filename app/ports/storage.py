@@ -204,6 +204,13 @@ class RecordRepository(Protocol):
         """Raise StorageUnavailable unless the database answers."""
         ...
 
+    async def position(self) -> int:
+        """Where this database is in its log of changes: a primary's latest write position
+        (every write acknowledged before the call lies at or before it), a replica's replay
+        position (every change up to it is visible there); PostgreSQL's WAL position, Oracle's
+        SCN, 0 for SQLite, which has no replicas."""
+        ...
+
     def pools(self) -> list[PoolUsage]:
         """The connection pools' own counters, now (no I/O: read when /metrics is scraped)."""
         ...

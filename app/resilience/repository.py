@@ -213,6 +213,9 @@ class GuardedRepository:
     async def delete(self, record: Record, audit: AuditEntry) -> bool:
         return await self._through("delete", lambda: self._inner.delete(record, audit))
 
+    async def position(self) -> int:
+        return await self._through("position", self._inner.position)
+
     def pools(self) -> list[PoolUsage]:
         return self._inner.pools()
 

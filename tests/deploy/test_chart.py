@@ -37,6 +37,7 @@ CASES: dict[str, Any] = {
     "prometheus-rule": lambda: {"metrics": {"prometheusRule": {"enabled": True}}},
     "dashboard": lambda: {"metrics": {"grafanaDashboard": {"enabled": True}}},
     "no-redis-no-policy": lambda: {"redis": {"enabled": False}, "networkPolicy": {"enabled": False}},
+    "read-replicas": lambda: {"storage": {"readReplicas": {"existingSecret": "replicas", "urlsKey": "urls"}}},
     "hmac-tokens": lambda: {
         "auth": {"jwksUrl": "", "hmacSecret": {"name": "jwt", "key": "secret"}},
         "tests": {"tokenSecret": {"name": "test-token", "key": "token"}},
@@ -149,6 +150,15 @@ def test_secrets_come_from_existing_secrets_only(chart: Any) -> None:
     assert of_kind(objects, "Secret") == []  # the chart never writes one
     config = of_kind(objects, "ConfigMap")[0]["data"]
     assert not {"APP_DATABASE_URL", "APP_REDIS_URL", "APP_JWT_SECRET"} & set(config)
+    assert "APP_DATABASE_READ_URLS" not in env  # no replicas unless a Secret names them
+
+
+def test_read_replicas_come_from_an_existing_secret(chart: Any) -> None:
+    objects = render(chart, CASES["read-replicas"]())
+    (deployment,) = of_kind(objects, "Deployment")
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+    assert env["APP_DATABASE_READ_URLS"]["valueFrom"]["secretKeyRef"] == {"name": "replicas", "key": "urls"}
 
 
 def test_a_config_change_rolls_the_pods(chart: Any) -> None:

@@ -18,6 +18,7 @@ OFFSET_READ_BINDS = {
     "count_records": FILTERS,
     "export_records": FILTERS,
     "ping": frozenset(),
+    "position": frozenset(),
     "maintain_partitions": frozenset(),
 }
 # The idempotency keys' statements (sql/<dialect>/keep_answer.sql and the like).

@@ -11,7 +11,14 @@ from typing import Protocol
 
 from redis.typing import EncodableT
 
-from app.adapters.redis.keys import HOLDER_CHANNEL_PREFIX, bucket_key, lease_key, page_field, page_keys
+from app.adapters.redis.keys import (
+    HOLDER_CHANNEL_PREFIX,
+    bucket_key,
+    lease_key,
+    page_field,
+    page_keys,
+    position_key,
+)
 from app.ports.cache import TAG_BYTES, Page
 
 
@@ -179,6 +186,21 @@ def unstored(value: bytes) -> Page:
 def stored(reply: object) -> bool:
     """store_page.lua's reply: whether the page was kept."""
     return bool(reply)
+
+
+@dataclass(frozen=True, slots=True)
+class AdvanceCall:
+    """advance_position.lua: keep the user's latest write position for `keep_seconds`."""
+
+    user_id: str
+    position: int
+    keep_seconds: int
+
+    def keys(self) -> list[str]:
+        return [position_key(self.user_id)]
+
+    def args(self) -> list[EncodableT]:
+        return [self.position, self.keep_seconds]
 
 
 @dataclass(frozen=True, slots=True)

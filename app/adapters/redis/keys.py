@@ -32,6 +32,11 @@ def lease_key(user_id: str) -> str:
     return f"user_data:{{{user_id}}}:leases"
 
 
+def position_key(user_id: str) -> str:
+    """The position of the user's latest write in the primary's log (adapters/redis/positions.py)."""
+    return f"user_data:{{{user_id}}}:position"
+
+
 def holder_channel(holder: str) -> str:
     """Where a process hears that a write ended its lease, or that its own write was heard."""
     return HOLDER_CHANNEL_PREFIX + holder

@@ -56,6 +56,15 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
     secretKeyRef:
       name: {{ .Values.storage.existingSecret }}
       key: {{ .Values.storage.urlKey }}
+{{- with .Values.storage.readReplicas }}
+{{- if .existingSecret }}
+- name: APP_DATABASE_READ_URLS
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret }}
+      key: {{ .urlsKey }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- if .Values.redis.enabled }}
 - name: APP_REDIS_URL

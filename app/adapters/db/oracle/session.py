@@ -49,6 +49,7 @@ BINDS = {
     "list_records_counted": FILTERS | {"first_row", "last_row"},
     "count_records": FILTERS,
     "ping": frozenset(),
+    "position": frozenset(),
     "maintain_partitions": frozenset(),
     "keep_answer": ANSWER_BINDS | {"ttl_seconds"},
     "kept_answer": KEY_BINDS,
@@ -232,6 +233,11 @@ class OracleSession:
         if pool is None:
             return []
         return [PoolUsage("primary", pool.busy, pool.opened, pool.max, self._waits, self._wait_timeouts)]
+
+    async def position(self) -> int:
+        async with self._connection() as conn:
+            row = await conn.fetchone(self._sql("position"))
+        return int(row[0])
 
     async def ping(self) -> None:
         async with self._connection() as conn:

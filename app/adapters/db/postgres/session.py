@@ -230,6 +230,10 @@ class PostgresSession:
             )
         ]
 
+    async def position(self) -> int:
+        async with translated():
+            return int(await self._fetchval(self._call("position", {})[0]))
+
     async def ping(self) -> None:
         async with translated():
             await self._fetchval(self._call("ping", {})[0])

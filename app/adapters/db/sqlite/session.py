@@ -223,6 +223,12 @@ class SqliteSession:
                 refused.append(RowError(i, f"refused by the database: {exc.sqlite_errorname}"))
         return stored, refused
 
+    async def position(self) -> int:
+        def read(conn: sqlite3.Connection) -> int:
+            return int(self._execute(conn, "position", {}).fetchone()[0])
+
+        return await self._read(read)
+
     async def ping(self) -> None:
         def select_one(conn: sqlite3.Connection) -> None:
             self._execute(conn, "ping", {}).fetchone()
