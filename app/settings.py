@@ -42,6 +42,7 @@ class Settings:
     database_read_urls: str = field(default="", repr=False)
     database_read_max_lag_seconds: float = 5.0  # a replica further behind serves no reads
     database_read_timeout_seconds: float = 2.0  # the most one call to a replica takes
+    database_pooler: str = "none"  # "pgbouncer": PgBouncer in transaction mode before PostgreSQL
     redis_url: str = field(default="", repr=False)  # empty: the in-process cache and limiter
     host: str = "127.0.0.1"
     port: int = 8000
@@ -193,6 +194,10 @@ class Settings:
                 raise ConfigError(f"APP_{name.upper()} must be at least 1")
 
     def _check_replicas(self) -> None:
+        if self.database_pooler not in ("none", "pgbouncer"):
+            raise ConfigError("APP_DATABASE_POOLER must be none or pgbouncer")
+        if self.database_pooler == "pgbouncer" and self.database_dialect != "postgres":
+            raise ConfigError("APP_DATABASE_POOLER=pgbouncer is for PostgreSQL")
         for url in self.read_url_list:
             if DATABASE_SCHEMES.get(url.partition(":")[0]) != self.database_dialect:
                 raise ConfigError("APP_DATABASE_READ_URLS name replicas of APP_DATABASE_URL's dialect")

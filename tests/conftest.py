@@ -51,6 +51,26 @@ def redis_server_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def pgbouncer_url(postgres_url: str) -> Iterator[str]:
+    """The test run's PostgreSQL database through PgBouncer in transaction mode."""
+    from urllib.parse import urlsplit
+
+    from tests.poolers import pgbouncer, through
+
+    server = urlsplit(postgres_url)
+    with pgbouncer(
+        server.hostname or "127.0.0.1", server.port or 5432, user=server.username or "postgres"
+    ) as port:
+        yield through(postgres_url, port)
+
+
+@pytest.fixture
+def pgbouncer_db(pgbouncer_url: str, postgres_db: str) -> str:
+    """The test run's PostgreSQL database, emptied, through PgBouncer."""
+    return pgbouncer_url
+
+
 @pytest.fixture
 def postgres_db(postgres_url: str) -> str:
     """The test run's PostgreSQL database, emptied."""
@@ -65,13 +85,21 @@ def redis_url(redis_server_url: str) -> str:
     return redis_server_url
 
 
-@pytest.fixture(params=["sqlite", "postgres+redis"])
+@pytest.fixture(params=["sqlite", "postgres+redis", "pgbouncer+redis"])
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    """Settings on empty, migrated storage: the embedded default, then the production path."""
+    """Settings on empty, migrated storage: the embedded default, the production path, and the
+    production path through PgBouncer in transaction mode."""
     if request.param == "sqlite":
         configured = Settings(database_url=f"sqlite:///{tmp_path / 'records.db'}", log_level="warning")
         migrate(configured)
         return configured
+    if request.param == "pgbouncer+redis":
+        return Settings(
+            database_url=request.getfixturevalue("pgbouncer_db"),
+            database_pooler="pgbouncer",
+            redis_url=request.getfixturevalue("redis_url"),
+            log_level="warning",
+        )
     return Settings(
         database_url=request.getfixturevalue("postgres_db"),
         redis_url=request.getfixturevalue("redis_url"),

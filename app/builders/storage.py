@@ -31,6 +31,7 @@ def database_options(settings: Settings) -> DatabaseOptions:
         pg_pool_max_size=settings.pg_pool_max_size,
         oracle_pool_size=settings.oracle_pool_size,
         oracle_bulk_path=settings.oracle_bulk_path,
+        pooler=settings.database_pooler,
     )
 
 

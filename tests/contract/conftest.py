@@ -31,15 +31,17 @@ def _url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         url = f"sqlite:///{tmp_path / 'contract.db'}"
         backing.migrate_in_thread(url)
         return url
-    return str(request.getfixturevalue({"postgres": "postgres_db", "oracle": "oracle_db"}[request.param]))
+    fixture = {"postgres": "postgres_db", "pgbouncer": "pgbouncer_db", "oracle": "oracle_db"}[request.param]
+    return str(request.getfixturevalue(fixture))
 
 
-@pytest.fixture(params=["sqlite", "postgres", pytest.param("oracle", marks=pytest.mark.oracle)])
+@pytest.fixture(params=["sqlite", "postgres", "pgbouncer", pytest.param("oracle", marks=pytest.mark.oracle)])
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     url = _url(request, tmp_path)
     repo = build_repository(
         Settings(
             database_url=url,
+            database_pooler="pgbouncer" if request.param == "pgbouncer" else "none",
             sqlite_readers=2,
             pg_pool_min_size=1,
             pg_pool_max_size=4,

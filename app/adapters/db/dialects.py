@@ -32,6 +32,7 @@ class DatabaseOptions:
     pg_pool_max_size: int = 8
     oracle_pool_size: int = 8
     oracle_bulk_path: str = "array_dml"
+    pooler: str = "none"  # PostgreSQL: "pgbouncer" when a pooler in transaction mode stands between
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,7 @@ def _postgres_repository(options: DatabaseOptions) -> RecordRepository:
         min_size=options.pg_pool_min_size,
         max_size=options.pg_pool_max_size,
         timeout=options.timeout,
+        pooled=options.pooler == "pgbouncer",
     )
 
 

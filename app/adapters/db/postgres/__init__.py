@@ -19,9 +19,16 @@ class PostgresRecordRepository(PostgresReads, PostgresWrites, PostgresKeys):
     """RecordRepository on PostgreSQL."""
 
     def __init__(
-        self, dsn: str, queries: dict[str, str], *, min_size: int, max_size: int, timeout: float
+        self,
+        dsn: str,
+        queries: dict[str, str],
+        *,
+        min_size: int,
+        max_size: int,
+        timeout: float,
+        pooled: bool = False,
     ) -> None:
-        super().__init__(dsn, queries, min_size=min_size, max_size=max_size, timeout=timeout)
+        super().__init__(dsn, queries, min_size=min_size, max_size=max_size, timeout=timeout, pooled=pooled)
         # Group commit: while one statement stores a group, the creates that arrive gather
         # for the next; each is acknowledged once the statement holding it has committed.
         self._group: Coalescer[tuple[NewRecord, AuditEntry], Record] = Coalescer(

@@ -92,6 +92,7 @@ class PostgresKeys(PostgresSession):
         async with translated(), self._connection() as (conn, ends):
             try:
                 async with conn.transaction():
+                    await self.limits(conn)
                     answer = await store(conn, ends)
                     kept = await conn.fetchval(
                         *self._args(

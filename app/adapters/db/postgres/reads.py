@@ -73,10 +73,14 @@ class PostgresReads(PostgresSession):
         async with translated():
             conn = await self.pool.acquire(timeout=self._timeout)
         try:
-            # A server-side cursor lives in a transaction: read-only, so it takes no write lock.
+            # A cursor lives in a transaction: read-only, so it takes no write lock. Declared in
+            # SQL rather than as a protocol portal: it needs no named prepared statement, which
+            # a pooler would not keep for it between transactions.
             async with translated(), conn.transaction(readonly=True):
-                cursor = await conn.cursor(sql, *args, timeout=self._timeout)
-                while rows := await cursor.fetch(batch, timeout=self._timeout):
+                await self.limits(conn)
+                await conn.execute(f"DECLARE export NO SCROLL CURSOR FOR {sql}", *args, timeout=self._timeout)
+                fetch = f"FETCH {int(batch)} FROM export"
+                while rows := await conn.fetch(fetch, timeout=self._timeout):
                     yield [record_of(row) for row in rows]
         except (OSError, TimeoutError, asyncpg.InterfaceError, StorageUnavailable):
             conn.terminate()  # its state is not known: closed, not handed back

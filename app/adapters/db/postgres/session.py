@@ -125,7 +125,14 @@ class PostgresSession:
     """The pool and the statements every operation of the repository runs through."""
 
     def __init__(
-        self, dsn: str, queries: dict[str, str], *, min_size: int, max_size: int, timeout: float
+        self,
+        dsn: str,
+        queries: dict[str, str],
+        *,
+        min_size: int,
+        max_size: int,
+        timeout: float,
+        pooled: bool = False,
     ) -> None:
         self._dsn = dsn
         self._numbered = {name: to_numbered(sql) for name, sql in Statements(queries, BINDS).sql.items()}
@@ -133,11 +140,31 @@ class PostgresSession:
         self._max_size = max_size
         self._timeout = timeout
         self._pool: asyncpg.Pool | None = None
+        self._pooled = pooled  # behind PgBouncer in transaction mode
+        self._statement_ms = math.ceil(timeout * 1000)
+        self._set_limits = (
+            f"SET LOCAL statement_timeout = {self._statement_ms}; SET LOCAL lock_timeout = {KEY_WAIT_MS}"
+        )
         self._waits = Spread(WAIT_BUCKETS)
         self._wait_timeouts = 0
 
     async def open(self) -> None:
-        """Open the pool (fixed bounds, every call under the command timeout)."""
+        """Open the pool (fixed bounds, every call under the command timeout).
+
+        Behind PgBouncer in transaction mode (`pooled`) a server connection is this client's only
+        within a transaction: no statement is kept prepared between transactions (asyncpg's cache
+        off: its unnamed statements are parsed, bound and run before the pooler hands the server
+        on), and the timeouts are set in each transaction the service opens (SET LOCAL) instead
+        of at connect, where PgBouncer refuses them and where they would stay with a server
+        connection others then use. A single statement outside a transaction is bounded by the
+        client's timeout (asyncpg's cancel goes through the pooler) and by the role's own
+        statement_timeout, which the DBA sets (docs/deploy.md)."""
+        # pg_stat_activity and the server's logs name the service's sessions.
+        settings = {"application_name": "data-service"}
+        if not self._pooled:
+            # The server gives up on a statement when the client does (the client's timeout
+            # cancels it too, but a lost cancel request would leave it running).
+            settings |= {"lock_timeout": str(KEY_WAIT_MS), "statement_timeout": str(self._statement_ms)}
         async with translated():
             self._pool = await asyncpg.create_pool(
                 self._dsn,
@@ -146,15 +173,15 @@ class PostgresSession:
                 command_timeout=self._timeout,
                 timeout=self._timeout,
                 reset=_keep_session,
-                # The server gives up on a statement when the client does (the client's timeout
-                # cancels it too, but a lost cancel request would leave it running).
-                server_settings={
-                    # pg_stat_activity and the server's logs name the service's sessions.
-                    "application_name": "data-service",
-                    "lock_timeout": str(KEY_WAIT_MS),
-                    "statement_timeout": str(math.ceil(self._timeout * 1000)),
-                },
+                server_settings=settings,
+                statement_cache_size=0 if self._pooled else 100,
             )
+
+    async def limits(self, conn: PoolConnectionProxy[asyncpg.Record]) -> None:
+        """In a transaction behind PgBouncer: the statement and lock timeouts that a direct
+        connection sets once, at connect (one round trip; none on a direct connection)."""
+        if self._pooled:
+            await conn.execute(self._set_limits)
 
     def _call(self, name: str, binds: dict[str, Any]) -> tuple[str, list[Any]]:
         sql, names = self._numbered[name]

@@ -107,6 +107,7 @@ class PostgresWrites(PostgresSession):
         """After a refused bulk statement: each row in a savepoint, to name the bad ones."""
         try:
             async with translated(), self._connection() as (conn, ends), conn.transaction():
+                await self.limits(conn)
                 stored, refused = await self._each_row(conn, ends, records, ids, audit)
                 if all_or_nothing and refused:
                     raise RolledBack(BulkOutcome(stored={}, refused=refused))
