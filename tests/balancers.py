@@ -1,0 +1,109 @@
+"""nginx in front of several processes of the service, started by the tests: a generated config
+in a temporary folder, round-robin over the processes' ports on a free loopback port, stopped and
+removed after. Idempotent requests (GET, HEAD) that fail on one process are tried on the next
+(`proxy_next_upstream`); nginx never sends a POST twice, which is what Idempotency-Key is for.
+Where nginx is missing the tests skip, and under CI=true they fail instead (.ci/run installs
+Debian's nginx-light)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.processes import free_port
+
+
+def _binary() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if found is None:
+        message = "nginx is not installed (Debian: apt-get install nginx-light)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+def config(root: Path, listen: int, upstreams: Sequence[int]) -> str:
+    """The nginx.conf the scale-out tests run (docs/deploy.md shows the same settings)."""
+    servers = "\n".join(f"    server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;" for port in upstreams)
+    temp = " ".join(
+        f"{kind}_temp_path {root / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return f"""
+worker_processes 1;
+daemon off;
+pid {root / "nginx.pid"};
+error_log {root / "error.log"} warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  {temp}
+  upstream service {{
+{servers}
+    keepalive 64;
+  }}
+  server {{
+    listen 127.0.0.1:{listen};
+    client_max_body_size 8m;
+    location / {{
+      proxy_pass http://service;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_next_upstream error timeout http_502;
+      proxy_next_upstream_tries 3;
+      proxy_connect_timeout 1s;
+      proxy_read_timeout 15s;
+    }}
+  }}
+}}
+"""
+
+
+@contextmanager
+def nginx(upstreams: Sequence[int]) -> Iterator[int]:
+    """nginx round-robin over these ports; its own port."""
+    binary = _binary()
+    root = Path(tempfile.mkdtemp(prefix="nginx-"))
+    root.chmod(0o755)
+    for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (root / kind).mkdir(mode=0o777)
+        (root / kind).chmod(0o777)  # the workers run as nobody when nginx starts as root
+    listen = free_port()
+    (root / "nginx.conf").write_text(config(root, listen, upstreams))
+    process = subprocess.Popen(
+        [binary, "-p", str(root), "-c", str(root / "nginx.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        ends = time.monotonic() + 10
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"nginx stopped: {(root / 'error.log').read_text()[-2000:]}")
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", listen)) == 0:
+                    break
+            if time.monotonic() > ends:
+                raise TimeoutError("nginx did not listen")
+            time.sleep(0.05)
+        yield listen
+    finally:
+        process.send_signal(signal.SIGQUIT)  # graceful: let the requests in flight finish
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(root, ignore_errors=True)
