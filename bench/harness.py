@@ -20,7 +20,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(__file__).resolve().parent / "lua" / "scenario.lua"
-SCENARIOS = ("post", "get_hot", "get_hot_gzip", "get_hot_304", "get_cold", "get_by_id", "health")
+SCENARIOS = (
+    "post",
+    "get_hot",
+    "get_hot_gzip",
+    "get_hot_304",
+    "get_cold",
+    "get_by_id",
+    "write_read",
+    "health",
+)
 
 
 def free_port() -> int:

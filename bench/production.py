@@ -55,6 +55,8 @@ from bench.harness import (
     wrk,
 )
 from tests.backing import with_database
+from tests.clusters import primary_with_replicas
+from tests.poolers import pgbouncer, through
 
 POSTGRES = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -85,9 +87,9 @@ async def _sql(url: str, *statements: str, args: tuple[object, ...] = ()) -> lis
         await conn.close()
 
 
-def fresh_database(name: str) -> str:
-    asyncio.run(_sql(POSTGRES, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'))
-    return with_database(POSTGRES, name)
+def fresh_database(name: str, server: str = POSTGRES) -> str:
+    asyncio.run(_sql(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'))
+    return with_database(server, name)
 
 
 def seed(url: str, records: int, users: int) -> list[str]:
@@ -169,11 +171,11 @@ def measure(target: Target, scenario: str, args: argparse.Namespace) -> dict[str
         flush(target.reset)
     wrk(target.url, scenario, duration=args.warmup, connections=args.connections, env=env)
     result = wrk(target.url, scenario, duration=args.duration, connections=args.connections, env=env)
-    if scenario == "post" and target.database:  # the reads of the next round see the seeded rows
+    if scenario in ("post", "write_read") and target.database:  # the next reads see the seeded rows
         asyncio.run(
             _sql(
                 target.database,
-                "DELETE FROM data_records WHERE user_id LIKE 'w%'",
+                "DELETE FROM data_records WHERE user_id LIKE 'w%' OR user_id LIKE 'r%'",
                 "VACUUM ANALYZE data_records",
                 "CHECKPOINT",  # the writes' flush does not fall on whoever runs next
                 "SELECT 1",
@@ -221,6 +223,13 @@ def main() -> None:
         help="also serve this tree with these settings changed",
     )
     parser.add_argument(
+        "--scale-out",
+        action="store_true",
+        help="run on a PostgreSQL primary and streaming replica the bench starts, PgBouncer in front"
+        " of the primary; a variant's values may name {replica} and {pgbouncer}, the service's"
+        " database there",
+    )
+    parser.add_argument(
         "--reference",
         default="baseline",
         metavar="LABEL",
@@ -235,7 +244,15 @@ def main() -> None:
         base_env = {"HOT_USERS": str(args.hot_users), "COLD_USERS": str(args.users)}
         targets: list[Target] = []
 
-        ours = fresh_database("bench_service")
+        server, places = POSTGRES, {}
+        if args.scale_out:
+            cluster = running.enter_context(primary_with_replicas(1))
+            server = with_database(cluster.primary.url, "postgres")
+        ours = fresh_database("bench_service", server)
+        if args.scale_out:
+            bouncer = running.enter_context(pgbouncer("127.0.0.1", cluster.primary.port))
+            replica = with_database(cluster.replicas[0].url, "bench_service")
+            places = {"replica": replica, "pgbouncer": through(ours, bouncer)}
         subprocess.run(
             [sys.executable, "-m", "app", "migrate"],
             check=True,
@@ -244,13 +261,18 @@ def main() -> None:
         )
         print(f"seeding {args.records:,} records for {args.users:,} users ...", flush=True)
         (work / "ids.txt").write_text("\n".join(seed(ours, args.records, args.users)) + "\n")
+        if args.scale_out:
+            cluster.caught_up(timeout=120)
         env = {"APP_DATABASE_URL": ours, "APP_REDIS_URL": f"{REDIS}/2", "APP_SERVER": "granian"}
         url, pid = running.enter_context(service(env, log=work / "service.log"))
         ids = {**base_env, "IDS_FILE": str(work / "ids.txt")}
         targets.append(Target("service", url, pid, ids, 2, tuple(args.scenarios), ours))
         for number, variant in enumerate(args.variant, start=4):
             label, _, changes = variant.partition(":")
-            changed = dict(change.split("=", 1) for change in changes.split(",") if change)
+            changed = {
+                name: value.format(**places)
+                for name, value in (change.split("=", 1) for change in changes.split(",") if change)
+            }
             variant_env = {**env, **changed, "APP_REDIS_URL": f"{REDIS}/{number}"}
             url, pid = running.enter_context(service(variant_env, log=work / f"{label}.log"))
             targets.append(Target(label, url, pid, ids, number, tuple(args.scenarios), ours))

@@ -7,6 +7,8 @@
 --                 lines), so every answer is a 304 (counted as answered)
 --   get_cold   GET /data with a random page_size 10..100: nearly every request misses the cache
 --   get_by_id  GET /data/{id} over the ids in IDS_FILE
+--   write_read a user's write, then a read of that user's page (read-your-writes: the read
+--              misses the cache the write dropped), users r1..r{POST_USERS}
 --   health     GET /health
 local scenario = os.getenv("SCENARIO") or "health"
 local function env_int(name, default) return tonumber(os.getenv(name) or "") or default end
@@ -17,6 +19,7 @@ local body = '{"user_id":"%s","payload":{"title":"bench","type":"order","status"
    '"tags":["alpha","beta","gamma"],"attrs":{"color":"blue","size":7},"body":"' ..
    string.rep("0123456789abcdef", 56) .. '"}}'
 local threads = {}
+local turn, writer = 0, 0
 
 function setup(thread) table.insert(threads, thread) end
 
@@ -50,6 +53,13 @@ function request()
          math.random(cold_users), math.random(10, 100)))
    elseif scenario == "get_by_id" then
       return wrk.format("GET", "/data/" .. ids[math.random(#ids)])
+   elseif scenario == "write_read" then
+      turn = turn + 1
+      if turn % 2 == 1 then
+         writer = math.random(post_users)
+         return wrk.format("POST", "/data", nil, string.format(body, "r" .. writer, turn))
+      end
+      return wrk.format("GET", "/data?user_id=r" .. writer .. "&page=1&page_size=20")
    end
    return wrk.format("GET", "/health")
 end

@@ -81,7 +81,8 @@ def open_cursors(url: str) -> int:
             _sql(
                 url,
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'data-service'"
-                " AND state IN ('active', 'idle in transaction') AND query LIKE $1",
+                " AND state IN ('active', 'idle in transaction')"
+                " AND (query LIKE $1 OR query LIKE 'FETCH % FROM export')",  # the cursor's last fetch
                 EXPORT_SQL,
             )
         )
