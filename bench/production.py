@@ -250,7 +250,8 @@ def main() -> None:
             server = with_database(cluster.primary.url, "postgres")
         ours = fresh_database("bench_service", server)
         if args.scale_out:
-            bouncer = running.enter_context(pgbouncer("127.0.0.1", cluster.primary.port))
+            # As many server connections as the service's pool: the pooler's own cost, not a cap.
+            bouncer = running.enter_context(pgbouncer("127.0.0.1", cluster.primary.port, pool_size=8))
             replica = with_database(cluster.replicas[0].url, "bench_service")
             places = {"replica": replica, "pgbouncer": through(ours, bouncer)}
         subprocess.run(

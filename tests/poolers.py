@@ -39,8 +39,9 @@ def _binary() -> str:
 
 
 @contextmanager
-def pgbouncer(host: str, port: int, *, user: str = "postgres") -> Iterator[int]:
-    """PgBouncer on a free port, every database of host:port behind it as `user`; its port."""
+def pgbouncer(host: str, port: int, *, user: str = "postgres", pool_size: int = SERVER_POOL) -> Iterator[int]:
+    """PgBouncer on a free port, every database of host:port behind it as `user` with
+    `pool_size` server connections each; its port."""
     binary = _binary()
     root = Path(tempfile.mkdtemp(prefix="pgbouncer-"))
     listen = free_port()
@@ -55,7 +56,7 @@ def pgbouncer(host: str, port: int, *, user: str = "postgres") -> Iterator[int]:
                 "unix_socket_dir =",
                 "auth_type = any",
                 "pool_mode = transaction",
-                f"default_pool_size = {SERVER_POOL}",
+                f"default_pool_size = {pool_size}",
                 "max_client_conn = 1000",
                 "ignore_startup_parameters = extra_float_digits",
                 f"logfile = {root / 'pgbouncer.log'}",
