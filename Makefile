@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export APP_DATABASE_URL ?= sqlite:///data-service.db
 
 .DEFAULT_GOAL := help
-.PHONY: help run migrate test test-oracle lint bench bench-cost bench-export bench-outage bench-servers image clean
+.PHONY: help run migrate test test-oracle lint bench bench-scale-out bench-cost bench-export bench-outage bench-servers image clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -49,6 +49,12 @@ lint: $(VENV)/.dev-deps ## ruff and mypy
 
 bench: $(VENV)/.dev-deps ## load-test on PostgreSQL and Redis (beside another implementation with BENCH_PEER_DIR, beside a git commit with BENCH_BASELINE; needs wrk)
 	$(BIN)/python -m bench.production
+
+bench-scale-out: $(VENV)/.dev-deps ## primary only, reads on a streaming replica, and through PgBouncer, side by side (needs wrk, pgbouncer)
+	$(BIN)/python -m bench.production --scale-out --reference service \
+		--variant "replica:APP_DATABASE_READ_URLS={replica}" \
+		--variant "pgbouncer:APP_DATABASE_URL={pgbouncer},APP_DATABASE_POOLER=pgbouncer" \
+		--scenarios get_cold get_by_id write_read post --rounds 5 --duration 5s
 
 bench-cost: $(VENV)/.dev-deps ## CPU a cached read costs a served worker, and what metrics and the access line add to it (needs wrk, taskset)
 	$(BIN)/python -m bench.request_cost
