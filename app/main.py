@@ -4,6 +4,7 @@ them to the routes, and sets the order in which the lifespan opens them."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import structlog
 from starlette.applications import Starlette
@@ -132,14 +133,24 @@ def assemble(settings: Settings, *, served: bool = False, tracing: Tracing | Non
     )
     auth = AuthRoutes(revocations, enabled=verifier is not None, body=body)
     admin = AdminRoutes(maintenance, body=body)
+    handlers: dict[Any, Any] = {
+        ServiceError: service_error_handler,
+        HTTPException: http_exception_handler,
+        Exception: unexpected_error_handler,
+    }
+    # Administration on the admin port (APP_METRICS_PORT, which a NetworkPolicy opens to
+    # operators only); on the public port only with tokens on, for a token with the admin role.
+    # With neither, nobody on the network can switch writes off.
+    public_admin = admin.operations if verifier is not None else []
     scraped = [*probes.operations, *(MetricsRoutes(metrics).operations if settings.metrics else ())]
     if settings.metrics_port:  # the probes answer on both ports, /metrics on its own only
-        port = MetricsPort(routes_for(scraped), host=settings.host, port=settings.metrics_port)
+        own = routes_for([*scraped, *admin.operations])
+        port = MetricsPort(own, host=settings.host, port=settings.metrics_port, exception_handlers=handlers)
         steps.insert(0, Step("metrics port", port.start, port.close))  # closed last
         scraped = list(probes.operations)
     page = DocsPage().operations if settings.docs else []
     docs = OpenApiRoute(
-        [*records.operations, *auth.operations, *admin.operations, *scraped, *page],
+        [*records.operations, *auth.operations, *public_admin, *scraped, *page],
         title="data-service",
         version=__version__,
         bearer_auth=verifier is not None,
@@ -160,11 +171,7 @@ def assemble(settings: Settings, *, served: bool = False, tracing: Tracing | Non
         middleware=middleware_for(
             settings, verifier, docs.operations, metrics if settings.metrics else None, tracing, access_log
         ),
-        exception_handlers={
-            ServiceError: service_error_handler,
-            HTTPException: http_exception_handler,
-            Exception: unexpected_error_handler,
-        },
+        exception_handlers=handlers,
         lifespan=lifespan,
     )
     return Assembled(app, active_users, flush)

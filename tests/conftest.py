@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import httpx2
 import pytest
 from starlette.testclient import TestClient
 
@@ -108,11 +110,19 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 
 
 class ServiceClient(TestClient):
-    """A test client of an assembled app, with the app's timed background work at hand."""
+    """A test client of an assembled app, with the app's timed background work at hand, and
+    a client of its admin port (a real socket) when it has one."""
 
-    def __init__(self, assembled: Assembled) -> None:
+    def __init__(self, assembled: Assembled, admin_port: int = 0) -> None:
         super().__init__(assembled.app)
         self.assembled = assembled
+        self._admin_port = admin_port
+
+    def admin(self, method: str, path: str, **kwargs: Any) -> httpx2.Response:
+        """A request to the admin port (APP_METRICS_PORT), where /admin/* is served."""
+        assert self._admin_port, "build the app with metrics_port=free_port()"
+        with httpx2.Client(base_url=f"http://127.0.0.1:{self._admin_port}", timeout=10) as admin:
+            return admin.request(method, path, **kwargs)
 
     def count_active_users(self) -> None:
         """What the background task does every 10 s."""
@@ -129,7 +139,8 @@ def make_client(settings: Settings) -> Iterator[Callable[..., ServiceClient]]:
     clients: list[ServiceClient] = []
 
     def make(**overrides: object) -> ServiceClient:
-        client = ServiceClient(assemble(replace(settings, **overrides)))  # type: ignore[arg-type]
+        configured = replace(settings, **overrides)  # type: ignore[arg-type]
+        client = ServiceClient(assemble(configured), configured.metrics_port)
         client.__enter__()
         clients.append(client)
         return client

@@ -1,6 +1,7 @@
-"""APP_METRICS_PORT: /metrics and the probes on a second port, so that the public port need
-not expose them (as PostgREST's admin server does) and a NetworkPolicy can open this one to
-the monitoring namespace and the kubelet only.
+"""APP_METRICS_PORT, the admin port: /metrics, the probes and the administration endpoints
+(/admin/read-only) on a second port, so that the public port need not expose them (as
+PostgREST's admin server does) and a NetworkPolicy can open this one to the monitoring
+namespace, the kubelet and the operators only.
 
 It is served by hypercorn inside the worker's own event loop, whatever server serves the
 public port: the same process's metrics and lifecycle, no thread and no second process. The
@@ -12,17 +13,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
+from starlette.types import ExceptionHandler
 
 
 class MetricsPort:
     """A small app of its own on host:port, from start() until close()."""
 
-    def __init__(self, routes: Sequence[BaseRoute], *, host: str, port: int) -> None:
-        self._app = Starlette(routes=list(routes))
+    def __init__(
+        self,
+        routes: Sequence[BaseRoute],
+        *,
+        host: str,
+        port: int,
+        exception_handlers: Mapping[Any, ExceptionHandler] | None = None,
+    ) -> None:
+        self._app = Starlette(routes=list(routes), exception_handlers=dict(exception_handlers or {}))
         self._host = host
         self._port = port
         self._stop = asyncio.Event()

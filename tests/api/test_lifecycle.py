@@ -14,6 +14,8 @@ from starlette.testclient import TestClient
 from app.main import create_app
 from app.settings import Settings
 from tests.api.tokens import auth, token, with_tokens
+from tests.conftest import ServiceClient
+from tests.processes import free_port
 from tests.reads import list_queries
 
 MERGE = {"content-type": "application/merge-patch+json"}
@@ -219,10 +221,10 @@ def test_changes_spend_the_owners_request_budget(make_client: Callable[..., Test
     assert answers == [200, 200, 429]
 
 
-def test_changes_wait_while_the_service_is_read_only(make_client: Callable[..., TestClient]) -> None:
-    client = make_client()
+def test_changes_wait_while_the_service_is_read_only(make_client: Callable[..., ServiceClient]) -> None:
+    client = make_client(metrics_port=free_port())
     record = stored(client)
-    client.put("/admin/read-only", json={"read_only": True, "reason": "upgrade"})
+    client.admin("PUT", "/admin/read-only", json={"read_only": True, "reason": "upgrade"})
 
     answers = [patch(client, record["id"], {"n": 1}), client.delete(f"/data/{record['id']}")]
 

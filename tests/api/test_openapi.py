@@ -34,8 +34,6 @@ PROMISED = {
     ("patch", "/data/{id}"),
     ("delete", "/data/{id}"),
     ("post", "/auth/revoke"),
-    ("get", "/admin/read-only"),
-    ("put", "/admin/read-only"),
     ("get", "/health"),
     ("get", "/ready"),
     ("get", "/metrics"),

@@ -11,9 +11,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from app.__main__ import migrate
-from app.main import create_app
+from app.main import assemble, create_app
 from app.settings import Settings
 from tests.api.tokens import auth, token, with_tokens
+from tests.conftest import ServiceClient
+from tests.processes import free_port
 
 READ_ONLY = "urn:data-service:problem:read-only"
 RECORD = {"user_id": "alice", "payload": {"n": 1}}
@@ -41,13 +43,20 @@ def test_started_read_only_every_write_is_503_and_reads_go_on(
     assert stored_count("alice") == 0
 
 
-def test_the_admin_endpoint_switches_writes_off_and_on(client: TestClient) -> None:
-    assert client.get("/admin/read-only").json()["read_only"] is False
-    switched = client.put("/admin/read-only", json={"read_only": True, "reason": "database upgrade"})
+@pytest.fixture
+def operated(make_client: Callable[..., ServiceClient]) -> ServiceClient:
+    """A client of the app with an admin port, where operators switch read-only mode."""
+    return make_client(metrics_port=free_port())
+
+
+def test_the_admin_endpoint_switches_writes_off_and_on(operated: ServiceClient) -> None:
+    client = operated
+    assert client.admin("GET", "/admin/read-only").json()["read_only"] is False
+    switched = client.admin("PUT", "/admin/read-only", json={"read_only": True, "reason": "database upgrade"})
 
     refused = client.post("/data", json=RECORD)
-    shown = client.get("/admin/read-only").json()
-    back = client.put("/admin/read-only", json={"read_only": False})
+    shown = client.admin("GET", "/admin/read-only").json()
+    back = client.admin("PUT", "/admin/read-only", json={"read_only": False})
 
     assert switched.status_code == 200 and switched.json()["read_only"] is True
     assert refused.status_code == 503 and refused.json()["detail"].endswith("database upgrade")
@@ -59,10 +68,21 @@ def test_the_admin_endpoint_switches_writes_off_and_on(client: TestClient) -> No
     "body",
     [{}, {"read_only": "yes"}, {"read_only": True, "extra": 1}, {"read_only": True, "reason": "x" * 201}],
 )
-def test_a_bad_switch_is_422_and_changes_nothing(client: TestClient, body: dict) -> None:
-    answer = client.put("/admin/read-only", json=body)
+def test_a_bad_switch_is_422_and_changes_nothing(operated: ServiceClient, body: dict) -> None:
+    answer = operated.admin("PUT", "/admin/read-only", json=body)
 
-    assert answer.status_code == 422 and client.get("/admin/read-only").json()["read_only"] is False
+    assert answer.status_code == 422 and answer.headers["content-type"] == "application/problem+json"
+    assert operated.admin("GET", "/admin/read-only").json()["read_only"] is False
+
+
+def test_without_tokens_the_public_port_serves_no_administration(
+    client: TestClient, operated: ServiceClient
+) -> None:
+    for each in (client, operated):  # with an admin port, and without one
+        switched = each.put("/admin/read-only", json={"read_only": True})
+        assert switched.status_code == 404 and each.get("/admin/read-only").status_code == 404
+        assert "/admin/read-only" not in each.get("/openapi.json").json()["paths"]
+        assert each.post("/data", json=RECORD).status_code == 201
 
 
 @pytest.fixture
@@ -83,20 +103,20 @@ def test_with_tokens_only_an_admin_switches(secured: TestClient) -> None:
 
 
 def test_with_redis_the_switch_reaches_every_process(
-    settings: Settings, make_client: Callable[..., TestClient]
+    settings: Settings, make_client: Callable[..., ServiceClient]
 ) -> None:
     if not settings.redis_url:
         pytest.skip("one process and no Redis: nothing to share")
-    first, second = make_client(), make_client()
+    first, second = make_client(metrics_port=free_port()), make_client()
 
-    first.put("/admin/read-only", json={"read_only": True, "reason": "drill"})
+    first.admin("PUT", "/admin/read-only", json={"read_only": True, "reason": "drill"})
     deadline = time.monotonic() + 5
     while second.post("/data", json=RECORD).status_code != 503 and time.monotonic() < deadline:
         time.sleep(0.1)
     followed_after = 5 - (deadline - time.monotonic())
     third = make_client()  # started later: takes the shared mode
     refused_by_third = third.post("/data", json=RECORD).status_code
-    first.put("/admin/read-only", json={"read_only": False})
+    first.admin("PUT", "/admin/read-only", json={"read_only": False})
     time.sleep(1.5)
 
     assert followed_after < 2.5  # polled every second
@@ -106,10 +126,13 @@ def test_with_redis_the_switch_reaches_every_process(
 
 def test_with_redis_away_the_switch_is_503_and_nothing_changes(tmp_path: Path) -> None:
     configured = Settings(
-        database_url=f"sqlite:///{tmp_path / 'r.db'}", redis_url="redis://127.0.0.1:1", log_level="critical"
+        database_url=f"sqlite:///{tmp_path / 'r.db'}",
+        redis_url="redis://127.0.0.1:1",
+        log_level="critical",
+        metrics_port=free_port(),
     )
     migrate(configured)
-    with TestClient(create_app(configured)) as client:
-        answer = client.put("/admin/read-only", json={"read_only": True})
+    with ServiceClient(assemble(configured), configured.metrics_port) as client:
+        answer = client.admin("PUT", "/admin/read-only", json={"read_only": True})
         assert answer.status_code == 503 and "no process was switched" in answer.json()["detail"]
-        assert client.get("/admin/read-only").json()["read_only"] is False
+        assert client.admin("GET", "/admin/read-only").json()["read_only"] is False
