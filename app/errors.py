@@ -114,6 +114,17 @@ class StorageUnavailable(ServiceError):
         self.safe_to_retry = safe_to_retry
 
 
+class SchemaMissing(StorageUnavailable):
+    """The database answers but the service's tables are not there: its migrations were never
+    applied to it. Nothing retries this away; an operator runs them."""
+
+    slug, title = "schema-not-migrated", "Schema not migrated"
+    hint = "run `data-service migrate` (or `python -m app migrate`) against this database"
+
+    def __init__(self, detail: str = "the database's schema is not migrated") -> None:
+        super().__init__(detail, retry_after=30)
+
+
 class DeadlinePassed(ServiceError):
     """The request's deadline passed before the database answered (APP_REQUEST_DEADLINE_SECONDS):
     the request's own budget ran out, which says nothing against the database, so it never

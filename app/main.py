@@ -4,6 +4,7 @@ them to the routes, and sets the order in which the lifespan opens them."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import structlog
@@ -19,7 +20,7 @@ from app.builders.lifespan import Step, lifespan_of, nothing
 from app.builders.observability import measured, replica_checks, watch
 from app.builders.state import build_maintenance, build_shared_state
 from app.builders.storage import build_storage
-from app.errors import ServiceError
+from app.errors import SchemaMissing, ServiceError
 from app.http.compression import CompressedPages
 from app.http.metrics_port import MetricsPort
 from app.http.requests import BodyLimits
@@ -35,6 +36,7 @@ from app.observability.metrics import Metrics
 from app.observability.tracing import Tracing, tracing_from_env
 from app.observability.users import ActiveUsers
 from app.ports.audience import Audience
+from app.ports.storage import RecordRepository
 from app.routes.admin import AdminRoutes
 from app.routes.auth import AuthRoutes
 from app.routes.docs import DocsPage
@@ -57,6 +59,17 @@ class Assembled:
     log_flush: LogFlush  # writes the access lines kept, every second
 
 
+async def schema_check(repository: RecordRepository) -> None:
+    """Say at start, in the log, when the database was never migrated; a start never fails on
+    it (the database may be migrated while the service runs: /ready says so meanwhile)."""
+    try:
+        await repository.ping()
+    except SchemaMissing as missing:
+        log.error("schema not migrated", hint=missing.hint)
+    except Exception:  # unreachable and the like: the breaker and /ready report it
+        return
+
+
 def create_app(settings: Settings, *, served: bool = False, tracing: Tracing | None = None) -> Starlette:
     """The ASGI app for these settings (traced when `tracing` is given); connections open in
     its lifespan."""
@@ -75,6 +88,7 @@ def assemble(settings: Settings, *, served: bool = False, tracing: Tracing | Non
     flush = LogFlush(access_log)
     steps = [
         Step("database", repository.open, repository.close),
+        Step("schema check", partial(schema_check, repository), nothing),
         Step("idempotency purge", purge.start, purge.close),
         Step("log flush", flush.start, flush.close),
         *shared_steps,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -99,9 +100,36 @@ class PageAnswers:
         return answer
 
 
+# When each kind of 5xx was last logged with its cause: once per LOG_EVERY seconds while it lasts.
+_logged: dict[tuple[str, str], float] = {}
+LOG_EVERY = 10.0
+
+
+def _log_cause(error: ServiceError) -> None:
+    """A 5xx's cause in the log (its problem, the underlying error's class and code), at most
+    once per LOG_EVERY seconds for each problem and cause: a database down for an hour writes
+    a line every ten seconds, not one per request."""
+    cause = error.__cause__
+    key = (error.slug, type(cause).__name__ if cause is not None else "")
+    now = time.monotonic()
+    if now - _logged.get(key, -math.inf) < LOG_EVERY:
+        return
+    _logged[key] = now
+    log.warning(
+        "unavailable" if error.status == 503 else "failed",
+        problem=error.slug,
+        detail=error.detail,
+        cause=key[1] or None,
+        code=getattr(cause, "sqlstate", None) or getattr(cause, "full_code", None),
+        hint=getattr(error, "hint", None),
+    )
+
+
 def problem_response(request: Request, error: ServiceError) -> Response:
     """The one place a ServiceError becomes an HTTP answer."""
     request.scope["problem"] = error.slug  # for the access log
+    if error.status >= 500:
+        _log_cause(error)
     problem = Problem(
         type=error.type_uri,
         title=error.title,

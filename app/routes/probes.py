@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.errors import SchemaMissing
 from app.http.openapi import Operation, openapi_document
 from app.http.responses import encoder, json_response
 from app.lifecycle import Lifecycle
@@ -57,6 +58,8 @@ class ProbeRoutes:
             await asyncio.wait_for(check(), self._timeout)
         except BreakerOpen:
             return "open"  # the dependency's breaker is open: it was not even asked
+        except SchemaMissing:
+            return "error: schema not migrated, run data-service migrate"
         except TimeoutError:
             return "timeout"
         except Exception as exc:  # any failure means not ready; the reason is its type only

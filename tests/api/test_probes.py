@@ -102,3 +102,22 @@ def test_database_failure_on_a_request_is_503_not_500(tmp_path: Path) -> None:
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert "no such table" not in response.text  # driver messages stay in the log
+
+
+def test_a_database_never_migrated_is_named_in_ready_in_answers_and_in_the_log(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    fresh = Settings(database_url=f"sqlite:///{tmp_path / 'never-migrated.db'}", log_level="info")
+    with TestClient(create_app(fresh)) as client:
+        ready = client.get("/ready").json()
+        answers = [client.get("/data", params={"user_id": "alice"}) for _ in range(3)]
+    lines = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
+
+    assert ready["checks"]["database"] == "error: schema not migrated, run data-service migrate"
+    assert all(a.status_code == 503 for a in answers)
+    assert answers[0].json()["type"] == "urn:data-service:problem:schema-not-migrated"
+    started = [line for line in lines if line["event"] == "schema not migrated"]
+    causes = [line for line in lines if line["event"] == "unavailable"]
+    assert started and "data-service migrate" in started[0]["hint"]
+    assert len(causes) == 1  # three failing requests, one line: throttled
+    assert causes[0]["problem"] == "schema-not-migrated" and causes[0]["cause"] == "OperationalError"

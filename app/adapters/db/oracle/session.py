@@ -22,7 +22,7 @@ from app.adapters.db.binds import ANSWER_BINDS, FILTERS, KEY_BINDS, filter_binds
 from app.adapters.db.oracle_procedures import call_procedure, check_call
 from app.adapters.db.oracle_target import OracleTarget
 from app.adapters.db.sqlfiles import Statements
-from app.errors import InvalidData, NotFound, ServiceError, StorageConflict, StorageUnavailable
+from app.errors import InvalidData, NotFound, SchemaMissing, ServiceError, StorageConflict, StorageUnavailable
 from app.observability import context
 from app.ports.storage import (
     AuditEntry,
@@ -84,6 +84,8 @@ def error_for(full_code: str) -> ServiceError:
         return InvalidData("the database refused a value")
     if full_code == "ORA-01403":
         return NotFound("no such record")
+    if full_code == "ORA-00942":  # table or view does not exist
+        return SchemaMissing()
     if full_code in NOTHING_CHANGED:
         return StorageUnavailable("the database could not complete the request", safe_to_retry=True)
     return StorageUnavailable("the database could not complete the request")

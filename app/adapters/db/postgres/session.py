@@ -23,7 +23,7 @@ from msgspec import Raw
 
 from app.adapters.db.binds import ANSWER_BINDS, FILTERS, KEY_BINDS, OFFSET_READ_BINDS, filter_binds
 from app.adapters.db.sqlfiles import Statements, to_numbered
-from app.errors import IdempotencyKeyBusy, InvalidData, StorageConflict, StorageUnavailable
+from app.errors import IdempotencyKeyBusy, InvalidData, SchemaMissing, StorageConflict, StorageUnavailable
 from app.ports.storage import (
     AuditEntry,
     BulkOutcome,
@@ -64,6 +64,8 @@ async def translated() -> AsyncIterator[None]:
         raise InvalidData("the database refused a value") from exc
     except asyncpg.LockNotAvailableError as exc:  # 55P03: only idempotency keys are waited for
         raise IdempotencyKeyBusy("a request with this Idempotency-Key is still being processed") from exc
+    except asyncpg.UndefinedTableError as exc:  # 42P01
+        raise SchemaMissing() from exc
     except (asyncpg.SerializationError, asyncpg.DeadlockDetectedError) as exc:  # 40001, 40P01
         raise StorageUnavailable("the database rolled the statement back", safe_to_retry=True) from exc
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:

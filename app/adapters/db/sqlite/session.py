@@ -23,7 +23,7 @@ from msgspec import Raw
 
 from app.adapters.db.binds import ANSWER_BINDS, FILTERS, KEY_BINDS, OFFSET_READ_BINDS, filter_binds
 from app.adapters.db.sqlfiles import Statements
-from app.errors import StorageConflict, StorageUnavailable
+from app.errors import SchemaMissing, StorageConflict, StorageUnavailable
 from app.ports.storage import (
     AuditEntry,
     NewRecord,
@@ -86,6 +86,11 @@ def translated() -> Iterator[None]:
         yield
     except sqlite3.IntegrityError as exc:
         raise StorageConflict("the record conflicts with one already stored") from exc
+    except sqlite3.OperationalError as exc:
+        if str(exc).startswith("no such table"):
+            raise SchemaMissing() from exc
+        busy = getattr(exc, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED")
+        raise StorageUnavailable("the database could not complete the request", safe_to_retry=busy) from exc
     except sqlite3.Error as exc:
         # Busy (another process held the write lock past the busy timeout): nothing was written.
         busy = getattr(exc, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED")
