@@ -26,8 +26,8 @@ from app.http.metrics_port import MetricsPort
 from app.http.requests import BodyLimits
 from app.http.responses import (
     PageAnswers,
+    ServiceErrors,
     http_exception_handler,
-    service_error_handler,
     unexpected_error_handler,
 )
 from app.lifecycle import Lifecycle
@@ -148,7 +148,7 @@ def assemble(settings: Settings, *, served: bool = False, tracing: Tracing | Non
     auth = AuthRoutes(revocations, enabled=verifier is not None, body=body)
     admin = AdminRoutes(maintenance, body=body)
     handlers: dict[Any, Any] = {
-        ServiceError: service_error_handler,
+        ServiceError: ServiceErrors(),
         HTTPException: http_exception_handler,
         Exception: unexpected_error_handler,
     }

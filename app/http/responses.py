@@ -100,36 +100,9 @@ class PageAnswers:
         return answer
 
 
-# When each kind of 5xx was last logged with its cause: once per LOG_EVERY seconds while it lasts.
-_logged: dict[tuple[str, str], float] = {}
-LOG_EVERY = 10.0
-
-
-def _log_cause(error: ServiceError) -> None:
-    """A 5xx's cause in the log (its problem, the underlying error's class and code), at most
-    once per LOG_EVERY seconds for each problem and cause: a database down for an hour writes
-    a line every ten seconds, not one per request."""
-    cause = error.__cause__
-    key = (error.slug, type(cause).__name__ if cause is not None else "")
-    now = time.monotonic()
-    if now - _logged.get(key, -math.inf) < LOG_EVERY:
-        return
-    _logged[key] = now
-    log.warning(
-        "unavailable" if error.status == 503 else "failed",
-        problem=error.slug,
-        detail=error.detail,
-        cause=key[1] or None,
-        code=getattr(cause, "sqlstate", None) or getattr(cause, "full_code", None),
-        hint=getattr(error, "hint", None),
-    )
-
-
 def problem_response(request: Request, error: ServiceError) -> Response:
     """The one place a ServiceError becomes an HTTP answer."""
     request.scope["problem"] = error.slug  # for the access log
-    if error.status >= 500:
-        _log_cause(error)
     problem = Problem(
         type=error.type_uri,
         title=error.title,
@@ -153,10 +126,36 @@ def problem_response(request: Request, error: ServiceError) -> Response:
     )
 
 
-async def service_error_handler(request: Request, exc: Exception) -> Response:
-    """Starlette handler for ServiceError."""
-    assert isinstance(exc, ServiceError)
-    return problem_response(request, exc)
+class ServiceErrors:
+    """The app's handler of ServiceError, which logs a 5xx's cause (its problem, the underlying
+    error's class and code) at most once per `every` seconds for each problem and cause: a
+    database down for an hour writes a line every ten seconds, not one per request."""
+
+    def __init__(self, every: float = 10.0) -> None:
+        self._every = every
+        self._logged: dict[tuple[str, str], float] = {}
+
+    async def __call__(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ServiceError)
+        if exc.status >= 500:
+            self._log_cause(exc)
+        return problem_response(request, exc)
+
+    def _log_cause(self, error: ServiceError) -> None:
+        cause = error.__cause__
+        key = (error.slug, type(cause).__name__ if cause is not None else "")
+        now = time.monotonic()
+        if now - self._logged.get(key, -math.inf) < self._every:
+            return
+        self._logged[key] = now
+        log.warning(
+            "unavailable" if error.status == 503 else "failed",
+            problem=error.slug,
+            detail=error.detail,
+            cause=key[1] or None,
+            code=getattr(cause, "sqlstate", None),
+            hint=getattr(error, "hint", None),
+        )
 
 
 async def http_exception_handler(request: Request, exc: Exception) -> Response:

@@ -23,7 +23,7 @@ from app.adapters.db.sqlfiles import (
     split_oracle_script,
     strip_comments,
 )
-from app.errors import InvalidData, NotFound, StorageConflict, StorageUnavailable
+from app.errors import InvalidData, NotFound, SchemaMissing, StorageConflict, StorageUnavailable
 from app.observability import context
 from app.ports.storage import AuditEntry
 from app.settings import DEFAULT_PLSQL_DIR, DEFAULT_SQL_DIR
@@ -131,7 +131,7 @@ INSERT INTO t VALUES (';');
         ("DPY-4011", StorageUnavailable),
         ("DPY-6005", StorageUnavailable),
         ("ORA-03113", StorageUnavailable),
-        ("ORA-00942", StorageUnavailable),
+        ("ORA-00942", SchemaMissing),  # the table is not there: never migrated
     ],
 )
 def test_driver_errors_become_the_services_own(code: str, kind: type) -> None:
