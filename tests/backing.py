@@ -207,7 +207,7 @@ def oracle_truncate(url: str) -> None:
 
 def migrate_in_thread(url: str) -> None:
     """`python -m app migrate` for this URL, from sync or async code alike."""
-    from app.__main__ import migrate
+    from app.cli import apply_migrations as migrate
     from app.settings import Settings
 
     with ThreadPoolExecutor(1) as thread:

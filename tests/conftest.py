@@ -11,8 +11,8 @@ import httpx2
 import pytest
 from starlette.testclient import TestClient
 
-from app.__main__ import migrate
 from app.builders.storage import build_repository
+from app.cli import apply_migrations as migrate
 from app.main import Assembled, assemble
 from app.ports.storage import RecordQuery
 from app.settings import Settings

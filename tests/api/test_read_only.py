@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from app.__main__ import migrate
+from app.cli import apply_migrations as migrate
 from app.main import assemble, create_app
 from app.settings import Settings
 from tests.api.tokens import auth, token, with_tokens

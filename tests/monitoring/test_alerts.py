@@ -14,7 +14,7 @@ import pytest
 import yaml
 from starlette.testclient import TestClient
 
-from app.__main__ import migrate
+from app.cli import apply_migrations as migrate
 from app.main import create_app
 from app.settings import Settings
 

@@ -42,6 +42,7 @@ class Dialect:
     name: str
     repository: Callable[[DatabaseOptions], RecordRepository]
     migrate: Callable[[DatabaseOptions, list[Migration]], list[int]]
+    applied: Callable[[DatabaseOptions], dict[int, str]]  # version -> checksum, as recorded
 
 
 def _sqlite_repository(options: DatabaseOptions) -> RecordRepository:
@@ -61,6 +62,25 @@ def _sqlite_migrate(options: DatabaseOptions, migrations: list[Migration]) -> li
     from app.adapters.db.sqlite import sqlite_path
 
     return migrate_sqlite(sqlite_path(options.url), migrations)
+
+
+def _sqlite_applied(options: DatabaseOptions) -> dict[int, str]:
+    from app.adapters.db.migrate import applied_sqlite
+    from app.adapters.db.sqlite import sqlite_path
+
+    return applied_sqlite(sqlite_path(options.url))
+
+
+def _postgres_applied(options: DatabaseOptions) -> dict[int, str]:
+    from app.adapters.db.migrate import applied_postgres
+
+    return asyncio.run(applied_postgres(options.url))
+
+
+def _oracle_applied(options: DatabaseOptions) -> dict[int, str]:
+    from app.adapters.db.migrate import applied_oracle
+
+    return asyncio.run(applied_oracle(options.url))
 
 
 def _postgres_repository(options: DatabaseOptions) -> RecordRepository:
@@ -108,7 +128,7 @@ def _oracle_migrate(options: DatabaseOptions, migrations: list[Migration]) -> li
 
 
 DIALECTS = {
-    "sqlite": Dialect("sqlite", _sqlite_repository, _sqlite_migrate),
-    "postgres": Dialect("postgres", _postgres_repository, _postgres_migrate),
-    "oracle": Dialect("oracle", _oracle_repository, _oracle_migrate),
+    "sqlite": Dialect("sqlite", _sqlite_repository, _sqlite_migrate, _sqlite_applied),
+    "postgres": Dialect("postgres", _postgres_repository, _postgres_migrate, _postgres_applied),
+    "oracle": Dialect("oracle", _oracle_repository, _oracle_migrate, _oracle_applied),
 }

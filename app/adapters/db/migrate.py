@@ -169,3 +169,45 @@ async def _run_ddl(conn: Any, statement: str, origin: str) -> None:
     await cursor.execute(statement)
     if cursor.warning is not None:  # e.g. a package that compiled with errors
         raise RuntimeError(f"{origin}: {cursor.warning} in: {statement[:200]}")
+
+
+def applied_sqlite(path: str) -> dict[int, str]:
+    """The versions applied to an SQLite file and their checksums (none for a new file)."""
+    if not Path(path).exists():
+        return {}
+    conn = connect_sqlite(path, readonly=True)
+    try:
+        return dict(conn.execute("SELECT version, checksum FROM schema_version").fetchall())
+    except sqlite3.OperationalError:  # never migrated: no schema_version
+        return {}
+    finally:
+        conn.close()
+
+
+async def applied_postgres(dsn: str) -> dict[int, str]:
+    """The versions applied to a PostgreSQL database and their checksums."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        if await conn.fetchval("SELECT to_regclass('schema_version')") is None:
+            return {}
+        return {row[0]: row[1] for row in await conn.fetch("SELECT version, checksum FROM schema_version")}
+    finally:
+        await conn.close()
+
+
+async def applied_oracle(url: str) -> dict[int, str]:
+    """The versions applied to an Oracle schema and their checksums."""
+    from app.adapters.db.oracle import translated
+    from app.adapters.db.oracle_target import OracleTarget
+
+    async with translated():
+        conn = await OracleTarget.from_url(url).connect()
+        try:
+            tables = await conn.fetchall(
+                "SELECT table_name FROM user_tables WHERE table_name = 'SCHEMA_VERSION'"
+            )
+            if not tables:
+                return {}
+            return {int(v): c for v, c in await conn.fetchall("SELECT version, checksum FROM schema_version")}
+        finally:
+            await conn.close()
