@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 import time
 from random import getrandbits
@@ -89,6 +91,9 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), *extra]
+                quota = scope.get(context.QUOTA)
+                if quota is not None:
+                    message["headers"] += rate_limit_headers(*quota)
                 if timing is not None:
                     message["headers"].append(
                         (b"server-timing", timing.header(time.perf_counter() - started))
@@ -118,6 +123,18 @@ class RequestContext:
                     scope.get("trace_id"),
                     text_id,
                 )
+
+
+@functools.cache
+def _policy(limit: int, window: int) -> tuple[bytes, bytes]:
+    return (b"ratelimit-policy", b'"per-user";q=%d;w=%d' % (limit, window))
+
+
+def rate_limit_headers(limit: int, window: int, remaining: int) -> list[tuple[bytes, bytes]]:
+    """RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers) of an answer that
+    spent a token: the quota, what is left, and the seconds until the bucket is full again."""
+    refill = math.ceil((limit - remaining) * window / limit) if limit else 0
+    return [_policy(limit, window), (b"ratelimit", b'"per-user";r=%d;t=%d' % (remaining, refill))]
 
 
 class Traced:

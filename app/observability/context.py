@@ -16,6 +16,7 @@ UNMATCHED = "unmatched"
 # variable for all of them: each set of a context variable costs the request path its share.
 scope: ContextVar[MutableMapping[str, Any] | None] = ContextVar("scope", default=None)
 CHARGED = "charged_user"  # the scope's key for the user a request is charged to
+QUOTA = "quota"  # the scope's key for (limit, window, remaining) of the token the request spent
 
 
 def request_id() -> str | None:
@@ -31,11 +32,15 @@ def charged_user() -> str | None:
     return None if current is None else current.get(CHARGED)
 
 
-def charge(user: str) -> None:
-    """Say which user the request being served is charged to."""
+def charge(user: str, quota: tuple[int, int, int] | None = None) -> None:
+    """Say which user the request being served is charged to and, when it spent a token, what
+    is left of the user's quota (limit, window in seconds, remaining): the answer's RateLimit
+    headers say so."""
     current = scope.get()
     if current is not None:
         current[CHARGED] = user
+        if quota is not None:
+            current[QUOTA] = quota
 
 
 def route_template(request: Mapping[str, Any]) -> str:

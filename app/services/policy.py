@@ -77,11 +77,12 @@ class RecordsBase:
         self._decided(user_id, await self._limiter.admit(user_id))
 
     def _decided(self, user_id: str, decision: Decision) -> None:
-        charge(user_id)
         self._metrics.users_seen.add(user_id)
         if decision.allowed:
+            charge(user_id, (decision.limit, decision.window, decision.remaining))
             self._metrics.admitted.inc()
             return
+        charge(user_id)
         self._metrics.refused.inc()
         raise RateLimited(
             f"user {user_id!r} may make {decision.limit} requests every {decision.window} seconds",

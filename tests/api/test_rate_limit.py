@@ -48,3 +48,18 @@ def test_requests_naming_no_user_are_not_throttled_as_one_user(make_client) -> N
         assert client.get(f"/data/{record['id']}").status_code == 200
         assert client.get("/health").status_code == 200
     assert client.get("/data", params={"user_id": "bob"}).status_code == 200
+
+
+def test_every_answer_that_spent_a_token_says_what_is_left(make_client) -> None:
+    client = make_client(rate_limit_per_minute=60)
+
+    first = client.get("/data", params={"user_id": "quota"})
+    second = client.post("/data", json={"user_id": "quota", "payload": {}})
+    third = client.get("/data", params={"user_id": "quota"})
+    free = [client.get("/health"), client.get(f"/data/{second.json()['id']}")]  # no token spent
+
+    for answer in (first, second, third):
+        assert answer.headers["ratelimit-policy"] == '"per-user";q=60;w=60'
+    assert [a.headers["ratelimit"].split(";")[1] for a in (first, second, third)] == ["r=59", "r=58", "r=57"]
+    assert third.headers["ratelimit"] == '"per-user";r=57;t=3'  # a token a second back to full
+    assert all("ratelimit" not in a.headers and "ratelimit-policy" not in a.headers for a in free)

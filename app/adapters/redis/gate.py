@@ -49,7 +49,7 @@ class RedisReadGate:
         if reply is None:
             return limiter.anyway, UNASKED
         if reply.allowed:
-            return limiter.decision(reply), found
+            return limiter.decision(reply, user_id), found
         # Refused: a concurrent request of this process may have been handed spare tokens.
         if (decision := limiter.from_lease(user_id)) is None:
             return limiter.decision(reply), UNASKED

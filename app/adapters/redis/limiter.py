@@ -30,9 +30,14 @@ class RedisLimiter:
         self._window = leases.budget.window
         self.anyway = Decision(True, self._rate, self._window, self._rate, 0)  # Redis away: fail open
 
-    def decision(self, reply: GateReply) -> Decision:
+    def decision(self, reply: GateReply, user_id: str | None = None) -> Decision:
+        """The gate's answer as a decision; once its tokens are booked for `user_id`, what is
+        left counts the spare ones this process holds too, as a lease's decisions do."""
         retry_after = 0 if reply.allowed else max(1, math.ceil(reply.wait_ms / 1000))
-        return Decision(reply.allowed, self._rate, self._window, reply.left, retry_after)
+        left = reply.left
+        if reply.allowed and user_id is not None and (lease := self._book.lease(user_id)) is not None:
+            left = self._book.spare_left(lease)
+        return Decision(reply.allowed, self._rate, self._window, left, retry_after)
 
     def from_lease(self, user_id: str) -> Decision | None:
         """Admitted on a spare token this process holds for the user, if it holds one."""
@@ -65,7 +70,7 @@ class RedisLimiter:
             generation=None,
             lease_ms=0,
         )
-        return self.decision(reply)
+        return self.decision(reply, user_id)
 
     async def close(self) -> None:
         return None  # the client belongs to the composition root
