@@ -101,6 +101,7 @@ def assemble(settings: Settings, *, served: bool = False, tracing: Tracing | Non
         dialect=settings.database_dialect,
         server=settings.server,
         cache="redis" if redis is not None else "memory",
+        namespace=settings.metrics_namespace,
     )
     watch(metrics, settings, storage, state)
     # With metrics off the users seen are still drained, but nowhere counted.

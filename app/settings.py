@@ -4,6 +4,7 @@ here imports the rest of the service; the composition root (main.py) turns value
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -56,6 +57,7 @@ class Settings:
     log_level: str = "info"
     access_log: str = "all"  # all, errors, sample:N or off (app/observability/logging.py)
     metrics: bool = True  # the request series, unique users and GET /metrics (off: none of them)
+    metrics_namespace: str = ""  # a prefix for the service's metric names (process_*, python_* keep theirs)
     server_timing: bool = False  # a Server-Timing header on answers: cache, limit, db, total
     docs: bool = True  # Swagger UI at /docs (app/routes/docs.py)
     require_if_match: bool = False  # PATCH and DELETE without If-Match: 428 (app/http/conditional.py)
@@ -125,6 +127,8 @@ class Settings:
             raise ConfigError(f"APP_SERVER must be one of {', '.join(SERVERS)}, not {self.server!r}")
         if not 0 <= self.metrics_port <= 65535 or (self.metrics_port and self.metrics_port == self.port):
             raise ConfigError("APP_METRICS_PORT is 0 (off) or a port other than APP_PORT")
+        if self.metrics_namespace and not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", self.metrics_namespace):
+            raise ConfigError("APP_METRICS_NAMESPACE is empty or a metric name prefix: letters, digits, _")
         if not 1 <= self.workers <= 64:
             raise ConfigError("APP_WORKERS must lie between 1 and 64")
         if self.workers > 1 and self.server == "hypercorn":

@@ -26,7 +26,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple, Protocol
 
-from prometheus_client import CollectorRegistry, Info, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    GCCollector,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
@@ -62,6 +69,24 @@ def buckets(spread: Spread) -> list[tuple[str, float]]:
         running += count
         out.append((bound, float(running)))
     return out
+
+
+class _Prefixed(Collector):
+    """A collector's families under `namespace_` (APP_METRICS_NAMESPACE), for a Prometheus that
+    several services share; as they are when the namespace is empty."""
+
+    def __init__(self, inner: Collector, namespace: str) -> None:
+        self._inner = inner
+        self._prefix = f"{namespace}_" if namespace else ""
+
+    def collect(self) -> Iterable[Metric]:
+        if not self._prefix:
+            yield from self._inner.collect()
+            return
+        for family in self._inner.collect():
+            family.name = self._prefix + family.name
+            family.samples = [s._replace(name=self._prefix + s.name) for s in family.samples]
+            yield family
 
 
 class Counted(NamedTuple):
@@ -185,7 +210,7 @@ class _Families(Collector):
 class Metrics:
     """The service's metrics, in a registry of their own."""
 
-    def __init__(self, *, version: str, dialect: str, server: str, cache: str) -> None:
+    def __init__(self, *, version: str, dialect: str, server: str, cache: str, namespace: str = "") -> None:
         self.registry = CollectorRegistry()
         self._series: dict[tuple[str, str, int], Spread] = {}
         self.records_created = Tally()
@@ -198,10 +223,15 @@ class Metrics:
         self.users_seen: set[str] = set()  # since the last count (observability/users.py)
         self.active_users: dict[str, int] = {}  # by time window, as last counted
         self.counted: list[Counted] = []
-        self.registry.register(_Families(self))
-        Info("build", "The running build", registry=self.registry).info(
-            {"version": version, "dialect": dialect, "server": server, "cache": cache}
-        )
+        build = Info("build", "The running build", registry=None)
+        build.info({"version": version, "dialect": dialect, "server": server, "cache": cache})
+        self.registry.register(_Prefixed(_Families(self), namespace))
+        self.registry.register(_Prefixed(build, namespace))
+        # The process's own (CPU, memory, open files, start time) and the interpreter's (version,
+        # garbage collections), under their standard names whatever the namespace.
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
 
     def watch_breakers(self, breakers: Mapping[str, BreakerState]) -> None:
         """Report these breakers' states and transitions (read when scraped, so never stale)."""

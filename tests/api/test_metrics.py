@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from app.errors import ConfigError
 from app.main import create_app
 from app.settings import Settings
 from tests.api.tokens import with_tokens
@@ -147,3 +148,26 @@ def test_metrics_off_serves_records_but_no_metrics(make_client: Callable[..., Se
     assert client.get("/metrics").status_code == 404
     assert "/metrics" not in client.get("/openapi.json").json()["paths"]
     assert client.get("/ready").status_code == 200
+
+
+def test_the_process_and_the_interpreter_are_measured_beside_the_service(client: TestClient) -> None:
+    names = {name for name, _ in samples(client)}
+
+    assert {"process_cpu_seconds_total", "process_resident_memory_bytes", "python_info"} <= names
+    assert any(name.startswith("python_gc_") for name in names)
+
+
+def test_a_namespace_prefixes_the_services_own_metrics_only(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(metrics_namespace="records")
+    client.get("/data", params={"user_id": "alice"})
+
+    names = {name for name, _ in samples(client)}
+
+    assert {"records_requests_total", "records_build_info", "records_cache_operations_total"} <= names
+    assert not {"requests_total", "build_info"} & names
+    assert "process_cpu_seconds_total" in names  # the standard ones keep their names
+
+
+def test_a_namespace_that_is_no_metric_name_stops_the_start() -> None:
+    with pytest.raises(ConfigError, match="APP_METRICS_NAMESPACE"):
+        Settings(metrics_namespace="data-service")
