@@ -91,6 +91,8 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), *extra]
+                if "cache_control" in scope:  # the service's own fixed files (responses.Fixed)
+                    message["headers"][-1] = (b"cache-control", scope["cache_control"])
                 quota = scope.get(context.QUOTA)
                 if quota is not None:
                     message["headers"] += rate_limit_headers(*quota)

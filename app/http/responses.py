@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
 import time
 from collections.abc import Mapping
@@ -63,6 +65,56 @@ def json_response(
     answer.raw_headers.append(VARY)
     if gzipped:
         answer.raw_headers.append(_GZIP)
+    return answer
+
+
+CACHEABLE = b"public, max-age=300"  # the service's own fixed files: anyone may keep them a while
+
+
+def wants_gzip(request: Request) -> bool:
+    """Whether the client accepts gzip, from the middleware's scan or, on the admin port (no
+    middleware there), from the header itself."""
+    known = request.scope.get("gzip")
+    if known is not None:
+        return bool(known)
+    return compression.accepts_gzip(request.headers.get("accept-encoding", "").encode("latin-1"))
+
+
+class Fixed:
+    """An answer whose bytes never change while the process runs (the OpenAPI document, the
+    docs page's files): its strong ETag and its gzip copy made once; cacheable by anyone for
+    five minutes, then revalidated by ETag (304)."""
+
+    def __init__(self, body: bytes, media_type: str) -> None:
+        self.body = body
+        self._media_type = media_type
+        digest = hashlib.blake2b(body, digest_size=16).digest()
+        self.tag = b'"' + base64.urlsafe_b64encode(digest).rstrip(b"=") + b'"'
+        compressible = not media_type.startswith("image/")
+        self._packed = compression.gzip(body) if compressible and len(body) >= compression.THRESHOLD else None
+
+    def answer(self, request: Request) -> Response:
+        request.scope["cache_control"] = CACHEABLE
+        if not_modified(request, self.tag):
+            unchanged = Response(status_code=304)
+            unchanged.raw_headers.append((b"etag", self.tag))
+            return unchanged
+        packed = self._packed is not None and wants_gzip(request)
+        answer = Response(self._packed if packed else self.body, media_type=self._media_type)
+        answer.raw_headers.append((b"etag", self.tag))
+        if self._packed is not None:
+            answer.raw_headers.append(VARY)
+        if packed:
+            answer.raw_headers.append(_GZIP)
+        return answer
+
+
+def exposition(request: Request, body: bytes, media_type: str) -> Response:
+    """A scrape's answer, gzip-compressed when the scraper asks (Prometheus does)."""
+    if len(body) < compression.THRESHOLD or not wants_gzip(request):
+        return Response(body, media_type=media_type)
+    answer = Response(compression.gzip(body), media_type=media_type)
+    answer.raw_headers += [VARY, _GZIP]
     return answer
 
 

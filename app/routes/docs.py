@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.http.openapi import Operation
+from app.http.responses import Fixed
 
 # Relative addresses, so the page works under a path prefix (root_path) too.
 _PAGE = b"""<!doctype html>
@@ -50,14 +51,13 @@ class DocsPage:
     def __init__(self, assets: Path | None = None) -> None:
         folder = Path(str(swagger_ui_bundle.swagger_ui_path)) if assets is None else assets
         self._files = {
-            "/docs": (_PAGE, "text/html; charset=utf-8"),
-            "/docs/init.js": (_INIT, "text/javascript; charset=utf-8"),
-            **{f"/docs/{name}": ((folder / name).read_bytes(), kind) for name, kind in _ASSETS.items()},
+            "/docs": Fixed(_PAGE, "text/html; charset=utf-8"),
+            "/docs/init.js": Fixed(_INIT, "text/javascript; charset=utf-8"),
+            **{f"/docs/{name}": Fixed((folder / name).read_bytes(), kind) for name, kind in _ASSETS.items()},
         }
 
     async def serve(self, request: Request) -> Response:
-        body, kind = self._files[request.scope["route"].path]
-        return Response(body, media_type=kind)
+        return self._files[request.scope["route"].path].answer(request)
 
     @property
     def operations(self) -> list[Operation]:

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.http.openapi import Operation
+from app.http.responses import exposition
 from app.observability.metrics import Metrics
 
 
@@ -17,7 +18,7 @@ class MetricsRoutes:
         self._metrics = metrics
 
     async def metrics(self, request: Request) -> Response:
-        return Response(self._metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return exposition(request, self._metrics.exposition(), CONTENT_TYPE_LATEST)
 
     @property
     def operations(self) -> list[Operation]:

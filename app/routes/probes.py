@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from app.errors import SchemaMissing
 from app.http.openapi import Operation, openapi_document
-from app.http.responses import encoder, json_response
+from app.http.responses import Fixed, encoder, json_response
 from app.lifecycle import Lifecycle
 from app.resilience.breakers import BreakerOpen
 from app.schemas.common import Health, Ready
@@ -98,7 +98,7 @@ class OpenApiRoute:
         self.document: dict[str, Any] = openapi_document(
             self.operations, title=title, version=version, bearer_auth=bearer_auth
         )
-        self._body = encoder.encode(self.document)
+        self._fixed = Fixed(encoder.encode(self.document), "application/json")
 
     async def serve(self, request: Request) -> Response:
-        return json_response(self._body)
+        return self._fixed.answer(request)

@@ -139,3 +139,45 @@ def test_path_templates_name_their_parameters(document: dict[str, Any]) -> None:
         for operation in operations.values():
             names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
             assert names == set(re.findall(r"{(\w+)}", path))
+
+
+def test_the_document_is_compressed_cacheable_and_revalidated(client: TestClient) -> None:
+    plain = client.get("/openapi.json", headers={"Accept-Encoding": "identity"})
+    packed = client.get("/openapi.json", headers={"Accept-Encoding": "gzip"})
+    again = client.get("/openapi.json", headers={"If-None-Match": plain.headers["etag"]})
+
+    assert plain.status_code == packed.status_code == 200
+    assert packed.headers["content-encoding"] == "gzip" and "content-encoding" not in plain.headers
+    assert packed.json() == plain.json()  # the client decompressed the same document
+    assert int(packed.headers["content-length"]) < len(plain.content) / 3
+    assert plain.headers["cache-control"] == "public, max-age=300" and plain.headers["etag"].startswith('"')
+    assert (
+        again.status_code == 304 and again.content == b"" and again.headers["etag"] == plain.headers["etag"]
+    )
+    records = client.get("/data", params={"user_id": "alice"})
+    assert records.headers["cache-control"] == "no-store"  # records stay private to their owner
+
+
+def test_metrics_are_compressed_when_the_scraper_asks(client: TestClient) -> None:
+    client.get("/data", params={"user_id": "alice"})
+    plain = client.get("/metrics", headers={"Accept-Encoding": "identity"})
+    packed = client.get("/metrics", headers={"Accept-Encoding": "gzip"})
+
+    assert packed.headers["content-encoding"] == "gzip" and "content-encoding" not in plain.headers
+    assert "requests_total" in packed.text and int(packed.headers["content-length"]) < len(plain.content) / 2
+
+
+def test_the_docs_pages_files_are_compressed_and_cacheable(client: TestClient) -> None:
+    script = client.get("/docs/swagger-ui-bundle.js", headers={"Accept-Encoding": "gzip"})
+    icon = client.get("/docs/favicon-32x32.png", headers={"Accept-Encoding": "gzip"})
+
+    assert script.status_code == icon.status_code == 200
+    assert (
+        script.headers["content-encoding"] == "gzip"
+        and script.headers["cache-control"] == "public, max-age=300"
+    )
+    assert "content-encoding" not in icon.headers  # a PNG is compressed already
+    assert (
+        client.get("/docs/swagger-ui.css", headers={"If-None-Match": script.headers["etag"]}).status_code
+        == 200
+    )
