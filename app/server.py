@@ -9,6 +9,10 @@ import signal
 from app.settings import Settings
 
 FACTORY = "app.main:app_from_env"
+# Each server reads up to twice APP_MAX_HEADER_BYTES of request line and headers, so that the
+# service itself refuses headers over its limit (431 with a problem body, as every refusal);
+# past twice the limit the server's own refusal answers, with no body.
+HEADER_ROOM = 2
 
 
 def serve(settings: Settings) -> None:
@@ -33,7 +37,7 @@ def serve(settings: Settings) -> None:
             log_level=LogLevels(settings.log_level),
             log_access=False,
             # The read buffer holds the request line and headers; granian's floor is 8 KiB.
-            http1_settings=HTTP1Settings(max_buffer_size=max(8192, settings.max_header_bytes)),
+            http1_settings=HTTP1Settings(max_buffer_size=max(8192, HEADER_ROOM * settings.max_header_bytes)),
             workers_kill_timeout=math.ceil(settings.shutdown_grace_seconds),
         ).serve()
     elif settings.server == "uvicorn":
@@ -49,7 +53,7 @@ def serve(settings: Settings) -> None:
             http="httptools",
             access_log=False,
             server_header=False,
-            h11_max_incomplete_event_size=settings.max_header_bytes,
+            h11_max_incomplete_event_size=HEADER_ROOM * settings.max_header_bytes,
             log_level=settings.log_level,
             timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds),
         )
@@ -70,7 +74,7 @@ async def _hypercorn(settings: Settings) -> None:
     config.bind = [f"{settings.host}:{settings.port}"]
     config.accesslog = None
     config.include_server_header = False
-    config.h11_max_incomplete_size = settings.max_header_bytes
+    config.h11_max_incomplete_size = HEADER_ROOM * settings.max_header_bytes
     config.graceful_timeout = settings.shutdown_grace_seconds
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

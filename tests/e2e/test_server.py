@@ -58,6 +58,23 @@ def test_chunked_body_over_the_limit_is_413(served: int) -> None:
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
 
 
+def test_headers_over_the_limit_get_the_services_own_431(served: int) -> None:
+    """Headers past APP_MAX_HEADER_BYTES (16 KiB) and within twice it reach the service, on
+    every server, which refuses them as it refuses everything: a problem body."""
+    with socket.create_connection(("127.0.0.1", served), timeout=10) as sock:
+        sock.sendall(
+            b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n"
+        )
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431"), head[:100]
+    assert b"application/problem+json" in head.lower()
+    assert json.loads(body)["type"] == "urn:data-service:problem:headers-too-large"
+
+
 def test_oversized_headers_are_refused_not_crashed(served: int) -> None:
     """A 64 KiB header is refused by the server (431 or 400) and the server keeps serving."""
     with socket.create_connection(("127.0.0.1", served), timeout=10) as sock:
