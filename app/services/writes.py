@@ -18,6 +18,7 @@ from app.errors import (
     ValidationFailed,
     field_problem,
 )
+from app.observability.context import charge
 from app.ports.storage import Answer, BulkOutcome, IdempotencyKey, KeptAnswer, NewRecord
 from app.schemas.records import BulkResult, CreateRecord, Record, RejectedItem, Versions
 from app.services.bulk import BulkRequest, CheckedBulk, nothing_stored
@@ -27,6 +28,7 @@ from app.services.policy import RecordsBase, audit, encode_payload, encoder, lim
 _item_decoder = msgspec.json.Decoder(CreateRecord)
 # Reads and writes of one change before it gives up on a record that keeps changing meanwhile.
 CHANGE_ATTEMPTS = 5
+NAMED_USERS = 5  # a bulk write's access line names this many users at most, else says "many"
 
 
 class RecordWrites(RecordsBase):
@@ -130,6 +132,8 @@ class RecordWrites(RecordsBase):
         keys = sorted({limit_key(caller, user_id) for user_id in users})
         for key, decision in zip(keys, await asyncio.gather(*map(self._limiter.admit, keys)), strict=True):
             self._decided(key, decision)
+        if len(keys) > 1:  # the access line names every user charged, or says how many
+            charge(",".join(keys) if len(keys) <= NAMED_USERS else f"many ({len(keys)} users)")
         return CheckedBulk(accepted, rejected, users, request)
 
     def _key(self, caller: Caller, key: str, fingerprint: str) -> IdempotencyKey:

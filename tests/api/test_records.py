@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from starlette.testclient import TestClient
 
@@ -299,3 +303,20 @@ def test_a_count_that_cannot_be_given_is_422(client: TestClient, params: dict[st
 
     assert answer.status_code == 422
     assert answer.json()["errors"][0]["path"] == "count"
+
+
+def test_a_bulk_writes_access_line_names_its_users_or_says_how_many(
+    make_client: Callable[..., Any], capfd: pytest.CaptureFixture[str]
+) -> None:
+    client = make_client(log_level="info")
+    few = [{"user_id": u, "payload": {}} for u in ("carol", "alice", "bob")]
+    many = [{"user_id": f"u{n}", "payload": {}} for n in range(7)]
+    capfd.readouterr()
+
+    assert client.post("/data/bulk", json={"items": few}).status_code == 201
+    assert client.post("/data/bulk", json={"items": many}).status_code == 201
+    client.flush_access_log()
+    lines = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
+
+    bulk = [line["user_id"] for line in lines if line.get("endpoint") == "/data/bulk"]
+    assert bulk == ["alice,bob,carol", "many (7 users)"]
