@@ -16,7 +16,7 @@ from tests.deploy.conftest import tool
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "data-service"
 KUBE_VERSIONS = ("1.25.0", "1.37.0")  # Chart.yaml's kubeVersion: the oldest and the newest
-CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}  # no schema for these in kubernetes-validate
+CRD_KINDS = {"ServiceMonitor", "PrometheusRule", "HTTPRoute"}  # no schema for these in kubernetes-validate
 
 
 def production() -> dict[str, Any]:
@@ -37,6 +37,21 @@ CASES: dict[str, Any] = {
     "prometheus-rule": lambda: {"metrics": {"prometheusRule": {"enabled": True}}},
     "dashboard": lambda: {"metrics": {"grafanaDashboard": {"enabled": True}}},
     "no-redis-no-policy": lambda: {"redis": {"enabled": False}, "networkPolicy": {"enabled": False}},
+    "openshift-http-route": lambda: {
+        "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+        },
+        "extraVolumes": [{"name": "ca", "configMap": {"name": "corporate-ca"}}],
+        "extraVolumeMounts": [{"name": "ca", "mountPath": "/etc/ssl/corporate", "readOnly": True}],
+        "httpRoute": {
+            "enabled": True,
+            "parentRefs": [{"name": "edge", "namespace": "gateways"}],
+            "hostnames": ["api.example.com"],
+        },
+    },
     "read-replicas": lambda: {"storage": {"readReplicas": {"existingSecret": "replicas", "urlsKey": "urls"}}},
     "hmac-tokens": lambda: {
         "auth": {"jwksUrl": "", "hmacSecret": {"name": "jwt", "key": "secret"}},
@@ -153,6 +168,25 @@ def test_secrets_come_from_existing_secrets_only(chart: Any) -> None:
     assert "APP_DATABASE_READ_URLS" not in env  # no replicas unless a Secret names them
 
 
+def test_the_security_contexts_volumes_and_an_http_route_are_the_operators_to_set(chart: Any) -> None:
+    defaults = of_kind(render(chart, {}), "Deployment")[0]["spec"]["template"]["spec"]
+    objects = render(chart, CASES["openshift-http-route"]())
+    pod = of_kind(objects, "Deployment")[0]["spec"]["template"]["spec"]
+    (route,) = of_kind(objects, "HTTPRoute")
+
+    assert defaults["securityContext"]["runAsUser"] == 10001 and not of_kind(render(chart, {}), "HTTPRoute")
+    assert "runAsUser" not in pod["securityContext"]  # OpenShift assigns the UID
+    assert all("runAsUser" not in c["securityContext"] for c in pod["containers"])
+    assert {"name": "ca", "configMap": {"name": "corporate-ca"}} in pod["volumes"]
+    assert {"name": "ca", "mountPath": "/etc/ssl/corporate", "readOnly": True} in pod["containers"][0][
+        "volumeMounts"
+    ]
+    assert route["spec"]["parentRefs"] == [{"name": "edge", "namespace": "gateways"}]
+    assert route["spec"]["hostnames"] == ["api.example.com"]
+    (rule,) = route["spec"]["rules"]
+    assert rule["backendRefs"][0]["port"] == 80 and rule["timeouts"]["request"] == "15s"
+
+
 def test_read_replicas_come_from_an_existing_secret(chart: Any) -> None:
     objects = render(chart, CASES["read-replicas"]())
     (deployment,) = of_kind(objects, "Deployment")
@@ -262,6 +296,7 @@ def test_monitoring_toggles_ship_the_alert_rules_and_dashboard_of_the_repository
         ({"image": {"tag": "latest"}}, "image/tag"),
         ({"auth": {"jwksUrl": ""}}, "auth"),
         ({"auth": {"algorithms": "HS256,none"}}, "algorithms"),
+        ({"httpRoute": {"enabled": True, "parentRefs": [], "hostnames": []}}, "parentRefs"),
     ],
     ids=[
         "sqlite-3-replicas",
@@ -274,6 +309,7 @@ def test_monitoring_toggles_ship_the_alert_rules_and_dashboard_of_the_repository
         "latest-tag",
         "jwt-without-keys",
         "alg-none",
+        "http-route-without-a-gateway",
     ],
 )
 def test_the_values_schema_refuses_wrong_values_naming_them(

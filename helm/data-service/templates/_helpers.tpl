@@ -75,8 +75,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end -}}
 
-{{/* The container securityContext of every container: non-root, read-only, nothing extra. */}}
+{{/* The container securityContext of every container: the operator's (securityContext), else
+non-root, read-only, nothing extra. */}}
 {{- define "data-service.containerSecurityContext" -}}
+{{- if .Values.securityContext }}
+{{- toYaml .Values.securityContext }}
+{{- else }}
 runAsNonRoot: true
 runAsUser: 10001
 runAsGroup: 10001
@@ -87,6 +91,7 @@ capabilities:
   drop: ["ALL"]
 seccompProfile:
   type: RuntimeDefault
+{{- end }}
 {{- end -}}
 
 {{- define "data-service.podSecurityContext" -}}
