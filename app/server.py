@@ -6,6 +6,7 @@ import asyncio
 import math
 import signal
 
+from app.observability.server_logs import server_log_config
 from app.settings import Settings
 
 FACTORY = "app.main:app_from_env"
@@ -36,6 +37,7 @@ def serve(settings: Settings) -> None:
             websockets=False,
             log_level=LogLevels(settings.log_level),
             log_access=False,
+            log_dictconfig=server_log_config(settings.log_level),
             # The read buffer holds the request line and headers; granian's floor is 8 KiB.
             http1_settings=HTTP1Settings(max_buffer_size=max(8192, HEADER_ROOM * settings.max_header_bytes)),
             workers_kill_timeout=math.ceil(settings.shutdown_grace_seconds),
@@ -55,6 +57,7 @@ def serve(settings: Settings) -> None:
             server_header=False,
             h11_max_incomplete_event_size=HEADER_ROOM * settings.max_header_bytes,
             log_level=settings.log_level,
+            log_config=server_log_config(settings.log_level),
             timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds),
         )
     else:
@@ -73,6 +76,7 @@ async def _hypercorn(settings: Settings) -> None:
     config = Config()
     config.bind = [f"{settings.host}:{settings.port}"]
     config.accesslog = None
+    config.logconfig_dict = server_log_config(settings.log_level)
     config.include_server_header = False
     config.h11_max_incomplete_size = HEADER_ROOM * settings.max_header_bytes
     config.graceful_timeout = settings.shutdown_grace_seconds

@@ -182,3 +182,19 @@ def test_worker_counts_that_cannot_work_are_refused_at_start(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         Settings(**settings)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_everything_a_server_writes_is_json_lines(server: str, tmp_path: Path) -> None:
+    env = {
+        "APP_SERVER": server,
+        "APP_DATABASE_URL": migrated_sqlite(tmp_path, "lines.db"),
+        "APP_LOG_LEVEL": "info",
+    }
+    with running_server(env, tmp_path) as port:
+        assert call(port, "GET", "/health")[0] == 200
+    (log,) = tmp_path.glob("server-*.log")
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+
+    events = [json.loads(line)["event"] for line in lines]  # every line one JSON object
+    assert "started" in events and len(events) > 2  # the server's own lines among them
