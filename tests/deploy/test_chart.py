@@ -39,10 +39,12 @@ CASES: dict[str, Any] = {
     "no-redis-no-policy": lambda: {"redis": {"enabled": False}, "networkPolicy": {"enabled": False}},
     "openshift-http-route": lambda: {
         "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-        "securityContext": {
+        "securityContext": {  # what OpenShift's restricted-v2 admits: no UID, every capability dropped
             "runAsNonRoot": True,
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
         },
         "extraVolumes": [{"name": "ca", "configMap": {"name": "corporate-ca"}}],
         "extraVolumeMounts": [{"name": "ca", "mountPath": "/etc/ssl/corporate", "readOnly": True}],

@@ -31,6 +31,15 @@ def checkov() -> str:
     pytest.skip("checkov is not installed (make .venv-tools/bin/checkov)")
 
 
+def _assigned_at_admission(check: dict[str, Any]) -> bool:
+    """CKV_K8S_40 (a UID of 10000 or more) on the OpenShift case, which sets no UID because
+    OpenShift assigns one from the namespace's range (1000000000 and up) when the pod is admitted,
+    which checkov cannot see."""
+    return check["check_id"] == "CKV_K8S_40" and check.get("file_path", "").endswith(
+        "openshift-http-route.yaml"
+    )
+
+
 def test_checkov_finds_no_failed_check_in_any_rendered_case(chart: Any, tmp_path: Path) -> None:
     tool = checkov()
     for case, values in CASES.items():
@@ -49,10 +58,12 @@ def test_checkov_finds_no_failed_check_in_any_rendered_case(chart: Any, tmp_path
 
     report = json.loads(scanned.stdout)
     summary = (report[0] if isinstance(report, list) else report)["summary"]
-    failed = [
-        f"{c['check_id']} {c['resource']}"
+    checks = [
+        c
         for part in (report if isinstance(report, list) else [report])
         for c in part["results"]["failed_checks"]
     ]
+    failed = [f"{c['check_id']} {c['resource']}" for c in checks if not _assigned_at_admission(c)]
     assert summary["passed"] > 500  # the manifests were read and checked
-    assert failed == [] and scanned.returncode == 0, failed or scanned.stderr[-2000:]
+    assert failed == [], failed
+    assert scanned.returncode == (1 if checks else 0), scanned.stderr[-2000:]  # 1: the admitted ones
