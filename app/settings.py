@@ -104,7 +104,7 @@ class Settings:
     max_header_bytes: int = 16_384
     max_string_length: int = 65_536
     max_array_length: int = 10_000
-    # Security (README "Security"): bearer JWTs, roles, revocation, CORS.
+    # Security (docs/security.md): bearer JWTs, roles, revocation, CORS.
     auth_mode: str = "none"
     jwt_algorithms: str = ""  # default: HS256 with a secret, RS256,ES256,EdDSA with a key set
     jwt_secret: str = field(default="", repr=False)
