@@ -8,6 +8,7 @@ could not run (a bad setting or option, a port in use, a database that cannot be
 
 from __future__ import annotations
 
+import errno
 import socket
 import sys
 from collections.abc import Sequence
@@ -68,7 +69,7 @@ def _free(host: str, port: int, advice: str) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            reason = "in use" if exc.errno == 98 else exc.strerror
+            reason = "in use" if exc.errno == errno.EADDRINUSE else exc.strerror
             raise CannotRun(f"port {port} on {host} is {reason}; {advice}") from None
 
 

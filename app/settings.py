@@ -140,7 +140,7 @@ class Settings:
         if self.database_url.partition(":")[0] not in DATABASE_SCHEMES:
             scheme = self.database_url.partition(":")[0]
             raise ConfigError(f"APP_DATABASE_URL has an unknown scheme {scheme!r}")
-        self._check_replicas()
+        self._check_database()
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("APP_REDIS_URL must be a redis://, rediss:// or unix:// URL")
         self._check_security()
@@ -197,7 +197,7 @@ class Settings:
             if getattr(self, name) < 1:
                 raise ConfigError(f"APP_{name.upper()} must be at least 1")
 
-    def _check_replicas(self) -> None:
+    def _check_database(self) -> None:
         if self.database_pooler not in ("none", "pgbouncer"):
             raise ConfigError("APP_DATABASE_POOLER must be none or pgbouncer")
         if self.database_pooler == "pgbouncer" and self.database_dialect != "postgres":

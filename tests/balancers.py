@@ -7,7 +7,6 @@ Debian's nginx-light)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket
@@ -18,19 +17,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
-from tests.processes import free_port
+from tests.processes import free_port, required
 
 
 def _binary() -> str:
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if found is None:
-        message = "nginx is not installed (Debian: apt-get install nginx-light)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    return required(found, "nginx is not installed (Debian: apt-get install nginx-light)")
 
 
 def config(root: Path, listen: int, upstreams: Sequence[int]) -> str:

@@ -20,9 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-from tests.processes import free_port
+from tests.processes import free_port, required
 
 DATABASE = "app"
 
@@ -120,12 +118,9 @@ class Replication:
 @contextmanager
 def primary_with_replicas(count: int = 1) -> Iterator[Replication]:
     """A primary with `count` streaming replicas, each with a replication slot of its own."""
-    bin_dir = _bin_dir()
-    if bin_dir is None:
-        message = "the PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup) are not installed"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    found = _bin_dir()
+    message = "the PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup) are not installed"
+    bin_dir = Path(required(str(found) if found else None, message))
     root = Path(tempfile.mkdtemp(prefix="replication-"))
     if os.geteuid() == 0:
         owner = pwd.getpwnam("postgres")

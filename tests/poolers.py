@@ -19,23 +19,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import pytest
-
-from tests.processes import free_port
+from tests.processes import free_port, required
 
 SERVER_POOL = 3  # server connections per database: fewer than the service's pool of 8
 
 
 def _binary() -> str:
-    found = shutil.which("pgbouncer") or (
-        "/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None
-    )
-    if found is None:
-        message = "pgbouncer is not installed (Debian: apt-get install pgbouncer)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
+    found = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin")
+    return required(found, "pgbouncer is not installed (Debian: apt-get install pgbouncer)")
 
 
 @contextmanager

@@ -17,6 +17,16 @@ from pathlib import Path
 import pytest
 
 
+def required(found: str | None, message: str) -> str:
+    """A program the test starts: its path; where it is missing, a skip that says so, and under
+    CI=true (where .ci/run installs it) a failure."""
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import math
 import time
 from collections.abc import Mapping
@@ -28,7 +26,7 @@ from app.errors import (
 from app.http import compression
 from app.http.conditional import not_modified, page_etag
 from app.http.links import page_links
-from app.ports.cache import Page, StalePage
+from app.ports.cache import Page, StalePage, digest_tag
 from app.schemas.common import FieldError, Problem
 from app.schemas.records import ListQuery
 
@@ -88,8 +86,7 @@ class Fixed:
     def __init__(self, body: bytes, media_type: str) -> None:
         self.body = body
         self._media_type = media_type
-        digest = hashlib.blake2b(body, digest_size=16).digest()
-        self.tag = b'"' + base64.urlsafe_b64encode(digest).rstrip(b"=") + b'"'
+        self.tag = b'"' + digest_tag(body) + b'"'
         compressible = not media_type.startswith("image/")
         self._packed = compression.gzip(body) if compressible and len(body) >= compression.THRESHOLD else None
 

@@ -29,8 +29,12 @@ class Page(msgspec.Struct, frozen=True, gc=False):
 
     @classmethod
     def of(cls, body: bytes) -> Page:
-        digest = hashlib.blake2b(body, digest_size=16).digest()
-        return cls(body, base64.urlsafe_b64encode(digest)[:TAG_BYTES])
+        return cls(body, digest_tag(body))
+
+
+def digest_tag(body: bytes) -> bytes:
+    """TAG_BYTES naming these bytes, the same in every process: BLAKE2b-128 in base64url."""
+    return base64.urlsafe_b64encode(hashlib.blake2b(body, digest_size=16).digest())[:TAG_BYTES]
 
 
 # What the read gate's lookup answers: the page (None: not cached), and the write generation to

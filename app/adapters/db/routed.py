@@ -15,6 +15,7 @@ replica's own breaker and the read goes to the primary at once.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -75,8 +76,10 @@ class RoutedRepository:
             position = await self._position(None)
         except StorageUnavailable:
             return
-        for user_id in dict.fromkeys(users):
-            await self._positions.advance(user_id, position)
+        # Concurrent calls: with Redis, every user's position travels in one pipeline.
+        await asyncio.gather(
+            *(self._positions.advance(user_id, position) for user_id in dict.fromkeys(users))
+        )
 
     async def _on_replica(
         self, replica: Replica, call: Callable[[RecordRepository], Awaitable[T]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -28,7 +29,15 @@ from app.schemas.records import Record
 class PostgresWrites(PostgresSession):
     """Writes of the repository on PostgreSQL."""
 
-    _group: Coalescer[tuple[NewRecord, AuditEntry], Record]  # the group commit (__init__.py)
+    @functools.cached_property
+    def _group(self) -> Coalescer[tuple[NewRecord, AuditEntry], Record]:
+        """Group commit: while one statement stores a group, the creates that arrive gather for
+        the next; each is acknowledged once the statement holding it has committed."""
+        return Coalescer(
+            self._store_group,
+            lost=lambda: StorageUnavailable("the write was interrupted; whether it was stored is not known"),
+            one_at_a_time=True,
+        )
 
     async def create(self, record: NewRecord, audit: AuditEntry) -> Record:
         # One call, whatever it waits for (the group in flight, then its own group's statement):

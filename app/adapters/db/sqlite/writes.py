@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from typing import Any, TypeVar
 from msgspec import Raw
 
 from app.adapters.db.sqlite.session import (
+    UNKNOWN_OUTCOME,
     SqliteSession,
     audit_row,
     audit_values,
@@ -18,7 +20,7 @@ from app.adapters.db.sqlite.session import (
     to_text,
 )
 from app.concurrency import Coalescer
-from app.errors import StorageConflict
+from app.errors import StorageConflict, StorageUnavailable
 from app.ports.storage import (
     AuditEntry,
     BulkOutcome,
@@ -32,7 +34,13 @@ T = TypeVar("T")
 class SqliteWrites(SqliteSession):
     """Writes of the repository on SQLite."""
 
-    _group: Coalescer[tuple[dict[str, str], AuditEntry], None]  # the group commit (__init__.py)
+    @functools.cached_property
+    def _group(self) -> Coalescer[tuple[dict[str, str], AuditEntry], None]:
+        """Group commit: while one transaction commits (and waits for its fsync), the creates
+        that arrive gather for the next; each is acknowledged once its own has committed."""
+        return Coalescer(
+            self._commit_group, lost=lambda: StorageUnavailable(UNKNOWN_OUTCOME), one_at_a_time=True
+        )
 
     async def create(self, record: NewRecord, audit: AuditEntry) -> Record:
         row = self._row(record, to_text(datetime.now(UTC)))
