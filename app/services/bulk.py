@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 
@@ -24,16 +24,18 @@ class BulkRequest:
 
 @dataclass(frozen=True, slots=True)
 class CheckedBulk:
-    """The items the service accepted (with their index in the request) and those it rejected."""
+    """The items the service accepted (with their index in the request) and those it rejected;
+    `records` are the accepted ones alone, in order, built once (a stored row's index is an
+    index into them)."""
 
     accepted: list[tuple[int, NewRecord]]
     rejected: list[RejectedItem]
     users: list[str]
     request: BulkRequest
+    records: list[NewRecord] = field(init=False)
 
-    @property
-    def records(self) -> list[NewRecord]:
-        return [record for _, record in self.accepted]
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "records", [record for _, record in self.accepted])
 
     def result(self, outcome: BulkOutcome) -> BulkResult:
         """What became of each item once the database has stored or refused the accepted ones;
