@@ -1,4 +1,4 @@
-"""`python -m app`: the data-service command (app/cli.py)."""
+"""`python -m app`: the data-service command (app/cli/)."""
 
 from __future__ import annotations
 

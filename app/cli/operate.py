@@ -1,10 +1,5 @@
-"""The `data-service` command (also `python -m app`): serve, migrate, check-sql, token.
-
-Settings come from the APP_* environment as for the service; options override the few that a
-person types. Errors are one line on standard error. Exit codes: 0 done; 1 a check found
-something (`migrate --status` with an edited file, `check-sql` with a problem); 2 the command
-could not run (a bad setting or option, a port in use, a database that cannot be reached).
-"""
+"""The commands that run the service and look after its database: serve, migrate, check-sql
+and token. Their settings come from the APP_* environment, as the service's do."""
 
 from __future__ import annotations
 
@@ -12,47 +7,20 @@ import errno
 import socket
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import click
 
-from app import __version__
-from app.errors import ConfigError
+from app.cli.common import FOUND_SOMETHING, CannotRun, settings_with
 from app.settings import Settings
 
-CANNOT_RUN = 2
-FOUND_SOMETHING = 1
 
-
-class CannotRun(click.ClickException):
-    """The command could not run: one line, exit code 2."""
-
-    exit_code = CANNOT_RUN
-
-
-def _settings(**overrides: Any) -> Settings:
-    try:
-        settings = Settings.from_env()
-        chosen = {name: value for name, value in overrides.items() if value is not None}
-        return replace(settings, **chosen) if chosen else settings
-    except ConfigError as exc:
-        raise CannotRun(f"configuration error: {exc}") from None
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="data-service")
-def cli() -> None:
-    """A REST service that stores JSON records per user. Settings are APP_* environment
-    variables (README "Configuration")."""
-
-
-@cli.command()
+@click.command()
 @click.option("--host", help="Address to listen on (APP_HOST, default 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port to listen on (APP_PORT, default 8000).")
 def serve(host: str | None, port: int | None) -> None:
     """Serve the API on APP_SERVER (granian by default) until SIGTERM or SIGINT."""
-    settings = _settings(host=host, port=port)
+    settings = settings_with(host=host, port=port)
     _free(settings.host, settings.port, "set --port or APP_PORT")
     if settings.metrics_port:
         _free(settings.host, settings.metrics_port, "set APP_METRICS_PORT")
@@ -73,7 +41,7 @@ def _free(host: str, port: int, advice: str) -> None:
             raise CannotRun(f"port {port} on {host} is {reason}; {advice}") from None
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--dry-run", is_flag=True, help="Print the SQL of the pending migrations, in order; apply nothing."
 )
@@ -87,7 +55,7 @@ def migrate(dry_run: bool, status: bool, optional: Sequence[str]) -> None:
     from app.adapters.db.sqlfiles import MigrationDrift, pending
     from app.builders.storage import database_options
 
-    settings = _settings()
+    settings = settings_with()
     dialect, options = DIALECTS[settings.database_dialect], database_options(settings)
     migrations = _migrations(settings, optional)
     if not (dry_run or status):
@@ -171,14 +139,14 @@ def _unreachable(exc: Exception) -> str:
     return f"the database cannot be used: {type(exc).__name__}" + (f": {text}" if text else "")
 
 
-@cli.command("check-sql")
+@click.command("check-sql")
 def check_sql() -> None:
     """Check every dialect's SQL files as the test suite does: each statement the code runs has
     its file and the same bind names, and the migrations are numbered without a gap."""
     from app.adapters.db import oracle, postgres, sqlite
     from app.adapters.db.sqlfiles import BindMismatch, Statements, load_migrations, load_queries
 
-    settings = _settings()
+    settings = settings_with()
     modules = {"sqlite": sqlite, "postgres": postgres, "oracle": oracle}
     problems = []
     for name, module in modules.items():
@@ -195,7 +163,7 @@ def check_sql() -> None:
         sys.exit(FOUND_SOMETHING)
 
 
-@cli.command()
+@click.command()
 @click.option("--sub", required=True, help="The token's subject: the user it acts as.")
 @click.option("--roles", default="reader,writer", show_default=True, help="Comma-separated roles.")
 @click.option("--ttl", type=click.IntRange(1, 86_400), default=3600, show_default=True, help="Seconds valid.")
@@ -208,7 +176,7 @@ def token(sub: str, roles: str, ttl: int) -> None:
 
     import jwt
 
-    settings = _settings()
+    settings = settings_with()
     if settings.jwt_jwks_url or settings.jwt_jwks_file:
         raise CannotRun("tokens here are for development: this configuration verifies a JWKS's keys")
     if not settings.jwt_secret:
@@ -227,19 +195,3 @@ def token(sub: str, roles: str, ttl: int) -> None:
     if settings.jwt_issuer:
         claims["iss"] = settings.jwt_issuer
     click.echo(jwt.encode(claims, settings.jwt_secret, algorithm="HS256"))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """The console script's entry point; returns the exit code."""
-    try:
-        cli.main(
-            args=list(argv) if argv is not None else None, prog_name="data-service", standalone_mode=False
-        )
-    except click.exceptions.Exit as done:
-        return int(done.exit_code or 0)
-    except click.ClickException as exc:
-        click.echo(f"data-service: {exc.format_message()}", err=True)
-        return exc.exit_code
-    except click.exceptions.Abort:
-        return 130
-    return 0

@@ -25,7 +25,7 @@ def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_every_command_has_help() -> None:
-    for command in ([], ["serve"], ["migrate"], ["check-sql"], ["token"]):
+    for command in ([], ["serve"], ["migrate"], ["check-sql"], ["token"], ["import"], ["export"]):
         answer = run(*command, "--help")
         assert answer.returncode == 0 and "Usage: data-service" in answer.stdout, command
 
