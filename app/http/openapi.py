@@ -72,6 +72,12 @@ def openapi_document(
         types += [t for t in (op.body, op.query, *op.responses.values()) if t is not None]
     refs, components = msgspec.json.schema_components(types, ref_template=_REF)
     ref_of = {t: r for t, r in zip(types, refs, strict=True)}
+    for kind, schema in list(ref_of.items()):
+        # A titled schema that is not a Struct's (a JSON object of any members) is a component
+        # too, so that a body offered in several media types is one model to a client generator.
+        if "$ref" not in schema and "title" in schema:
+            components[schema["title"]] = schema
+            ref_of[kind] = {"$ref": _REF.format(name=schema["title"])}
     paths: dict[str, dict[str, Any]] = {}
     for op in operations:
         entry: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -46,6 +44,7 @@ from app.schemas.records import (
     CreateRecord,
     ExportQuery,
     ListQuery,
+    MergePatch,
     RawItems,
     Record,
     RecordPage,
@@ -55,7 +54,7 @@ from app.services.bulk import BulkRequest
 from app.services.records import RecordService
 
 _create = msgspec.json.Decoder(CreateRecord)
-_patch = msgspec.json.Decoder(dict[str, Any])
+_patch = msgspec.json.Decoder(MergePatch)
 _bulk = msgspec.json.Decoder(BulkEnvelope | RawItems)
 
 
@@ -271,7 +270,7 @@ class RecordRoutes:
                 "replace the payload's, null removes one, nested objects merge. Answers the record "
                 "as stored, with its next version",
                 responses={200: Record},
-                body=dict[str, Any],
+                body=MergePatch,
                 body_media=(MERGE_PATCH, "application/json"),
                 errors=(400, 404, 409, 412, 413, 415, 422, 428, 429, 503),
                 response_headers={200: ETAG_HEADER, **limited},

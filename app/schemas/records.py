@@ -61,6 +61,17 @@ class RecordPage(Struct, kw_only=True):
     next_cursor: str | None = None
 
 
+MergePatch = Annotated[
+    dict[str, Any],
+    Meta(
+        title="MergePatch",
+        description="A JSON Merge Patch (RFC 7396) of the payload: a member replaces the payload's, "
+        "null removes it, a nested object merges into the payload's",
+        examples=[{"status": "paid", "draft": None}],
+    ),
+]
+
+
 class ListQuery(Struct, forbid_unknown_fields=True, kw_only=True):
     """The query parameters of GET /data."""
 
