@@ -47,7 +47,7 @@ lint: $(VENV)/.dev-deps ## ruff and mypy
 	$(BIN)/ruff format --check app tests bench
 	$(BIN)/mypy
 
-bench: $(VENV)/.dev-deps ## load-test on PostgreSQL and Redis (beside another implementation with BENCH_PEER_DIR, beside a git commit with BENCH_BASELINE; needs wrk)
+bench: $(VENV)/.dev-deps ## load-test on PostgreSQL and Redis beside the database alone (pgbench), another implementation (BENCH_PEER_DIR), a git commit (BENCH_BASELINE); draws docs/performance.png; needs wrk
 	$(BIN)/python -m bench.production
 
 bench-scale-out: $(VENV)/.dev-deps ## primary only, reads on a streaming replica, and through PgBouncer, side by side (needs wrk, pgbouncer)

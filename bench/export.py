@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench.harness import service, table, worker_peak_rss_mib
-from bench.production import _sql, fresh_database
+from bench.seeding import fresh_database, sql
 from tests.backing import migrate_in_thread
 
 SEED = """
@@ -63,8 +63,8 @@ def main() -> None:
     sizes = [args.rows // 10, args.rows]
     for count in sizes:
         print(f"seeding {count:,} records ...", flush=True)
-        asyncio.run(_sql(database, SEED, args=(f"user{count}", count)))
-    asyncio.run(_sql(database, "VACUUM ANALYZE data_records", "SELECT 1"))
+        asyncio.run(sql(database, SEED, args=(f"user{count}", count)))
+    asyncio.run(sql(database, "VACUUM ANALYZE data_records", "SELECT 1"))
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
         env = {"APP_DATABASE_URL": database, "APP_SERVER": "granian", "APP_ACCESS_LOG": "off"}

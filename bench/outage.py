@@ -22,7 +22,7 @@ from tempfile import TemporaryDirectory
 from urllib.parse import urlsplit, urlunsplit
 
 from bench.harness import RESULT_COLUMNS, arguments, require_wrk, service, table, wrk
-from bench.production import REDIS, flush, fresh_database, seed
+from bench.seeding import REDIS, flush, fresh_database, seed
 from tests.backing import migrate_in_thread
 from tests.faults import BLACK_HOLE, PASS, fault_proxy
 

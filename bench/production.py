@@ -40,64 +40,21 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
-import redis
-
+from bench.ceiling import database_ceiling
 from bench.harness import (
-    RESULT_COLUMNS,
     ROOT,
     arguments,
     peak_rss_mib,
     require_wrk,
     service,
-    table,
     worker_peak_rss_mib,
     wrk,
 )
+from bench.report import draw, report
+from bench.seeding import POSTGRES, REDIS, flush, fresh_database, seed, sql
 from tests.backing import with_database
 from tests.clusters import primary_with_replicas
 from tests.poolers import pgbouncer, through
-
-POSTGRES = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
-SEED = """
-INSERT INTO data_records (user_id, payload, created_at, updated_at)
-SELECT 'u' || ((i - 1) % $2 + 1),
-       jsonb_build_object(
-           'title', 'record ' || i, 'seq', i, 'score', round((random() * 1000)::numeric, 3),
-           'active', (i % 2 = 0), 'type', CASE WHEN i % 3 = 0 THEN 'refund' ELSE 'order' END,
-           'tags', jsonb_build_array('alpha', 'beta', 'gamma', 'tag' || (i % 97)),
-           'attrs', jsonb_build_object('color', 'blue', 'size', i % 13, 'ratio', 0.25),
-           'body', repeat(md5(i::text), 26)),
-       now() - make_interval(secs => i), now() - make_interval(secs => i)
-FROM generate_series(1, $1) AS s(i)
-"""
-
-
-async def _sql(url: str, *statements: str, args: tuple[object, ...] = ()) -> list[str]:
-    conn = await asyncpg.connect(url)
-    try:
-        for statement in statements[:-1]:
-            await conn.execute(statement)
-        rows = await conn.fetch(statements[-1], *args)
-        return [str(r[0]) for r in rows]
-    finally:
-        await conn.close()
-
-
-def fresh_database(name: str, server: str = POSTGRES) -> str:
-    asyncio.run(_sql(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'))
-    return with_database(server, name)
-
-
-def seed(url: str, records: int, users: int) -> list[str]:
-    """Seed the table and return a sample of ids for get_by_id."""
-    asyncio.run(_sql(url, "TRUNCATE data_records", SEED, args=(records, users)))
-    return asyncio.run(
-        _sql(url, "ANALYZE data_records", "SELECT id FROM data_records ORDER BY random() LIMIT 10000")
-    )
 
 
 def checkout(ref: str, where: Path) -> Path:
@@ -108,11 +65,6 @@ def checkout(ref: str, where: Path) -> Path:
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(where)], input=archive, check=True)
     return where
-
-
-def flush(db: int) -> None:
-    with redis.Redis.from_url(f"{REDIS}/{db}") as client:
-        client.flushdb()
 
 
 @contextmanager
@@ -173,7 +125,7 @@ def measure(target: Target, scenario: str, args: argparse.Namespace) -> dict[str
     result = wrk(target.url, scenario, duration=args.duration, connections=args.connections, env=env)
     if scenario in ("post", "write_read") and target.database:  # the next reads see the seeded rows
         asyncio.run(
-            _sql(
+            sql(
                 target.database,
                 "DELETE FROM data_records WHERE user_id LIKE 'w%' OR user_id LIKE 'r%'",
                 "VACUUM ANALYZE data_records",
@@ -234,6 +186,12 @@ def main() -> None:
         default="baseline",
         metavar="LABEL",
         help="the target the ratios are against: baseline (default) or a variant's label",
+    )
+    parser.add_argument(
+        "--chart",
+        default=str(ROOT / "docs" / "performance.png"),
+        metavar="PNG",
+        help="draw req/s and p99 of every target and scenario here (docs/performance.png; empty: none)",
     )
     args = parser.parse_args()
     require_wrk()
@@ -326,59 +284,18 @@ def main() -> None:
             for target in targets
             for scenario in target.scenarios
         ]
+        if not args.scale_out:  # the database's own rate for the same reads, in the same sitting
+            print("the database alone (pgbench, 64 clients, the service's statements) ...", flush=True)
+            sample = (work / "ids.txt").read_text().split()
+            alone = database_ceiling(ours, sample, args.users, args.duration, work)
+            rows += [row for row in alone if row["scenario"] in args.scenarios]
         labels = ["service", *(v.partition(":")[0] for v in args.variant)]
         report(
             rows, runs, args.scenarios, [label for label in labels if label != args.reference], args.reference
         )
-
-
-def paired(ours: list[dict[str, object]], theirs: list[dict[str, object]], column: str) -> float:
-    """The median of the rounds' ratios of a figure (both targets ran in every round)."""
-    return statistics.median(
-        float(str(a[column])) / float(str(b[column])) for a, b in zip(ours, theirs, strict=True)
-    )
-
-
-def report(
-    rows: list[dict[str, object]],
-    runs: dict[tuple[str, str], list[dict[str, object]]],
-    scenarios: list[str],
-    compared: list[str],
-    reference: str,
-) -> None:
-    print()
-    columns = ["target", "scenario", *RESULT_COLUMNS, "worker_rss_mib", "total_rss_mib", "rounds"]
-    print(table(rows, columns))
-    by = {(str(r["target"]), str(r["scenario"])): r for r in rows}
-
-    def ratio(scenario: str, other: str, column: str, digits: int, ours: str = "service") -> str:
-        ours_row, their_row = by.get((ours, scenario)), by.get((other, scenario))
-        if not ours_row or not their_row:
-            return ""
-        return f"{float(str(ours_row[column])) / float(str(their_row[column])):.{digits}f}x"
-
-    ratios = [
-        {
-            "scenario": scenario,
-            "req_s vs peer": ratio(scenario, "peer", "req_s", 1),
-            "p99 vs peer": ratio(scenario, "peer", "p99_ms", 2),
-            "req_s vs ceiling": ratio(scenario, "ceiling", "req_s", 2),
-            "worker RSS vs peer": ratio(scenario, "peer", "worker_rss_mib", 2),
-            **{
-                f"{label} {column} vs {reference}": (
-                    f"{paired(runs[label, scenario], runs[reference, scenario], column):.2f}x"
-                )
-                for label in compared
-                if (reference, scenario) in runs
-                for column in ("req_s", "p99_ms")
-            },
-        }
-        for scenario in scenarios
-        if ("peer", scenario) in by or (reference, scenario) in by
-    ]
-    if ratios:
-        print()
-        print(table(ratios, list(ratios[0])))
+        if args.chart:
+            draw(rows, args.scenarios, Path(args.chart))
+            print(f"\nchart: {args.chart}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,115 @@
+"""The database's own rate for the service's reads: pgbench, 64 clients, prepared, running the
+service's own statements (sql/postgres/*.sql) on the same seeded rows, so that every report
+shows the service as a fraction of its database (the "database" target)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bench.harness import ROOT
+from bench.seeding import sql
+
+PGBENCH = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
+OPEN_BOUNDS = {
+    "created_from": "'0001-01-01'::timestamptz",
+    "created_to": "'9999-12-31'::timestamptz",
+    "after_created_at": "'9999-12-31'::timestamptz",
+    "after_id": "'ffffffff-ffff-ffff-ffff-ffffffffffff'",
+    "type": "NULL",
+    "status": "NULL",
+    "offset": "0",
+}
+
+
+def statement(name: str, **binds: str) -> str:
+    """A statement's file with its binds replaced: pgbench variables or SQL literals."""
+    text = (ROOT / "sql" / "postgres" / f"{name}.sql").read_text()
+    body = " ".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    values = {**OPEN_BOUNDS, **binds}
+    return re.sub(r"(?<!:):(\w+)", lambda m: values[m.group(1)], body).strip() + ";"
+
+
+SCRIPTS = {
+    # A page of 10 to 100 rows and its count: what get_cold's requests ask.
+    "get_cold": "\\set n random(1, {users})\n\\set size random(10, 100)\n"
+    + statement("list_records", user_id="'u' || :n", limit=":size")
+    + "\n"
+    + statement("count_records", user_id="'u' || :n")
+    + "\n",
+    # One record by a sampled id (the sample's lookup adds a primary-key probe of a small table).
+    "get_by_id": "\\set k random(1, {ids})\n"
+    + statement("get_record", id="(SELECT id FROM bench_ceiling_ids WHERE n = :k)")
+    + "\n",
+}
+
+
+def database_ceiling(
+    url: str, ids: list[str], users: int, duration: str, folder: Path
+) -> list[dict[str, object]]:
+    """A row a scenario pgbench can play: the database target's transactions per second."""
+    parts = urlsplit(url)
+    connect = [
+        "-h",
+        parts.hostname or "127.0.0.1",
+        "-p",
+        str(parts.port or 5432),
+        "-U",
+        parts.username or "postgres",
+    ]
+    database = parts.path.lstrip("/")
+    asyncio.run(
+        sql(
+            url,
+            "DROP TABLE IF EXISTS bench_ceiling_ids",
+            "CREATE TABLE bench_ceiling_ids (n int PRIMARY KEY, id uuid)",
+            "INSERT INTO bench_ceiling_ids"
+            " SELECT n, id::uuid FROM unnest($1::text[]) WITH ORDINALITY AS s(id, n)",
+            args=(ids,),
+        )
+    )
+    asyncio.run(sql(url, "ANALYZE bench_ceiling_ids"))
+    seconds = int("".join(c for c in duration if c.isdigit()) or 10)  # wrk's form: 5s
+    rows: list[dict[str, object]] = []
+    for scenario, script in SCRIPTS.items():
+        path = folder / f"{scenario}.pgbench"
+        path.write_text(script.format(users=users, ids=len(ids)))
+        done = subprocess.run(
+            [
+                PGBENCH,
+                *connect,
+                "-n",
+                "-M",
+                "prepared",
+                "-c",
+                "64",
+                "-j",
+                "2",
+                "-T",
+                str(seconds),
+                "-f",
+                str(path),
+                database,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        tps = re.search(r"tps = ([\d.]+)", done.stdout)
+        latency = re.search(r"latency average = ([\d.]+) ms", done.stdout)
+        rows.append(
+            {
+                "target": "database",
+                "scenario": scenario,
+                "req_s": float(tps.group(1)) if tps else 0.0,
+                "p50_ms": float(latency.group(1)) if latency else 0.0,  # pgbench's average
+                "p99_ms": 0.0,  # pgbench reports no percentile: no bar
+                "status_429": 0.0,
+                "other_non2xx": 0.0,
+            }
+        )
+    return rows
