@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 
 from bench.harness import ROOT
 from bench.seeding import sql
+from tests.clusters import postgres_bin_dir
 
-PGBENCH = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
+PGBENCH = shutil.which("pgbench") or str((postgres_bin_dir() or Path()) / "pgbench")
 OPEN_BOUNDS = {
     "created_from": "'0001-01-01'::timestamptz",
     "created_to": "'9999-12-31'::timestamptz",

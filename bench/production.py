@@ -219,7 +219,8 @@ def main() -> None:
             env={**os.environ, "APP_DATABASE_URL": ours},
         )
         print(f"seeding {args.records:,} records for {args.users:,} users ...", flush=True)
-        (work / "ids.txt").write_text("\n".join(seed(ours, args.records, args.users)) + "\n")
+        sample = seed(ours, args.records, args.users)
+        (work / "ids.txt").write_text("\n".join(sample) + "\n")
         if args.scale_out:
             cluster.caught_up(timeout=120)
         env = {"APP_DATABASE_URL": ours, "APP_REDIS_URL": f"{REDIS}/2", "APP_SERVER": "granian"}
@@ -286,7 +287,6 @@ def main() -> None:
         ]
         if not args.scale_out:  # the database's own rate for the same reads, in the same sitting
             print("the database alone (pgbench, 64 clients, the service's statements) ...", flush=True)
-            sample = (work / "ids.txt").read_text().split()
             alone = database_ceiling(ours, sample, args.users, args.duration, work)
             rows += [row for row in alone if row["scenario"] in args.scenarios]
         labels = ["service", *(v.partition(":")[0] for v in args.variant)]

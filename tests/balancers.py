@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
-import subprocess
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.processes import free_port, required
+from tests.processes import daemon, free_port, required
 
 
 def _binary() -> str:
@@ -74,28 +71,7 @@ def nginx(upstreams: Sequence[int]) -> Iterator[int]:
         (root / kind).chmod(0o777)  # the workers run as nobody when nginx starts as root
     listen = free_port()
     (root / "nginx.conf").write_text(config(root, listen, upstreams))
-    process = subprocess.Popen(
-        [binary, "-p", str(root), "-c", str(root / "nginx.conf")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        ends = time.monotonic() + 10
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"nginx stopped: {(root / 'error.log').read_text()[-2000:]}")
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", listen)) == 0:
-                    break
-            if time.monotonic() > ends:
-                raise TimeoutError("nginx did not listen")
-            time.sleep(0.05)
-        yield listen
-    finally:
-        process.send_signal(signal.SIGQUIT)  # graceful: let the requests in flight finish
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        shutil.rmtree(root, ignore_errors=True)
+    command = [binary, "-p", str(root), "-c", str(root / "nginx.conf")]
+    # SIGQUIT: graceful, the requests in flight finish
+    with daemon(command, listen, root, root / "error.log", signal.SIGQUIT, "nginx") as port:
+        yield port

@@ -25,7 +25,8 @@ from tests.processes import free_port, required
 DATABASE = "app"
 
 
-def _bin_dir() -> Path | None:
+def postgres_bin_dir() -> Path | None:
+    """Where PostgreSQL's programs are (Debian keeps them out of PATH, a folder a version)."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if found:
         return Path(found[-1]).parent
@@ -118,7 +119,7 @@ class Replication:
 @contextmanager
 def primary_with_replicas(count: int = 1) -> Iterator[Replication]:
     """A primary with `count` streaming replicas, each with a replication slot of its own."""
-    found = _bin_dir()
+    found = postgres_bin_dir()
     message = "the PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup) are not installed"
     bin_dir = Path(required(str(found) if found else None, message))
     root = Path(tempfile.mkdtemp(prefix="replication-"))

@@ -10,16 +10,13 @@ import os
 import pwd
 import shutil
 import signal
-import socket
-import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from tests.processes import free_port, required
+from tests.processes import daemon, free_port, required
 
 SERVER_POOL = 3  # server connections per database: fewer than the service's pool of 8
 
@@ -63,31 +60,9 @@ def pgbouncer(host: str, port: int, *, user: str = "postgres", pool_size: int = 
         for path in root.iterdir():
             os.chown(path, owner.pw_uid, owner.pw_gid)
         command = [binary, "-u", "postgres", str(root / "pgbouncer.ini")]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _listening(listen, process, root)
-        yield listen
-    finally:
-        process.send_signal(signal.SIGINT)  # immediate shutdown
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _listening(port: int, process: subprocess.Popen[bytes], root: Path) -> None:
-    ends = time.monotonic() + 10
-    while time.monotonic() < ends:
-        if process.poll() is not None:
-            log = (root / "pgbouncer.log").read_text() if (root / "pgbouncer.log").exists() else ""
-            raise RuntimeError(f"pgbouncer stopped: {log[-2000:]}")
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError("pgbouncer did not listen")
+    # SIGINT: immediate shutdown
+    with daemon(command, listen, root, root / "pgbouncer.log", signal.SIGINT, "pgbouncer") as port:
+        yield port
 
 
 def through(url: str, port: int) -> str:

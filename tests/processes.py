@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -93,3 +94,33 @@ def serving(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[int, int]]:
         except subprocess.TimeoutExpired:
             process.kill()
             pytest.fail("the server did not stop on SIGTERM")
+
+
+@contextmanager
+def daemon(
+    command: list[str], port: int, root: Path, log: Path, stop: signal.Signals, name: str
+) -> Iterator[int]:
+    """A helper server (nginx, PgBouncer) started from `command`: yields `port` once it
+    listens (or raises with the end of its log), then stops it with `stop` and removes `root`."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        ends = time.monotonic() + 10
+        while True:
+            if process.poll() is not None:
+                said = log.read_text() if log.exists() else ""
+                raise RuntimeError(f"{name} stopped: {said[-2000:]}")
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if time.monotonic() > ends:
+                raise TimeoutError(f"{name} did not listen")
+            time.sleep(0.05)
+        yield port
+    finally:
+        process.send_signal(stop)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(root, ignore_errors=True)

@@ -33,7 +33,10 @@ def test_the_chart_is_a_png_with_a_bar_for_every_target(tmp_path: Path) -> None:
         head = path.read_bytes()[:24]
         assert head[:8] == b"\x89PNG\r\n\x1a\n"
     width = struct.unpack(">I", wide.read_bytes()[16:20])[0]
-    assert width > struct.unpack(">I", narrow.read_bytes()[16:20])[0] or wide.stat().st_size > narrow.stat().st_size
+    assert (
+        width > struct.unpack(">I", narrow.read_bytes()[16:20])[0]
+        or wide.stat().st_size > narrow.stat().st_size
+    )
 
 
 def test_the_performance_page_shows_the_chart_make_bench_writes() -> None:
