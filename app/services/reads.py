@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 
+from msgspec import Raw
+
 from app.auth import Caller
 from app.errors import ExportsBusy, FieldProblem, StorageUnavailable, ValidationFailed
 from app.ports.cache import Page, StalePage
 from app.ports.storage import RecordQuery
-from app.schemas.records import ExportQuery, ListQuery, Record, RecordPage
+from app.schemas.records import EncodedPage, ExportQuery, ListQuery, Record
 from app.services.cursor import InvalidCursor, decode_cursor, encode_cursor
 from app.services.policy import RecordsBase, check_range, encoder, limit_key, may_read, owner
 
@@ -105,7 +107,7 @@ class RecordReads(RecordsBase):
         counted = None if page is None else (query.count or "exact")
         selected = RecordQuery(
             user_id=query.user_id,
-            limit=size + 1,
+            limit=size,
             offset=0 if page is None else (page - 1) * size,
             after=after,
             created_from=query.created_from,
@@ -114,22 +116,21 @@ class RecordReads(RecordsBase):
             status=query.status,
         )
         if counted == "estimated":
-            (records, _), total = await asyncio.gather(
+            stored, total = await asyncio.gather(
                 self._repository.get_by_user(selected, with_total=False), self._repository.estimate(selected)
             )
         else:
-            records, total = await self._repository.get_by_user(selected, with_total=counted == "exact")
-        has_more = len(records) > size
-        items = records[:size]
-        next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if has_more else None
+            stored = await self._repository.get_by_user(selected, with_total=counted == "exact")
+            total = stored.total
+        last = stored.next_after
         return encoder.encode(
-            RecordPage(
-                items=items,
+            EncodedPage(
+                items=Raw(stored.items),
                 page=page,
                 page_size=size,
                 total=total,
-                has_more=has_more,
-                next_cursor=next_cursor,
+                has_more=stored.has_more,
+                next_cursor=encode_cursor(last.created_at, last.id) if stored.has_more and last else None,
             )
         )
 

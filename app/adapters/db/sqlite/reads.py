@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncGenerator
+from datetime import datetime
 from typing import Any, TypeVar
 
+from app.adapters.db.pages import joined_page
 from app.adapters.db.sqlite.session import (
     ESTIMATE_CAP,
     FAR_FUTURE,
@@ -18,6 +20,7 @@ from app.adapters.db.sqlite.session import (
 )
 from app.ports.storage import (
     RecordQuery,
+    StoredPage,
 )
 from app.schemas.records import Record
 
@@ -34,27 +37,28 @@ class SqliteReads(SqliteSession):
 
         return await self._read(fetch)
 
-    async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
+    async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> StoredPage:
         binds: dict[str, Any] = {
             **filters(query),
             "limit": query.limit,
             "offset": query.offset,
         }
 
-        def fetch(conn: sqlite3.Connection) -> tuple[list[Record], int | None]:
+        def fetch(conn: sqlite3.Connection) -> StoredPage:
             if with_total:
                 rows = self._execute(conn, "list_records_counted", binds).fetchall()
                 if rows:
-                    return [record_of(r) for r in rows], rows[0][6]
+                    return joined_page(rows, query.limit, rows[0][3], datetime.fromisoformat)
                 # Past the last page the window count has no row to ride on: count on its own.
-                return [], self._execute(conn, "count_records", binds).fetchone()[0]
+                total = self._execute(conn, "count_records", binds).fetchone()[0]
+                return StoredPage(items=b"[]", has_more=False, next_after=None, total=total)
             after = query.after
             keyset = {
                 "after_created_at": FAR_FUTURE if after is None else to_text(after.created_at),
                 "after_id": "" if after is None else after.id,
             }
             rows = self._execute(conn, "list_records", {**binds, **keyset}).fetchall()
-            return [record_of(r) for r in rows], None
+            return joined_page(rows, query.limit, None, datetime.fromisoformat)
 
         return await self._read(fetch)
 
