@@ -17,7 +17,6 @@ from app.main import Assembled, assemble
 from app.ports.storage import RecordQuery
 from app.settings import Settings
 from tests import backing
-from tests.reads import listed
 
 
 @pytest.fixture
@@ -166,7 +165,7 @@ def stored_count(settings: Settings) -> Callable[[str], int]:
             repository = build_repository(settings)
             await repository.open()
             try:
-                _, total = await listed(repository, RecordQuery(user_id, limit=1), with_total=True)
+                _, total = await repository.get_by_user(RecordQuery(user_id, limit=1), with_total=True)
             finally:
                 await repository.close()
             return total or 0

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 import pytest
 
 from app.adapters.db.postgres import PostgresRecordRepository
 from app.adapters.db.sqlite import SqliteRecordRepository
-from app.ports.storage import Position, RecordQuery, RecordRepository
-from app.schemas.records import Record
 
 
 def list_queries(monkeypatch: pytest.MonkeyPatch) -> list[object]:
@@ -26,19 +23,3 @@ def list_queries(monkeypatch: pytest.MonkeyPatch) -> list[object]:
 
         monkeypatch.setattr(adapter, "get_by_user", counted)
     return reads
-
-
-async def listed(
-    repository: RecordRepository, query: RecordQuery, *, with_total: bool
-) -> tuple[list[Record], int | None]:
-    """A page the repository read, as records, and its count: after checking that the JSON the
-    database wrote is, byte for byte, what the service's own encoder makes of those records, and
-    that the page says where the next one starts."""
-    page = await repository.get_by_user(query, with_total=with_total)
-    records = msgspec.json.decode(page.items, type=list[Record])
-    assert msgspec.json.encode(records) == page.items
-    assert len(records) <= query.limit
-    if page.has_more:
-        assert len(records) == query.limit
-        assert page.next_after == Position(records[-1].created_at, records[-1].id)
-    return records, page.total

@@ -80,17 +80,6 @@ class RecordQuery:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredPage:
-    """One page of a user's records as the database wrote them: `items` is the JSON array the
-    API answers (each record as `Record` encodes), passed through without being decoded."""
-
-    items: bytes
-    has_more: bool  # a record matches past the page
-    next_after: Position | None  # the page's last record, where the next one starts (with has_more)
-    total: int | None  # how many match without paging, when asked
-
-
-@dataclass(frozen=True, slots=True)
 class RowError:
     """A row the database refused in a bulk insert: its index in the request and why."""
 
@@ -181,9 +170,8 @@ class RecordRepository(Protocol):
         """The record with this id, or None."""
         ...
 
-    async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> StoredPage:
-        """Up to query.limit records, encoded by the database, and, if asked, how many match
-        without paging."""
+    async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
+        """Up to query.limit records and, if asked, how many match without paging."""
         ...
 
     async def estimate(self, query: RecordQuery) -> int | None:

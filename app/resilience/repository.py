@@ -37,7 +37,6 @@ from app.ports.storage import (
     PoolUsage,
     RecordQuery,
     RecordRepository,
-    StoredPage,
 )
 from app.resilience import deadline
 from app.resilience.breakers import Breaker, BreakerOpen
@@ -177,7 +176,7 @@ class GuardedRepository:
     async def get_by_id(self, record_id: str) -> Record | None:
         return await self._through("get_by_id", lambda: self._inner.get_by_id(record_id))
 
-    async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> StoredPage:
+    async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
         return await self._through(
             "get_by_user", lambda: self._inner.get_by_user(query, with_total=with_total)
         )

@@ -61,18 +61,6 @@ class RecordPage(Struct, kw_only=True):
     next_cursor: str | None = None
 
 
-class EncodedPage(Struct, kw_only=True):
-    """A RecordPage whose items the database has already written as JSON: encodes to the same
-    bytes as the RecordPage of those records."""
-
-    items: Raw
-    page: int | None
-    page_size: int
-    total: int | None
-    has_more: bool
-    next_cursor: str | None = None
-
-
 MergePatch = Annotated[
     dict[str, Any],
     Meta(

@@ -6,13 +6,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 
-from msgspec import Raw
-
 from app.auth import Caller
 from app.errors import ExportsBusy, FieldProblem, StorageUnavailable, ValidationFailed
 from app.ports.cache import Page, StalePage
 from app.ports.storage import RecordQuery
-from app.schemas.records import EncodedPage, ExportQuery, ListQuery, Record
+from app.schemas.records import ExportQuery, ListQuery, Record, RecordPage
 from app.services.cursor import InvalidCursor, decode_cursor, encode_cursor
 from app.services.policy import RecordsBase, check_range, encoder, limit_key, may_read, owner
 
@@ -107,7 +105,7 @@ class RecordReads(RecordsBase):
         counted = None if page is None else (query.count or "exact")
         selected = RecordQuery(
             user_id=query.user_id,
-            limit=size,
+            limit=size + 1,
             offset=0 if page is None else (page - 1) * size,
             after=after,
             created_from=query.created_from,
@@ -116,21 +114,22 @@ class RecordReads(RecordsBase):
             status=query.status,
         )
         if counted == "estimated":
-            stored, total = await asyncio.gather(
+            (records, _), total = await asyncio.gather(
                 self._repository.get_by_user(selected, with_total=False), self._repository.estimate(selected)
             )
         else:
-            stored = await self._repository.get_by_user(selected, with_total=counted == "exact")
-            total = stored.total
-        last = stored.next_after
+            records, total = await self._repository.get_by_user(selected, with_total=counted == "exact")
+        has_more = len(records) > size
+        items = records[:size]
+        next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if has_more else None
         return encoder.encode(
-            EncodedPage(
-                items=Raw(stored.items),
+            RecordPage(
+                items=items,
                 page=page,
                 page_size=size,
                 total=total,
-                has_more=stored.has_more,
-                next_cursor=encode_cursor(last.created_at, last.id) if stored.has_more and last else None,
+                has_more=has_more,
+                next_cursor=next_cursor,
             )
         )
 

@@ -2,15 +2,9 @@
 -- Page mode of list_records in one statement: the same rows, each carrying how many match the
 -- filters in all (a window count, computed before LIMIT/OFFSET). Cursor mode uses list_records,
 -- which counts nothing, so deep keyset pages stay as cheap as the first.
--- returns: up to :limit + 1 rows (record, created_at, id, total); none past the end
+-- returns: up to :limit rows (id, user_id, payload, created_at, updated_at, version, total); none past the end
 -- index: idx_data_records_user_created (user_id, created_at DESC, id DESC)
-SELECT '{"id":' || json_quote(id)
-       || ',"user_id":' || json_quote(user_id)
-       || ',"payload":' || payload
-       || ',"created_at":"' || replace(created_at, '.000000Z', 'Z')
-       || '","updated_at":"' || replace(updated_at, '.000000Z', 'Z')
-       || '","version":' || version || '}',
-       created_at, id, count(*) OVER () AS total
+SELECT id, user_id, payload, created_at, updated_at, version, count(*) OVER () AS total
   FROM data_records
  WHERE user_id = :user_id
    AND created_at >= :created_from
@@ -18,4 +12,4 @@ SELECT '{"id":' || json_quote(id)
    AND (:type IS NULL OR payload ->> '$.type' = :type)
    AND (:status IS NULL OR payload ->> '$.status' = :status)
  ORDER BY created_at DESC, id DESC
- LIMIT :limit + 1 OFFSET :offset
+ LIMIT :limit OFFSET :offset

@@ -11,7 +11,6 @@ from app.errors import ValidationFailed
 from app.ports.storage import Answer, BulkOutcome, IdempotencyKey, RecordQuery, RecordRepository
 from app.schemas.records import Record
 from tests.contract.test_repository import AUDIT, new
-from tests.reads import listed
 
 pytestmark = pytest.mark.anyio
 
@@ -27,7 +26,7 @@ def answer_with_id(record: Record) -> Answer:
 
 
 async def count(repository: RecordRepository, user_id: str = "alice") -> int | None:
-    return (await listed(repository, RecordQuery(user_id, limit=1), with_total=True))[1]
+    return (await repository.get_by_user(RecordQuery(user_id, limit=1), with_total=True))[1]
 
 
 async def test_a_second_request_with_the_key_gets_the_first_answer_and_stores_nothing(

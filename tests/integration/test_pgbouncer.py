@@ -11,7 +11,6 @@ import pytest
 from app.builders.storage import build_repository
 from app.ports.storage import AuditEntry, NewRecord, RecordQuery
 from app.settings import Settings
-from tests.reads import listed
 
 pytestmark = pytest.mark.anyio
 AUDIT = AuditEntry("tester", "req")
@@ -30,8 +29,8 @@ async def test_concurrent_reads_writes_and_exports_share_the_poolers_server_conn
             done = 0
             for n in range(rounds):
                 await repository.create(NewRecord(user, b'{"n": %d}' % n), AUDIT)
-                records, total = await listed(
-                    repository, RecordQuery(user_id=user, limit=20), with_total=True
+                records, total = await repository.get_by_user(
+                    RecordQuery(user_id=user, limit=20), with_total=True
                 )
                 assert total == len(records) == n + 1
                 found = await repository.get_by_id(records[0].id)

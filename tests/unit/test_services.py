@@ -16,7 +16,7 @@ from app.adapters.memory.pages import MemoryPageCache
 from app.auth import Caller
 from app.errors import NotFound, RateLimited, ValidationFailed
 from app.ports.cache import Page, StalePage
-from app.ports.storage import AuditEntry, BulkOutcome, NewRecord, Position, RecordQuery, RowError, StoredPage
+from app.ports.storage import AuditEntry, BulkOutcome, NewRecord, RecordQuery, RowError
 from app.schemas.records import CreateRecord, ListQuery, Record
 from app.services.bulk import BulkRequest
 from app.services.cursor import decode_cursor
@@ -75,7 +75,7 @@ class StubRepository:
     async def get_by_id(self, record_id: str) -> Record | None:
         return next((r for r in self.records if r.id == record_id), None)
 
-    async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> StoredPage:
+    async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
         self.reads += 1
         await asyncio.sleep(self.read_delay)
         mine = sorted(
@@ -85,14 +85,7 @@ class StubRepository:
         )
         if query.after is not None:
             mine = [r for r in mine if (r.created_at, r.id) < (query.after.created_at, query.after.id)]
-        page = mine[query.offset : query.offset + query.limit]
-        more = len(mine) > query.offset + query.limit
-        return StoredPage(
-            items=msgspec.json.encode(page),
-            has_more=more,
-            next_after=Position(page[-1].created_at, page[-1].id) if more else None,
-            total=len(mine) if with_total else None,
-        )
+        return mine[query.offset : query.offset + query.limit], len(mine) if with_total else None
 
 
 def service(repository: StubRepository, rate: int = 1000) -> RecordService:

@@ -33,7 +33,6 @@ from app.ports.storage import (
     PoolUsage,
     RecordQuery,
     RecordRepository,
-    StoredPage,
 )
 from app.resilience.breakers import BreakerOpen
 from app.schemas.records import Record
@@ -170,7 +169,7 @@ class RoutedRepository:
         self.replicas.primary_reads += 1
         return await self._primary.get_by_id(record_id)
 
-    async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> StoredPage:
+    async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
         return await self._read(query.user_id, lambda r: r.get_by_user(query, with_total=with_total))
 
     async def estimate(self, query: RecordQuery) -> int | None:

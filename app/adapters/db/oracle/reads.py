@@ -11,12 +11,9 @@ from app.adapters.db.oracle.session import (
     OracleSession,
     naive_utc,
     record_of,
-    utc,
 )
-from app.adapters.db.pages import joined_page
 from app.ports.storage import (
     RecordQuery,
-    StoredPage,
 )
 from app.schemas.records import Record
 
@@ -31,31 +28,30 @@ class OracleReads(OracleSession):
             row = await conn.fetchone(self._sql("get_record"), {"id": record_id.upper()})
         return None if row is None else record_of(row)
 
-    async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> StoredPage:
-        # One row more than the page: it only says that more follow.
+    async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
         values: dict[str, Any] = {
             **self._filters(query),
             "after_created_at": FAR_FUTURE if query.after is None else naive_utc(query.after.created_at),
             "after_id": LAST_ID if query.after is None else query.after.id,
-            "limit": query.limit + 1,
+            "limit": query.limit,
             "first_row": query.offset,
-            "last_row": query.offset + query.limit + 1,
+            "last_row": query.offset + query.limit,
         }
         async with self._connection() as conn:
             if not with_total:
                 rows = await conn.fetchall(
                     self._sql("list_records"), self._statements.binds("list_records", values)
                 )
-                return joined_page(rows, query.limit, None, utc)
+                return [record_of(r) for r in rows], None
             rows = await conn.fetchall(
                 self._sql("list_records_counted"), self._statements.binds("list_records_counted", values)
             )
             if rows:
-                return joined_page(rows, query.limit, int(rows[0][3]), utc)
+                return [record_of(r) for r in rows], int(rows[0][6])
             total = await conn.fetchone(
                 self._sql("count_records"), self._statements.binds("count_records", values)
             )
-        return StoredPage(items=b"[]", has_more=False, next_after=None, total=int(total[0]) if total else 0)
+        return [], int(total[0]) if total else 0
 
     async def estimate(self, query: RecordQuery) -> int | None:
         async with self._connection() as conn:

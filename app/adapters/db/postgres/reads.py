@@ -19,9 +19,7 @@ from app.adapters.db.postgres.session import (
 )
 from app.errors import InvalidData, StorageUnavailable
 from app.ports.storage import (
-    Position,
     RecordQuery,
-    StoredPage,
 )
 from app.schemas.records import Record
 
@@ -39,7 +37,7 @@ class PostgresReads(PostgresSession):
             row = await self._fetchrow(sql, *args)
         return None if row is None else record_of(row)
 
-    async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> StoredPage:
+    async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
         after_id = LAST_ID
         if query.after is not None:
             try:
@@ -55,16 +53,14 @@ class PostgresReads(PostgresSession):
         }
         async with translated():
             if not with_total:
-                row = await self._fetchrow(*self._args("list_records", binds))
-                assert row is not None  # an aggregate: one row, whatever matches
-                return stored_page(row, None)
-            row = await self._fetchrow(*self._args("list_records_counted", binds))
-            assert row is not None
-            total = row["total"]
-            if total is None:
-                # Past the last page the window count has no row to ride on: count on its own.
-                total = await self._fetchval(*self._args("count_records", binds))
-        return stored_page(row, total)
+                rows = await self._fetch(*self._args("list_records", binds))
+                return [record_of(r) for r in rows], None
+            rows = await self._fetch(*self._args("list_records_counted", binds))
+            if rows:
+                return [record_of(r) for r in rows], rows[0]["total"]
+            # Past the last page the window count has no row to ride on: count on its own.
+            total = await self._fetchval(*self._args("count_records", binds))
+        return [], total
 
     async def estimate(self, query: RecordQuery) -> int | None:
         sql, args = self._call("estimate_records", filters(query))
@@ -91,10 +87,3 @@ class PostgresReads(PostgresSession):
             raise
         finally:
             await self.pool.release(conn, timeout=self._timeout)
-
-
-def stored_page(row: asyncpg.Record, total: int | None) -> StoredPage:
-    """A page as list_records writes it (one row: the JSON array, whether more follow, the
-    place they start)."""
-    after = None if row[3] is None else Position(created_at=row[2], id=row[3])
-    return StoredPage(items=row[0].encode(), has_more=row[1], next_after=after, total=total)

@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncGenerator
-from datetime import datetime
 from typing import Any, TypeVar
 
-from app.adapters.db.pages import joined_page
 from app.adapters.db.sqlite.session import (
     ESTIMATE_CAP,
     FAR_FUTURE,
@@ -20,7 +18,6 @@ from app.adapters.db.sqlite.session import (
 )
 from app.ports.storage import (
     RecordQuery,
-    StoredPage,
 )
 from app.schemas.records import Record
 
@@ -37,28 +34,27 @@ class SqliteReads(SqliteSession):
 
         return await self._read(fetch)
 
-    async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> StoredPage:
+    async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
         binds: dict[str, Any] = {
             **filters(query),
             "limit": query.limit,
             "offset": query.offset,
         }
 
-        def fetch(conn: sqlite3.Connection) -> StoredPage:
+        def fetch(conn: sqlite3.Connection) -> tuple[list[Record], int | None]:
             if with_total:
                 rows = self._execute(conn, "list_records_counted", binds).fetchall()
                 if rows:
-                    return joined_page(rows, query.limit, rows[0][3], datetime.fromisoformat)
+                    return [record_of(r) for r in rows], rows[0][6]
                 # Past the last page the window count has no row to ride on: count on its own.
-                total = self._execute(conn, "count_records", binds).fetchone()[0]
-                return StoredPage(items=b"[]", has_more=False, next_after=None, total=total)
+                return [], self._execute(conn, "count_records", binds).fetchone()[0]
             after = query.after
             keyset = {
                 "after_created_at": FAR_FUTURE if after is None else to_text(after.created_at),
                 "after_id": "" if after is None else after.id,
             }
             rows = self._execute(conn, "list_records", {**binds, **keyset}).fetchall()
-            return joined_page(rows, query.limit, None, datetime.fromisoformat)
+            return [record_of(r) for r in rows], None
 
         return await self._read(fetch)
 
