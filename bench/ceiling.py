@@ -11,6 +11,8 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from app.adapters.db.ids import created_window
+from app.adapters.db.postgres.session import FAR_FUTURE, FAR_PAST
 from bench.harness import ROOT
 from bench.seeding import sql
 from tests.clusters import postgres_bin_dir
@@ -32,19 +34,31 @@ def statement(name: str, **binds: str) -> str:
     text = (ROOT / "sql" / "postgres" / f"{name}.sql").read_text()
     body = " ".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
     values = {**OPEN_BOUNDS, **binds}
-    return re.sub(r"(?<!:):(\w+)", lambda m: values[m.group(1)], body).strip() + ";"
+    # Binds outside quoted literals only: a format such as 'HH24:MI:SS' holds none.
+    parts = re.split(r"('(?:[^']|'')*')", body)
+    return (  # braces doubled: the scripts go through str.format for their counts
+        "".join(
+            part if part.startswith("'") else re.sub(r"(?<!:):(\w+)", lambda m: values[m.group(1)], part)
+            for part in parts
+        )
+        .strip()
+        .replace("{", "{{")
+        .replace("}", "}}")
+        + ";"
+    )
 
 
 SCRIPTS = {
-    # A page of 10 to 100 rows and its count: what get_cold's requests ask.
+    # A page of 10 to 100 rows with its count, as the service reads it: what get_cold's
+    # requests ask.
     "get_cold": "\\set n random(1, {users})\n\\set size random(10, 100)\n"
-    + statement("list_records", user_id="'u' || :n", limit=":size")
-    + "\n"
-    + statement("count_records", user_id="'u' || :n")
+    + statement("list_records_counted", user_id="'u' || :n", limit=":size")
     + "\n",
-    # One record by a sampled id (the sample's lookup adds a primary-key probe of a small table).
+    # One record by a sampled id, within the window its id names as the service reads it (the
+    # sample's lookup adds a primary-key probe of a small table).
     "get_by_id": "\\set k random(1, {ids})\n"
-    + statement("get_record", id="(SELECT id FROM bench_ceiling_ids WHERE n = :k)")
+    + "SELECT id, created_from, created_to FROM bench_ceiling_ids WHERE n = :k \\gset\n"
+    + statement("get_record", id=":id", created_from=":created_from", created_to=":created_to")
     + "\n",
 }
 
@@ -67,10 +81,11 @@ def database_ceiling(
         sql(
             url,
             "DROP TABLE IF EXISTS bench_ceiling_ids",
-            "CREATE TABLE bench_ceiling_ids (n int PRIMARY KEY, id uuid)",
-            "INSERT INTO bench_ceiling_ids"
-            " SELECT n, id::uuid FROM unnest($1::text[]) WITH ORDINALITY AS s(id, n)",
-            args=(ids,),
+            "CREATE TABLE bench_ceiling_ids"
+            " (n int PRIMARY KEY, id uuid, created_from timestamptz, created_to timestamptz)",
+            "INSERT INTO bench_ceiling_ids SELECT n, id::uuid, f, t FROM"
+            " unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS s(id, f, t, n)",
+            args=(ids, *zip(*(created_window(i) or (FAR_PAST, FAR_FUTURE) for i in ids), strict=True)),
         )
     )
     asyncio.run(sql(url, "ANALYZE bench_ceiling_ids"))

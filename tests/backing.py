@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -244,6 +245,44 @@ async def read_audit(url: str, record_id: str) -> list[tuple[str, ...]]:
     finally:
         await oracle.close()
     return [tuple(r) for r in found]
+
+
+async def set_times(url: str, record_id: str, moment: datetime) -> None:
+    """Set a record's created_at and updated_at to `moment`, straight in the database of any
+    dialect (a clock tick the service cannot choose, such as one on a whole second)."""
+    if url.startswith("sqlite:///"):
+        import sqlite3
+
+        from app.adapters.db.sqlite.session import to_text
+
+        with sqlite3.connect(url[len("sqlite:///") :]) as conn:
+            conn.execute(
+                "UPDATE data_records SET created_at = ?, updated_at = ? WHERE id = ?",
+                (to_text(moment), to_text(moment), record_id),
+            )
+        return
+    if url.startswith("postgresql://"):
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(
+                "UPDATE data_records SET created_at = $2, updated_at = $2 WHERE id = $1::uuid",
+                record_id,
+                moment,
+            )
+        finally:
+            await conn.close()
+        return
+    from app.adapters.db.oracle_target import OracleTarget
+
+    oracle = await OracleTarget.from_url(url).connect()
+    try:
+        naive = moment.astimezone(UTC).replace(tzinfo=None)
+        await oracle.execute(
+            "UPDATE data_records SET created_at = :1, updated_at = :1 WHERE id = :2", [naive, record_id]
+        )
+        await oracle.commit()
+    finally:
+        await oracle.close()
 
 
 async def analyze(url: str) -> None:

@@ -8,9 +8,11 @@ from datetime import timedelta
 import msgspec
 import pytest
 
+from app.adapters.db.ids import CLOCK_WINDOW, made_at
 from app.errors import ServiceError, StorageUnavailable
 from app.ports.storage import AuditEntry, NewRecord, Position, RecordQuery, RecordRepository
 from tests import backing
+from tests.contract.conftest import Database
 
 pytestmark = pytest.mark.anyio
 AUDIT = AuditEntry(actor="tester", request_id="req-1")
@@ -324,3 +326,26 @@ async def test_estimate_answers_without_counting(database, repository: RecordRep
         assert alice > bob and 20 <= alice <= 200 and 5 <= bob <= 100
     else:
         assert alice == bob == 25  # rows per user: 50 rows, 2 users
+
+
+async def test_new_records_get_ids_that_carry_their_creation_time(repository: RecordRepository) -> None:
+    one = await repository.create(new(), AUDIT)
+    many = await repository.create_many([new(i=i) for i in range(3)], all_or_nothing=True, audit=AUDIT)
+
+    for record_id in [one.id, *many.stored.values()]:
+        moment = made_at(record_id)  # None unless a UUIDv7
+        assert moment is not None and abs(moment - one.created_at) < CLOCK_WINDOW
+    assert list(many.stored.values()) == sorted(many.stored.values())
+
+
+async def test_a_record_is_found_by_id_whatever_its_id_says_of_its_time(
+    database: Database, repository: RecordRepository
+) -> None:
+    # Clocks far apart, or a row a DBA moved: created_at lies outside the id's window.
+    stored = await repository.create(new(n=1), AUDIT)
+    long_ago = stored.created_at - timedelta(days=400)
+    await backing.set_times(database.url, stored.id, long_ago)
+
+    found = await repository.get_by_id(stored.id)
+
+    assert found is not None and found.created_at == long_ago and payload_of(found) == {"n": 1}

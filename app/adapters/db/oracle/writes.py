@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import oracledb
 from msgspec import Raw
 
+from app.adapters.db.ids import new_id
 from app.adapters.db.oracle.session import (
     OracleSession,
     utc,
@@ -36,15 +36,14 @@ class OracleWrites(OracleSession):
     ) -> Record:
         """The record and its audit row, in the transaction open on `conn` (not committed)."""
         cursor = conn.cursor()
+        record_id = oracle_id()
         out = {
-            "id": cursor.var(str),
             "created_at": cursor.var(oracledb.DB_TYPE_TIMESTAMP),
             "updated_at": cursor.var(oracledb.DB_TYPE_TIMESTAMP),
         }
         cursor.setinputsizes(payload=oracledb.DB_TYPE_CLOB)
-        values = {"user_id": record.user_id, "payload": record.payload.decode(), **out}
+        values = {"id": record_id, "user_id": record.user_id, "payload": record.payload.decode(), **out}
         await cursor.execute(self._sql("insert_record"), self._statements.binds("insert_record", values))
-        record_id = out["id"].getvalue()[0]
         await conn.execute(self._sql("insert_audit"), self._audit(record_id, record.user_id, audit))
         created, updated = out["created_at"].getvalue()[0], out["updated_at"].getvalue()[0]
         return record.stored(record_id, utc(created), utc(updated))
@@ -85,7 +84,7 @@ class OracleWrites(OracleSession):
     async def _insert_with_array_dml(
         self, conn: oracledb.AsyncConnection, records: Sequence[NewRecord]
     ) -> tuple[dict[int, str], list[RowError]]:
-        ids = [uuid.uuid4().hex.upper() for _ in records]
+        ids = [oracle_id() for _ in records]
         rows = [
             self._statements.binds(
                 "insert_records", {"id": i, "user_id": r.user_id, "payload": r.payload.decode()}
@@ -171,3 +170,8 @@ class OracleWrites(OracleSession):
         await conn.execute(self._sql("insert_audit"), self._audit(record.id, record.user_id, audit, action))
         await conn.commit()
         return True
+
+
+def oracle_id() -> str:
+    """A new record id in Oracle's form of it: 32 uppercase hex digits (VARCHAR2(32))."""
+    return new_id().replace("-", "").upper()

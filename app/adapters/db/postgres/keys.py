@@ -5,12 +5,12 @@ with the kept answer."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from app.adapters.db.ids import new_id
 from app.adapters.db.postgres.session import (
     KeyTaken,
     PostgresSession,
@@ -40,7 +40,7 @@ class PostgresKeys(PostgresSession):
     async def create_once(
         self, key: IdempotencyKey, record: NewRecord, audit: AuditEntry, respond: Callable[[Record], Answer]
     ) -> KeptAnswer:
-        record_id = str(uuid.uuid4())
+        record_id = new_id()
 
         async def store(conn: PoolConnectionProxy[asyncpg.Record], ends: float) -> Answer:
             sql, args = self._call("insert_record", insert_values(record, record_id, audit))
@@ -59,7 +59,7 @@ class PostgresKeys(PostgresSession):
         audit: AuditEntry,
         respond: Callable[[BulkOutcome], Answer],
     ) -> KeptAnswer:
-        ids = [str(uuid.uuid4()) for _ in records]
+        ids = [new_id() for _ in records]
         sql, args = self._call(
             "insert_records",
             {

@@ -49,6 +49,7 @@ BINDS = {
     "delete_record": frozenset({"id", "created_at", "version", "actor", "request_id"}),
     "estimate_records": FILTERS,
     **OFFSET_READ_BINDS,
+    "get_record": frozenset({"id", "created_from", "created_to"}),
 }
 # How long a request waits for another holding its idempotency key uncommitted: then 409.
 KEY_WAIT_MS = 1000

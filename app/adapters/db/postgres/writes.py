@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from app.adapters.db.ids import new_id
 from app.adapters.db.postgres.session import (
+    FAR_FUTURE,
+    FAR_PAST,
     PostgresSession,
     RolledBack,
     change_values,
@@ -57,7 +59,7 @@ class PostgresWrites(PostgresSession):
 
     async def _store(self, group: list[tuple[NewRecord, AuditEntry]]) -> list[Record | Exception]:
         records = [record for record, _ in group]
-        ids = [str(uuid.uuid4()) for _ in group]
+        ids = [new_id() for _ in group]
         try:
             rows = await self._insert(records, ids, [audit for _, audit in group])
         except (InvalidData, StorageConflict):
@@ -94,7 +96,9 @@ class PostgresWrites(PostgresSession):
     async def _fetch_created(self, record: NewRecord, record_id: str) -> Record:
         """The record just stored, read back on the primary that stored it."""
         async with translated():
-            row = await self._fetchrow(*self._args("get_record", {"id": record_id}))
+            # A rare path (a group some row of which was refused): every partition is looked in.
+            binds = {"id": record_id, "created_from": FAR_PAST, "created_to": FAR_FUTURE}
+            row = await self._fetchrow(*self._args("get_record", binds))
         if row is None:
             raise StorageUnavailable("the record was not stored")
         return record.stored(record_id, row[3], row[4])
@@ -102,7 +106,7 @@ class PostgresWrites(PostgresSession):
     async def create_many(
         self, records: Sequence[NewRecord], *, all_or_nothing: bool, audit: AuditEntry
     ) -> BulkOutcome:
-        ids = [str(uuid.uuid4()) for _ in records]
+        ids = [new_id() for _ in records]
         try:
             await self._insert(records, ids, [audit] * len(records))
             return BulkOutcome(stored=dict(enumerate(ids)), refused=[])

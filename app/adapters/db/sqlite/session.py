@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import queue
 import sqlite3
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ import msgspec
 from msgspec import Raw
 
 from app.adapters.db.binds import ANSWER_BINDS, FILTERS, KEY_BINDS, OFFSET_READ_BINDS, filter_binds
+from app.adapters.db.ids import new_id
 from app.adapters.db.sqlfiles import Statements
 from app.errors import SchemaMissing, StorageConflict, StorageUnavailable
 from app.ports.storage import (
@@ -203,7 +203,7 @@ class SqliteSession:
     @staticmethod
     def _row(record: NewRecord, created_at: str) -> dict[str, str]:
         return {
-            "id": str(uuid.uuid4()),
+            "id": new_id(),
             "user_id": record.user_id,
             "payload": record.payload.decode("utf-8"),
             "created_at": created_at,
