@@ -43,6 +43,7 @@ from app.routes.docs import DocsPage
 from app.routes.metrics import MetricsRoutes
 from app.routes.probes import OpenApiRoute, ProbeRoutes
 from app.routes.records import RecordRoutes
+from app.server import connection_cap
 from app.services.housekeeping import AnswerPurge
 from app.services.records import RecordService
 from app.settings import Settings
@@ -179,7 +180,7 @@ def assemble(settings: Settings, *, served: bool = False, tracing: Tracing | Non
             "server": settings.server,
             "cache": "redis" if redis is not None else "memory",
         },
-        warnings=[] if verifier else ["authentication is off (APP_AUTH_MODE=none): for local runs only"],
+        warnings=start_warnings(settings, authenticated=verifier is not None, served=served),
     )
     app = Starlette(
         routes=routes_for(docs.operations),
@@ -196,3 +197,14 @@ def app_from_env() -> Starlette:
     """Factory for ASGI servers: the app for the APP_* environment, traced when the OTEL_*
     variables name an exporter."""
     return create_app(Settings.from_env(), served=True, tracing=tracing_from_env())
+
+
+def start_warnings(settings: Settings, *, authenticated: bool, served: bool) -> list[str]:
+    """What the started line warns of: settings fit for local runs only, limits not reached."""
+    warnings = [] if authenticated else ["authentication is off (APP_AUTH_MODE=none): for local runs only"]
+    if served and (cap := connection_cap(settings)) < settings.max_connections:
+        warnings.append(
+            f"the open-files limit holds each worker to {cap} connections, not APP_MAX_CONNECTIONS"
+            f"={settings.max_connections}: raise the container's nofile limit"
+        )
+    return warnings

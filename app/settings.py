@@ -92,6 +92,11 @@ class Settings:
     # After SIGTERM: how long accepted requests may take to finish (below Kubernetes' 30 s, with
     # room for the pools to close within the database timeout).
     shutdown_grace_seconds: float = 20.0
+    # Connections (app/server.py): each worker holds at most max_connections (an idle one costs
+    # it about 3 KiB); one that has sent no whole request for idle_timeout_seconds (a kept-alive
+    # connection between requests, or a request's headers) is closed.
+    max_connections: int = 8192
+    idle_timeout_seconds: float = 75.0
     read_only: bool = False  # writes answer 503 read-only; switched at run time by PUT /admin/read-only
     ready_strict: bool = False  # /ready fails while a shared dependency fails (see app/routes/probes.py)
     db_breaker_failures: int = 5
@@ -165,6 +170,8 @@ class Settings:
             raise ConfigError("APP_ACCESS_LOG must be all, errors, sample:N (N >= 1) or off") from None
         if not 1 <= self.shutdown_grace_seconds <= 300:
             raise ConfigError("APP_SHUTDOWN_GRACE_SECONDS must lie between 1 and 300")
+        if not 1 <= self.idle_timeout_seconds <= 3600:
+            raise ConfigError("APP_IDLE_TIMEOUT_SECONDS must lie between 1 and 3600")
         if self.idempotency_purge_seconds < 1:
             raise ConfigError("APP_IDEMPOTENCY_PURGE_SECONDS must be at least 1")
         if not 0 <= self.lease_seconds <= 30:
@@ -178,6 +185,7 @@ class Settings:
             "max_bulk_body_bytes",
             "max_json_depth",
             "max_header_bytes",
+            "max_connections",
             "max_string_length",
             "max_array_length",
             "bulk_max_items",

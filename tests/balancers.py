@@ -22,6 +22,9 @@ def _binary() -> str:
     return required(found, "nginx is not installed (Debian: apt-get install nginx-light)")
 
 
+PER_CLIENT = 256  # as the chart's ingress.connectionsPerClient
+
+
 def config(root: Path, listen: int, upstreams: Sequence[int]) -> str:
     """The nginx.conf the scale-out tests run (docs/deploy.md shows the same settings)."""
     servers = "\n".join(f"    server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;" for port in upstreams)
@@ -37,12 +40,19 @@ events {{ worker_connections 4096; }}
 http {{
   access_log off;
   {temp}
+  # Requests one client address may have in flight (headers read, answer not sent); beyond,
+  # 503 at once. Idle client connections stay with nginx, never reaching the service.
+  limit_conn_zone $binary_remote_addr zone=per_client:10m;
+  limit_conn_status 503;
   upstream service {{
 {servers}
     keepalive 64;
+    keepalive_timeout 60s;  # below the service's APP_IDLE_TIMEOUT_SECONDS (75 s)
   }}
   server {{
     listen 127.0.0.1:{listen};
+    limit_conn per_client {PER_CLIENT};
+    client_header_timeout 10s;
     client_max_body_size 8m;
     location / {{
       proxy_pass http://service;

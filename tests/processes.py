@@ -65,6 +65,15 @@ def running_server(env: dict[str, str], tmp_path: Path) -> Iterator[int]:
 
 
 @contextmanager
+def on_sqlite(server: str, tmp_path: Path, **env: str) -> Iterator[int]:
+    """running_server on APP_SERVER=server and a new migrated SQLite file, with these other
+    APP_* settings; yields its port."""
+    database = migrated_sqlite(tmp_path, f"{server}.db")
+    with running_server({"APP_SERVER": server, "APP_DATABASE_URL": database, **env}, tmp_path) as port:
+        yield port
+
+
+@contextmanager
 def serving(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[int, int]]:
     """As running_server, yielding its port and the server process's PID."""
     port = free_port()

@@ -251,6 +251,26 @@ def test_the_ingresses_carry_the_services_body_limits_and_outlast_its_deadline(c
     assert all(i["spec"]["ingressClassName"] == "nginx" and i["spec"]["tls"] for i in ingresses.values())
 
 
+def test_one_client_has_its_share_at_the_ingress_and_pods_outlast_its_keep_alive(chart: Any) -> None:
+    rendered = render(chart, production())
+    ingresses = of_kind(rendered, "Ingress")
+    (config,) = [c for c in of_kind(rendered, "ConfigMap") if "APP_PORT" in c.get("data", {})]
+    unlimited = of_kind(
+        render(chart, {**production(), "ingress": {**production()["ingress"], "connectionsPerClient": 0}}),
+        "Ingress",
+    )
+
+    assert {
+        i["metadata"]["annotations"]["nginx.ingress.kubernetes.io/limit-connections"] for i in ingresses
+    } == {"256"}
+    assert all(
+        "nginx.ingress.kubernetes.io/limit-connections" not in i["metadata"]["annotations"] for i in unlimited
+    )
+    # ingress-nginx keeps upstream connections 60 s: a pod that closed them sooner would race it.
+    assert int(config["data"]["APP_IDLE_TIMEOUT_SECONDS"]) > 60
+    assert int(config["data"]["APP_MAX_CONNECTIONS"]) >= 1024
+
+
 def test_the_network_policy_lets_in_only_the_ingress_controller_and_monitoring(chart: Any) -> None:
     policies = {
         p["metadata"]["name"]: p["spec"] for p in of_kind(render(chart, production()), "NetworkPolicy")

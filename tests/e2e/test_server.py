@@ -14,15 +14,14 @@ from starlette.testclient import TestClient
 from app.errors import ConfigError
 from app.main import create_app
 from app.settings import SERVERS, Settings
-from tests.processes import call, free_port, migrated_sqlite, running_server
+from tests.processes import call, free_port, migrated_sqlite, on_sqlite, running_server
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(params=SERVERS)
 def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[int]:
-    database = migrated_sqlite(tmp_path, "e2e.db")
-    with running_server({"APP_SERVER": request.param, "APP_DATABASE_URL": database}, tmp_path) as port:
+    with on_sqlite(request.param, tmp_path) as port:
         yield port
 
 
@@ -186,12 +185,7 @@ def test_worker_counts_that_cannot_work_are_refused_at_start(
 
 @pytest.mark.parametrize("server", SERVERS)
 def test_everything_a_server_writes_is_json_lines(server: str, tmp_path: Path) -> None:
-    env = {
-        "APP_SERVER": server,
-        "APP_DATABASE_URL": migrated_sqlite(tmp_path, "lines.db"),
-        "APP_LOG_LEVEL": "info",
-    }
-    with running_server(env, tmp_path) as port:
+    with on_sqlite(server, tmp_path, APP_LOG_LEVEL="info") as port:
         assert call(port, "GET", "/health")[0] == 200
     (log,) = tmp_path.glob("server-*.log")
     lines = [line for line in log.read_text().splitlines() if line.strip()]
