@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export APP_DATABASE_URL ?= sqlite:///data-service.db
 
 .DEFAULT_GOAL := help
-.PHONY: help run migrate test test-oracle lint bench bench-scale-out bench-cost bench-export bench-outage bench-servers image clean
+.PHONY: help run migrate test test-oracle lint bench bench-scale-out bench-cost bench-export bench-outage bench-abuse bench-servers image clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ bench-export: $(VENV)/.dev-deps ## GET /data/export of 100,000 and 1,000,000 row
 
 bench-outage: $(VENV)/.dev-deps ## what clients see with the database frozen: stale pages and fast 503s (needs wrk)
 	$(BIN)/python -m bench.outage
+
+bench-abuse: $(VENV)/.dev-deps ## a connection flood, slow clients, 200 large bodies at once and a 30-minute soak against one worker (needs wrk)
+	$(BIN)/python -m bench.abuse
 
 bench-servers: $(VENV)/.dev-deps ## the same app on granian, uvicorn and hypercorn, on SQLite (needs wrk)
 	$(BIN)/python -m bench.servers

@@ -141,6 +141,13 @@ class ExportsBusy(ServiceError):
     retry_after = 5
 
 
+class BodiesBusy(ServiceError):
+    """This process holds as many request-body bytes as it may (APP_MAX_INFLIGHT_BODY_BYTES)."""
+
+    status, slug, title = 503, "bodies-busy", "Too many request bodies at once"
+    retry_after = 1
+
+
 class ReadOnly(ServiceError):
     """Writes are switched off (read-only mode); reads go on."""
 

@@ -21,6 +21,7 @@ from app.builders.observability import measured, replica_checks, watch
 from app.builders.state import build_maintenance, build_shared_state
 from app.builders.storage import build_storage
 from app.errors import SchemaMissing, ServiceError
+from app.http.budget import BodyBudget
 from app.http.compression import CompressedPages
 from app.http.metrics_port import MetricsPort
 from app.http.requests import BodyLimits
@@ -43,7 +44,7 @@ from app.routes.docs import DocsPage
 from app.routes.metrics import MetricsRoutes
 from app.routes.probes import OpenApiRoute, ProbeRoutes
 from app.routes.records import RecordRoutes
-from app.server import connection_cap
+from app.server import connection_cap, give_back_large_blocks
 from app.services.housekeeping import AnswerPurge
 from app.services.records import RecordService
 from app.settings import Settings
@@ -74,6 +75,8 @@ async def schema_check(repository: RecordRepository) -> None:
 def create_app(settings: Settings, *, served: bool = False, tracing: Tracing | None = None) -> Starlette:
     """The ASGI app for these settings (traced when `tracing` is given); connections open in
     its lifespan."""
+    if served:
+        give_back_large_blocks()
     return assemble(settings, served=served, tracing=tracing).app
 
 
@@ -133,6 +136,7 @@ def assemble(settings: Settings, *, served: bool = False, tracing: Tracing | Non
         settings.max_json_depth,
         settings.max_string_length,
         settings.max_array_length,
+        BodyBudget(settings.max_inflight_body_bytes),
     )
     records = RecordRoutes(
         service,

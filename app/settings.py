@@ -107,6 +107,9 @@ class Settings:
     oracle_pool_size: int = 8
     oracle_bulk_path: str = "array_dml"
     max_header_bytes: int = 16_384
+    # Request-body bytes one process holds at once (app/http/budget.py): a body costs about six
+    # times its size while its request runs; 32 MiB keeps a burst of bodies within ~200 MiB.
+    max_inflight_body_bytes: int = 32 * 1024 * 1024
     max_string_length: int = 65_536
     max_array_length: int = 10_000
     # Security (docs/security.md): bearer JWTs, roles, revocation, CORS.
@@ -186,6 +189,7 @@ class Settings:
             "max_json_depth",
             "max_header_bytes",
             "max_connections",
+            "max_inflight_body_bytes",
             "max_string_length",
             "max_array_length",
             "bulk_max_items",

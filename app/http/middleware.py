@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import HeadersTooLarge
+from app.http.budget import RELEASE
 from app.http.compression import accepts_gzip
 from app.http.responses import problem_response
 from app.observability import context, phases
@@ -109,6 +110,8 @@ class RequestContext:
                 return
             await self.app(scope, receive, send_with_headers)
         finally:
+            if (release := scope.get(RELEASE)) is not None:
+                release()  # the request body's bytes, held since it was read (budget.py)
             took = time.perf_counter() - started
             endpoint = route_template(scope)
             if self.metrics is not None:

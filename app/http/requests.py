@@ -19,6 +19,7 @@ from app.errors import (
     ValidationFailed,
     field_problem,
 )
+from app.http.budget import BodyBudget
 
 T = TypeVar("T")
 
@@ -31,6 +32,7 @@ class BodyLimits:
     max_depth: int
     max_string_length: int = 65_536
     max_array_length: int = 10_000
+    budget: BodyBudget | None = None  # the process's bytes of bodies in flight (budget.py)
 
 
 def _is_json(content_type: str) -> bool:
@@ -40,14 +42,26 @@ def _is_json(content_type: str) -> bool:
     )
 
 
-async def read_body(request: Request, max_bytes: int) -> bytes:
-    """The raw body, refused with 413 as soon as it passes max_bytes (declared or streamed)."""
+async def read_body(request: Request, limits: BodyLimits) -> bytes:
+    """The raw body, refused with 413 as soon as it passes the limit (declared or streamed), and
+    with 503 when the process holds as many bodies as its budget allows."""
+    max_bytes = limits.max_bytes
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
             raise MalformedRequest("Content-Length is not a number")
         if int(declared) > max_bytes:
             raise PayloadTooLarge(f"the body may hold at most {max_bytes} bytes")
+    if limits.budget is None:
+        return await _read(request, max_bytes)
+    reserved = max_bytes if declared is None else int(declared)
+    give_back = await limits.budget.take(reserved, request.scope)
+    body = await _read(request, max_bytes)
+    give_back(max(0, reserved - len(body)))  # a streamed body smaller than the most it could hold
+    return body
+
+
+async def _read(request: Request, max_bytes: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -135,7 +149,7 @@ async def read_json_body(request: Request, limits: BodyLimits) -> bytes:
     """The body's bytes, once its media type and size are known to be acceptable."""
     if not _is_json(request.headers.get("content-type", "")):
         raise UnsupportedMediaType("send the body as application/json")
-    return await read_body(request, limits.max_bytes)
+    return await read_body(request, limits)
 
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -147,7 +161,7 @@ async def read_merge_patch(request: Request, decoder: msgspec.json.Decoder[T], l
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type not in (MERGE_PATCH, "application/json"):
         raise UnsupportedMediaType(f"send the patch as {MERGE_PATCH} (RFC 7396)")
-    return decode_json(await read_body(request, limits.max_bytes), decoder, limits)
+    return decode_json(await read_body(request, limits), decoder, limits)
 
 
 def decode_json(body: bytes, decoder: msgspec.json.Decoder[T], limits: BodyLimits) -> T:

@@ -14,14 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.errors import (
-    DeadlinePassed,
-    ExportsBusy,
     MethodNotAllowed,
     NotFound,
     RateLimited,
-    ReadOnly,
     ServiceError,
-    StorageUnavailable,
 )
 from app.http import compression
 from app.http.conditional import not_modified, page_etag
@@ -168,8 +164,8 @@ def problem_response(request: Request, error: ServiceError) -> Response:
             "RateLimit-Policy": f'"per-user";q={error.limit};w={error.window}',
             "RateLimit": f'"per-user";r=0;t={error.retry_after}',
         }
-    elif isinstance(error, StorageUnavailable | ReadOnly | DeadlinePassed | ExportsBusy):
-        headers = {"Retry-After": str(error.retry_after)}
+    elif (retry_after := getattr(error, "retry_after", None)) is not None:  # every 503 says when
+        headers = {"Retry-After": str(retry_after)}
     return Response(
         encoder.encode(problem), status_code=error.status, headers=headers, media_type=PROBLEM_JSON
     )
