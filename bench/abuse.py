@@ -165,6 +165,29 @@ def soak(url: str, pid: int, minutes: int, env: dict[str, str]) -> dict[str, obj
     }
 
 
+def log_volume(env: dict[str, str], load: dict[str, str], folder: Path) -> list[dict[str, object]]:
+    """Access-log bytes a million requests at 9 reads to 1 write, for each APP_ACCESS_LOG."""
+    rows: list[dict[str, object]] = []
+    for policy in ("all", "sample:100", "errors"):
+        log = folder / f"log-{policy.replace(':', '-')}.log"
+        with service({**env, "APP_ACCESS_LOG": policy, "APP_LOG_LEVEL": "warning"}, log=log) as (url, _):
+            started = log.stat().st_size
+            reads = wrk(url, "get_hot", duration="10s", connections=32, env=load)["requests"]
+            after_reads = log.stat().st_size
+            writes = wrk(url, "post", duration="5s", connections=32, env=load)["requests"]
+        per_read = (after_reads - started) / reads
+        per_write = (log.stat().st_size - after_reads) / writes
+        rows.append(
+            {
+                "abuse": f"log {policy}",
+                "bytes_a_read": per_read,
+                "bytes_a_write": per_write,
+                "mb_a_million_9_to_1": (0.9 * per_read + 0.1 * per_write),  # bytes x 1e6 / 1e6
+            }
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -174,7 +197,7 @@ def main() -> None:
     parser.add_argument("--bodies", type=int, default=200)
     parser.add_argument("--soak-minutes", type=int, default=30)
     parser.add_argument("--log", help="a folder to keep the service's log in")
-    parser.add_argument("--only", nargs="+", default=["flood", "slow", "bodies"])
+    parser.add_argument("--only", nargs="+", default=["flood", "slow", "bodies", "logs"])
     args = parser.parse_args()
     require_wrk()
     url_db = fresh_database("bench_abuse")
@@ -202,6 +225,9 @@ def main() -> None:
                 continue
             print(f"{name} ...", flush=True)
             rows.append({"abuse": name, **asyncio.run(run())})
+        if "logs" in args.only:
+            print("log volume ...", flush=True)
+            rows += log_volume(env, load, log.parent)
         if args.soak_minutes:
             print(f"soak, {args.soak_minutes} min ...", flush=True)
             rows.append({"abuse": "soak", **soak(url, target, args.soak_minutes, load)})

@@ -6,7 +6,7 @@ binding). The access log is one line
 per answered request with the fields operators search by, written the fast way: cached
 bound loggers, msgspec's encoder, bytes straight to stdout, no stdlib logging on the way.
 `APP_ACCESS_LOG` picks which requests get one: all (default), errors (status >= 400),
-sample:N (one request in N, and every error), off.
+sample:N (every error and every write, one read in N: probes, pages, single reads), off.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from app.concurrency import Every
 from app.observability.context import request_id
 
 SERVICE = "data-service"
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})  # what sample:N samples; every write is logged
 _encoder = msgspec.json.Encoder()
 
 
@@ -202,7 +203,11 @@ class AccessLog:
         if status < 400:
             if self._errors_only:
                 return
-            if self._one_in > 1 and random.randrange(self._one_in):  # noqa: S311 (sampling, not secrets)
+            if (
+                self._one_in > 1
+                and method in _READS
+                and random.randrange(self._one_in)  # noqa: S311 (sampling, not secrets)
+            ):
                 return
         pending = self._pending
         now = time.time()

@@ -80,3 +80,18 @@ def test_errors_only_leaves_successes_out(tmp_path: Path) -> None:
 
     assert (ok, refused) == (200, 422)
     assert "bad-1" in logged and "fine-1" not in logged
+
+
+def test_sampling_keeps_every_write_and_every_error(tmp_path: Path) -> None:
+    with served(tmp_path, APP_ACCESS_LOG="sample:1000000") as port:
+        reads = [send(port, "GET", "/health", **{"X-Request-ID": f"read-{i}"}) for i in range(20)]
+        wrote = send(
+            port, "POST", "/data", {"user_id": "alice", "payload": {}}, **{"X-Request-ID": "write-1"}
+        )
+        refused = send(port, "GET", "/data/nope", **{"X-Request-ID": "bad-1"})
+        time.sleep(0.3)
+    log = next(tmp_path.glob("server-*.log"))
+    logged = {line["request_id"] for line in lines(log) if line.get("event") == "request"}
+
+    assert set(reads) == {200} and (wrote, refused) == (201, 404)
+    assert {"write-1", "bad-1"} <= logged and not any(r.startswith("read-") for r in logged)
