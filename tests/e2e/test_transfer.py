@@ -14,7 +14,6 @@ import struct
 import subprocess
 import sys
 import termios
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -238,25 +237,22 @@ def _peak_rss_mib(source: Path, url: str) -> tuple[float, str]:
     return usage.ru_maxrss / 1024, said.read_text()
 
 
-def test_a_million_rows_import_with_memory_flat(postgres_port: int, tmp_path: Path) -> None:
-    users = [f"mil-{uuid.uuid4().hex[:8]}-{n}" for n in range(10)]
+def test_an_import_twenty_times_larger_takes_the_same_memory(postgres_port: int, tmp_path: Path) -> None:
+    # (The million-row figure is in docs/performance.md; twenty times the rows shows the same
+    # flat memory in a fifth of the suite's time.)
+    users = [f"big-{uuid.uuid4().hex[:8]}-{n}" for n in range(10)]
     small, large = tmp_path / "small.ndjson", tmp_path / "large.ndjson"
     write_rows(small, 10_000, users)
-    write_rows(large, 1_000_000, users)
+    write_rows(large, 200_000, users)
     url = f"http://127.0.0.1:{postgres_port}"
 
     small_peak, _ = _peak_rss_mib(small, url)
-    started = time.monotonic()
     large_peak, said = _peak_rss_mib(large, url)
-    took = time.monotonic() - started
 
-    assert "imported 1,000,000 rows" in said and "1,000,000 stored, 0 rejected" in said, said
-    assert sum(total(postgres_port, user) for user in users) == 1_010_000
-    # A hundred times the rows, the same memory: nothing of a row is kept once its batch is sent.
+    assert "imported 200,000 rows" in said and "200,000 stored, 0 rejected" in said, said
+    assert sum(total(postgres_port, user) for user in users) == 210_000
+    # Twenty times the rows, the same memory: nothing of a row is kept once its batch is sent.
     assert large_peak - small_peak < 16, (small_peak, large_peak)
-    print(
-        f"1,000,000 rows in {took:.0f} s; peak RSS {small_peak:.0f} MiB (10,000 rows), {large_peak:.0f} MiB"
-    )
 
 
 def test_without_a_service_or_with_a_bad_file_it_is_one_line_and_exit_2(tmp_path: Path) -> None:
