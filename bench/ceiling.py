@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from app.adapters.db.ids import created_window
-from app.adapters.db.postgres.session import FAR_FUTURE, FAR_PAST
+from app.adapters.db.postgres.statements import FAR_FUTURE, FAR_PAST
 from bench.harness import ROOT
 from bench.seeding import sql
 from tests.clusters import postgres_bin_dir

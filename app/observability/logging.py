@@ -204,9 +204,7 @@ class AccessLog:
             if self._errors_only:
                 return
             if (
-                self._one_in > 1
-                and method in _READS
-                and random.randrange(self._one_in)  # noqa: S311 (sampling, not secrets)
+                self._one_in > 1 and method in _READS and random.randrange(self._one_in)  # noqa: S311 (sampling, not secrets)
             ):
                 return
         pending = self._pending

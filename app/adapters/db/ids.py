@@ -21,10 +21,10 @@ def new_id() -> str:
     return str(uuid_utils.uuid7())
 
 
-def made_at(record_id: str) -> datetime | None:
+def made_at(record_id: str | uuid.UUID) -> datetime | None:
     """The moment a UUIDv7 id was made, to the millisecond; None for any other id."""
     try:
-        parsed = uuid.UUID(record_id)
+        parsed = record_id if isinstance(record_id, uuid.UUID) else uuid.UUID(record_id)
     except ValueError:
         return None
     if parsed.version != 7:
@@ -32,7 +32,7 @@ def made_at(record_id: str) -> datetime | None:
     return datetime.fromtimestamp((parsed.int >> 80) / 1000, UTC)
 
 
-def created_window(record_id: str) -> tuple[datetime, datetime] | None:
+def created_window(record_id: str | uuid.UUID) -> tuple[datetime, datetime] | None:
     """The created_at range a record of this id was stored in, as far as its id tells: None
     when it tells nothing (not a UUIDv7)."""
     moment = made_at(record_id)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from app.adapters.db.postgres.keys import PostgresKeys
 from app.adapters.db.postgres.reads import PostgresReads
-from app.adapters.db.postgres.session import BINDS, KEY_WAIT_MS
+from app.adapters.db.postgres.session import KEY_WAIT_MS
+from app.adapters.db.postgres.statements import BINDS
 from app.adapters.db.postgres.writes import PostgresWrites
 
 __all__ = ["BINDS", "KEY_WAIT_MS", "PostgresRecordRepository"]

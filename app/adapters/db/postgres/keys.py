@@ -11,13 +11,8 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from app.adapters.db.ids import new_id
-from app.adapters.db.postgres.session import (
-    KeyTaken,
-    PostgresSession,
-    insert_values,
-    left,
-    translated,
-)
+from app.adapters.db.postgres.session import KeyTaken, PostgresSession, left
+from app.adapters.db.postgres.statements import insert_values, translated
 from app.errors import StorageUnavailable
 from app.ports.storage import (
     Answer,

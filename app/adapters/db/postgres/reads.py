@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncGenerator
-from datetime import datetime
 from typing import Any
 
 import asyncpg
 import msgspec
 
 from app.adapters.db.ids import created_window
-from app.adapters.db.postgres.session import (
-    FAR_FUTURE,
-    FAR_PAST,
-    LAST_ID,
-    PostgresSession,
-    filters,
-    record_of,
-    translated,
-)
+from app.adapters.db.postgres.session import PostgresSession
+from app.adapters.db.postgres.statements import FAR_FUTURE, LAST_ID, by_id, filters, record_of, translated
 from app.errors import InvalidData, StorageUnavailable
 from app.ports.storage import (
     RecordQuery,
@@ -32,23 +24,18 @@ class PostgresReads(PostgresSession):
 
     async def get_by_id(self, record_id: str) -> Record | None:
         try:
-            uuid.UUID(record_id)
+            parsed = uuid.UUID(record_id)
         except ValueError:
             return None
-        window = created_window(record_id)
+        window = created_window(parsed)
         async with translated():
             if window is not None:
-                row = await self._fetchrow(*self._get_record(record_id, *window))
+                row = await self._fetchrow(*self._args("get_record", by_id(record_id, window)))
                 if row is not None:
                     return record_of(row)
             # No time in the id, or none within its window (clocks far apart): everywhere.
-            row = await self._fetchrow(*self._get_record(record_id, FAR_PAST, FAR_FUTURE))
+            row = await self._fetchrow(*self._args("get_record", by_id(record_id)))
         return None if row is None else record_of(row)
-
-    def _get_record(self, record_id: str, created_from: datetime, created_to: datetime) -> list[Any]:
-        return self._args(
-            "get_record", {"id": record_id, "created_from": created_from, "created_to": created_to}
-        )
 
     async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
         after_id = LAST_ID

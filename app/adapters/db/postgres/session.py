@@ -11,90 +11,28 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
-from msgspec import Raw
 
-from app.adapters.db.binds import ANSWER_BINDS, FILTERS, KEY_BINDS, OFFSET_READ_BINDS, filter_binds
+from app.adapters.db.postgres.statements import BINDS, insert_values, translated
 from app.adapters.db.sqlfiles import Statements, to_numbered
-from app.errors import IdempotencyKeyBusy, InvalidData, SchemaMissing, StorageConflict, StorageUnavailable
+from app.errors import StorageUnavailable
 from app.ports.storage import (
     AuditEntry,
     BulkOutcome,
     NewRecord,
     PoolUsage,
-    RecordQuery,
     RowError,
 )
 from app.resilience import deadline
-from app.schemas.records import Record
 from app.tallies import WAIT_BUCKETS, Spread
 
-FAR_PAST = datetime(1, 1, 1, tzinfo=UTC)
-FAR_FUTURE = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
-LAST_ID = uuid.UUID(int=(1 << 128) - 1)
-BINDS = {
-    "insert_record": frozenset({"id", "user_id", "payload", "actor", "request_id"}),
-    "insert_records": frozenset({"ids", "user_ids", "payloads", "actors", "request_ids"}),
-    "keep_answer": ANSWER_BINDS | {"ttl_seconds"},
-    "kept_answer": KEY_BINDS,
-    "purge_answers": frozenset({"batch"}),
-    "update_record": frozenset({"id", "created_at", "version", "payload", "actor", "request_id"}),
-    "delete_record": frozenset({"id", "created_at", "version", "actor", "request_id"}),
-    "estimate_records": FILTERS,
-    **OFFSET_READ_BINDS,
-    "get_record": frozenset({"id", "created_from", "created_to"}),
-}
 # How long a request waits for another holding its idempotency key uncommitted: then 409.
 KEY_WAIT_MS = 1000
-
-
-@asynccontextmanager
-async def translated() -> AsyncIterator[None]:
-    try:
-        yield
-    except asyncpg.UniqueViolationError as exc:
-        raise StorageConflict("the record conflicts with one already stored") from exc
-    except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
-        raise InvalidData("the database refused a value") from exc
-    except asyncpg.LockNotAvailableError as exc:  # 55P03: only idempotency keys are waited for
-        raise IdempotencyKeyBusy("a request with this Idempotency-Key is still being processed") from exc
-    except asyncpg.UndefinedTableError as exc:  # 42P01
-        raise SchemaMissing() from exc
-    except (asyncpg.SerializationError, asyncpg.DeadlockDetectedError) as exc:  # 40001, 40P01
-        raise StorageUnavailable("the database rolled the statement back", safe_to_retry=True) from exc
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-        raise StorageUnavailable("the database could not complete the request") from exc
-
-
-def insert_values(record: NewRecord, record_id: str, audit: AuditEntry) -> dict[str, Any]:
-    return {
-        "id": record_id,
-        "user_id": record.user_id,
-        "payload": record.payload.decode(),
-        "actor": audit.actor,
-        "request_id": audit.request_id,
-    }
-
-
-def filters(query: RecordQuery) -> dict[str, object]:
-    return filter_binds(query, far_past=FAR_PAST, far_future=FAR_FUTURE, moment=lambda m: m)
-
-
-def change_values(record: Record, audit: AuditEntry) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "created_at": record.created_at,
-        "version": record.version,
-        "actor": audit.actor,
-        "request_id": audit.request_id,
-    }
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:
@@ -116,12 +54,6 @@ class RolledBack(Exception):
 
     def __init__(self, outcome: BulkOutcome) -> None:
         self.outcome = outcome
-
-
-def record_of(row: asyncpg.Record) -> Record:
-    return Record(
-        id=row[0], user_id=row[1], payload=Raw(row[2]), created_at=row[3], updated_at=row[4], version=row[5]
-    )
 
 
 class PostgresSession:

@@ -8,15 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from app.adapters.db.ids import new_id
-from app.adapters.db.postgres.session import (
-    FAR_FUTURE,
-    FAR_PAST,
-    PostgresSession,
-    RolledBack,
-    change_values,
-    record_of,
-    translated,
-)
+from app.adapters.db.postgres.session import PostgresSession, RolledBack
+from app.adapters.db.postgres.statements import by_id, change_values, record_of, translated
 from app.concurrency import Coalescer
 from app.errors import InvalidData, StorageConflict, StorageUnavailable
 from app.ports.storage import (
@@ -97,8 +90,7 @@ class PostgresWrites(PostgresSession):
         """The record just stored, read back on the primary that stored it."""
         async with translated():
             # A rare path (a group some row of which was refused): every partition is looked in.
-            binds = {"id": record_id, "created_from": FAR_PAST, "created_to": FAR_FUTURE}
-            row = await self._fetchrow(*self._args("get_record", binds))
+            row = await self._fetchrow(*self._args("get_record", by_id(record_id)))
         if row is None:
             raise StorageUnavailable("the record was not stored")
         return record.stored(record_id, row[3], row[4])

@@ -1,0 +1,90 @@
+"""What PostgreSQL's statements take and give: the binds each names (sql/postgres/), the values
+of a record and its audit row, a row read back as a record, and asyncpg's errors as the
+service's. session.py runs the statements; reads.py, writes.py and keys.py call them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from msgspec import Raw
+
+from app.adapters.db.binds import ANSWER_BINDS, FILTERS, KEY_BINDS, OFFSET_READ_BINDS, filter_binds
+from app.errors import IdempotencyKeyBusy, InvalidData, SchemaMissing, StorageConflict, StorageUnavailable
+from app.ports.storage import AuditEntry, NewRecord, RecordQuery
+from app.schemas.records import Record
+
+FAR_PAST = datetime(1, 1, 1, tzinfo=UTC)
+FAR_FUTURE = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+LAST_ID = uuid.UUID(int=(1 << 128) - 1)
+BINDS = {
+    "insert_record": frozenset({"id", "user_id", "payload", "actor", "request_id"}),
+    "insert_records": frozenset({"ids", "user_ids", "payloads", "actors", "request_ids"}),
+    "keep_answer": ANSWER_BINDS | {"ttl_seconds"},
+    "kept_answer": KEY_BINDS,
+    "purge_answers": frozenset({"batch"}),
+    "update_record": frozenset({"id", "created_at", "version", "payload", "actor", "request_id"}),
+    "delete_record": frozenset({"id", "created_at", "version", "actor", "request_id"}),
+    "estimate_records": FILTERS,
+    **OFFSET_READ_BINDS,
+    "get_record": frozenset({"id", "created_from", "created_to"}),
+}
+
+
+@asynccontextmanager
+async def translated() -> AsyncIterator[None]:
+    try:
+        yield
+    except asyncpg.UniqueViolationError as exc:
+        raise StorageConflict("the record conflicts with one already stored") from exc
+    except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
+        raise InvalidData("the database refused a value") from exc
+    except asyncpg.LockNotAvailableError as exc:  # 55P03: only idempotency keys are waited for
+        raise IdempotencyKeyBusy("a request with this Idempotency-Key is still being processed") from exc
+    except asyncpg.UndefinedTableError as exc:  # 42P01
+        raise SchemaMissing() from exc
+    except (asyncpg.SerializationError, asyncpg.DeadlockDetectedError) as exc:  # 40001, 40P01
+        raise StorageUnavailable("the database rolled the statement back", safe_to_retry=True) from exc
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        raise StorageUnavailable("the database could not complete the request") from exc
+
+
+def insert_values(record: NewRecord, record_id: str, audit: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": record_id,
+        "user_id": record.user_id,
+        "payload": record.payload.decode(),
+        "actor": audit.actor,
+        "request_id": audit.request_id,
+    }
+
+
+def filters(query: RecordQuery) -> dict[str, object]:
+    return filter_binds(query, far_past=FAR_PAST, far_future=FAR_FUTURE, moment=lambda m: m)
+
+
+def change_values(record: Record, audit: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "created_at": record.created_at,
+        "version": record.version,
+        "actor": audit.actor,
+        "request_id": audit.request_id,
+    }
+
+
+def by_id(record_id: str, window: tuple[datetime, datetime] | None = None) -> dict[str, Any]:
+    """get_record's binds: the record created within `window`, or anywhere without one (every
+    partition's index probed)."""
+    created_from, created_to = window or (FAR_PAST, FAR_FUTURE)
+    return {"id": record_id, "created_from": created_from, "created_to": created_to}
+
+
+def record_of(row: asyncpg.Record) -> Record:
+    return Record(
+        id=row[0], user_id=row[1], payload=Raw(row[2]), created_at=row[3], updated_at=row[4], version=row[5]
+    )
