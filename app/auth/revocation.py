@@ -6,7 +6,7 @@ import math
 import time
 from typing import Protocol
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import RedisError
 
 from app.errors import StorageUnavailable
@@ -56,7 +56,7 @@ class RedisRevocations:
     Redis must not lock every user out. The failure opens the shared Redis breaker.
     """
 
-    def __init__(self, client: Redis, breaker: Breaker) -> None:
+    def __init__(self, client: Redis | RedisCluster, breaker: Breaker) -> None:
         self._client = client
         self._breaker = breaker
 

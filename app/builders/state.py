@@ -22,7 +22,7 @@ from app.settings import Settings
 from app.tallies import Tally
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from app.adapters.redis.client import Client
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,7 @@ class RedisLink:
     """One client and one breaker, shared by everything of a process that uses Redis, so one
     failure noticed by any of them spares all the others the same timeout."""
 
-    client: Redis
+    client: Client
     breaker: Breaker
     trips: Tally  # the client's round trips
     read_leases: dict[str, int]  # read leases granted, renewed and revoked
@@ -76,6 +76,7 @@ def _in_redis(settings: Settings, steps: list[Step]) -> SharedState:
         timeout=settings.redis_timeout_seconds,
         pool_size=settings.redis_pool_size,
         trips=trips,
+        cluster=settings.redis_cluster,
     )
     steps.append(Step("redis", nothing, client.aclose))
     breaker = Breaker(
@@ -86,7 +87,9 @@ def _in_redis(settings: Settings, steps: list[Step]) -> SharedState:
     )
     leases = Leases(
         client,
-        connect_listener(settings.redis_url, timeout=settings.redis_timeout_seconds)
+        connect_listener(
+            settings.redis_url, timeout=settings.redis_timeout_seconds, cluster=settings.redis_cluster
+        )
         if settings.lease_seconds > 0
         else None,
         seconds=settings.lease_seconds,

@@ -228,6 +228,19 @@ def test_a_dead_redis_does_not_stall_requests(
     assert ready.json()["checks"]["database"] == "ok"
 
 
+def test_while_redis_is_away_the_process_keeps_each_users_budget_itself(settings_pg_redis: Settings) -> None:
+    settings = replace(settings_pg_redis, redis_url="redis://127.0.0.1:1/0", rate_limit_per_minute=5)
+
+    with TestClient(create_app(settings)) as client:
+        reads = [client.get("/data", params={"user_id": "alone"}) for _ in range(7)]
+        other = client.get("/data", params={"user_id": "someone-else"})
+
+    assert [r.status_code for r in reads] == [200] * 5 + [429] * 2  # refused for the budget, not for Redis
+    assert int(reads[-1].headers["retry-after"]) >= 1
+    assert reads[0].headers["ratelimit-policy"].endswith("q=5;w=60")
+    assert other.status_code == 200
+
+
 def test_reads_fall_back_to_the_database_and_stay_correct_while_redis_is_away(
     settings_pg_redis: Settings,
 ) -> None:

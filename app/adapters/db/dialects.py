@@ -1,6 +1,6 @@
 """The storage dialects, in one registry: how each one's repository is built and how its
 migrations are applied, from plain database options. Nothing else in the service switches on a
-dialect (settings.py only reads a dialect's name off the URL's scheme).
+dialect (the settings only read a dialect's name off the URL's scheme).
 
 Drivers are imported only when their dialect is used: a SQLite deployment never loads asyncpg
 or oracledb.

@@ -1,18 +1,24 @@
 """The Redis connection: explicit timeouts, no hidden retries, commands packed in C, and the
-Lua scripts of lua/, registered once, each called through its codec (codec.py)."""
+Lua scripts of lua/, registered once, each called through its codec (codec.py).
+
+With APP_REDIS_CLUSTER the URL names one node of a Redis Cluster, and redis-py's cluster client
+finds the rest, routes each command to its slot's master and follows the slots when a replica
+takes over (it refreshes its slot map after a MOVED reply or a connection error). Every key of a
+user carries the user's hash tag (keys.py), so each script call and each of its pipelines
+touches one slot a user."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 import hiredis
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError, NoScriptError
+from redis.exceptions import ConnectionError, MaxConnectionsError, NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeout
 from redis.typing import EncodableT
 
@@ -21,13 +27,17 @@ from app.concurrency import Coalescer
 from app.tallies import Tally
 
 LUA = Path(__file__).resolve().parent / "lua"
+Client: TypeAlias = Redis | RedisCluster  # one server, or one node of a cluster
 C = TypeVar("C", bound=ScriptCall)
 R = TypeVar("R")
 
 
 def redis_failed(exc: BaseException) -> bool:
     """Whether Redis is to blame (what its breaker counts): it could not be reached, dropped
-    the connection or did not answer in time. A script's or a command's error is not an outage."""
+    the connection or did not answer in time. A script's or a command's error is not an outage,
+    nor a cluster node's connections all busy with this process's own calls."""
+    if isinstance(exc, MaxConnectionsError):
+        return False
     return isinstance(exc, ConnectionError | RedisTimeout | OSError | TimeoutError)
 
 
@@ -52,10 +62,14 @@ class PackedConnection(Connection):
             return super().pack_command(*args)
 
 
-def connect(url: str, *, timeout: float, pool_size: int, trips: Tally | None = None) -> Redis:
+def connect(
+    url: str, *, timeout: float, pool_size: int, trips: Tally | None = None, cluster: bool = False
+) -> Client:
     """A client that fails fast: redis-py would otherwise retry a dead server several times.
-    Its round trips are counted in `trips`."""
+    Its round trips are counted in `trips`. On a cluster, `pool_size` connections a node."""
     counted = type("CountedConnection", (PackedConnection,), {"trips": trips or Tally()})
+    if cluster:
+        return _cluster(url, timeout=timeout, waits=timeout, pool_size=pool_size, connection_class=counted)
     pool = BlockingConnectionPool.from_url(
         url,
         max_connections=pool_size,
@@ -70,9 +84,39 @@ def connect(url: str, *, timeout: float, pool_size: int, trips: Tally | None = N
     return Redis.from_pool(pool)  # closing the client closes the pool
 
 
-def connect_listener(url: str, *, timeout: float) -> Redis:
+def _cluster(
+    url: str,
+    *,
+    timeout: float,
+    waits: float | None,
+    pool_size: int | None,
+    connection_class: type[Connection] | None,
+) -> RedisCluster:
+    """The cluster client, failing as fast as the single one: no retry of a failed command (the
+    breaker and the fallbacks answer for it), and the slot map refreshed on the next call after
+    a node failed. Redirections (MOVED, ASK) are followed whatever the retries."""
+    client = RedisCluster.from_url(
+        url,
+        socket_connect_timeout=timeout,
+        socket_timeout=waits,  # the most an answer takes (None: a subscription's wait)
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=0,
+        require_full_coverage=False,  # slots whose master is gone fail alone, not the whole client
+        **({} if pool_size is None else {"max_connections": pool_size}),
+    )
+    if connection_class is not None:  # the cluster client takes no connection class of its own
+        client.nodes_manager.connection_kwargs["connection_class"] = connection_class
+        for node in client.nodes_manager.startup_nodes.values():
+            node.connection_class = connection_class
+    return client
+
+
+def connect_listener(url: str, *, timeout: float, cluster: bool = False) -> Client:
     """A client for one long-lived subscription: it waits for messages as long as it takes,
-    but connects within `timeout` and never retries behind the caller's back."""
+    but connects within `timeout` and never retries behind the caller's back. On a cluster a
+    message published on any node reaches every node, so one connection hears it all."""
+    if cluster:
+        return _cluster(url, timeout=timeout, waits=None, pool_size=None, connection_class=None)
     return Redis.from_url(
         url,
         socket_connect_timeout=timeout,
@@ -87,7 +131,7 @@ class Script(Generic[C, R]):
     """One Lua script of lua/, sent by SHA (and loaded again when Redis lost it), its calls
     encoded and its replies decoded by the codec's types."""
 
-    def __init__(self, client: Redis, name: str, decode: Callable[[Any], R]) -> None:
+    def __init__(self, client: Client, name: str, decode: Callable[[Any], R]) -> None:
         self._client = client
         self._lua = client.register_script((LUA / f"{name}.lua").read_text(encoding="utf-8"))
         self._decode = decode

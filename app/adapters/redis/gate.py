@@ -4,8 +4,8 @@ The call takes the user's token (or tops up this process's spare ones), reads th
 generation and, unless this process's copy was stored under that generation, the page's bytes;
 with leases on it also grants a read lease. While the process holds a read lease on the user
 (leases/), its copy is answered without asking Redis at all: a write elsewhere is acknowledged
-only after the lease has been dropped. When Redis is away the read is admitted and goes to the
-database (UNASKED), as the limiter fails open."""
+only after the lease has been dropped. When Redis is away the read goes to the database
+(UNASKED), admitted by this process's own bucket for the user, as the limiter's are."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class RedisReadGate:
         if decision is not None:
             return decision, found
         if reply is None:
-            return limiter.anyway, UNASKED
+            return await limiter.alone(user_id), UNASKED
         if reply.allowed:
             return limiter.decision(reply, user_id), found
         # Refused: a concurrent request of this process may have been handed spare tokens.

@@ -4,8 +4,10 @@ clock, one key per user, shared by every process of the service.
 A process may be handed a few of a user's tokens at once (leases/) and spend them on the
 user's next requests without a round trip; they have left the bucket already, so the budget
 holds across every process. A list read takes its token and reads its page in one gate call
-(gate.py). When Redis fails, requests are admitted: the limit protects the database, and
-refusing everyone would be the outage."""
+(gate.py). When Redis fails (down, or a cluster's slots moving to a new master), each process
+keeps the budget on its own, with buckets of its own that start full: nobody is refused for
+Redis's outage, and a user is admitted at most one budget a process more than Redis would have
+admitted (twice the budget, with one process) until Redis answers again."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import math
 
 from redis.exceptions import RedisError
 
+from app.adapters.memory.limiter import MemoryLimiter
 from app.adapters.redis.codec import GateCall, GateReply
 from app.adapters.redis.leases import Leases
 from app.ports.limiter import Decision
@@ -28,7 +31,7 @@ class RedisLimiter:
         self._book = leases.book
         self._rate = leases.budget.rate
         self._window = leases.budget.window
-        self.anyway = Decision(True, self._rate, self._window, self._rate, 0)  # Redis away: fail open
+        self._alone = MemoryLimiter(rate=self._rate, window=self._window)  # while Redis is away
 
     def decision(self, reply: GateReply, user_id: str | None = None) -> Decision:
         """The gate's answer as a decision; once its tokens are booked for `user_id`, what is
@@ -46,18 +49,22 @@ class RedisLimiter:
             return None
         return Decision(True, self._rate, self._window, self._book.spare_left(lease), 0)
 
+    async def alone(self, user_id: str) -> Decision:
+        """Redis could not be asked: the decision of this process's own bucket for the user."""
+        return await self._alone.admit(user_id)
+
     async def admit(self, user_id: str) -> Decision:
         if (decision := self.from_lease(user_id)) is not None:
             return decision
         if self._breaker.is_open:
-            return self.anyway
+            return await self.alone(user_id)
         asked_at = self._leases.now()
         call = GateCall(user_id, self._book.want(user_id, own=True), self._rate, self._window)
         try:
             with self._breaker.guard():
                 reply = await self._leases.gate(call)
         except (RedisError, OSError, BreakerOpen):
-            return self.anyway
+            return await self.alone(user_id)
         self._leases.contact()
         if not reply.allowed:  # a concurrent request of this process may have been handed spare tokens
             return self.from_lease(user_id) or self.decision(reply)
@@ -73,4 +80,4 @@ class RedisLimiter:
         return self.decision(reply, user_id)
 
     async def close(self) -> None:
-        return None  # the client belongs to the composition root
+        await self._alone.close()  # the client belongs to the composition root

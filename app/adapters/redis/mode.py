@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import msgspec
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app.adapters.redis.client import Client
 from app.errors import StorageUnavailable
 from app.ports.maintenance import WriteMode
 from app.resilience.breakers import Breaker, BreakerOpen
@@ -17,7 +17,7 @@ _decode = msgspec.json.Decoder(WriteMode)
 class RedisModeStore:
     """ModeStore on the service's Redis, behind its breaker."""
 
-    def __init__(self, client: Redis, breaker: Breaker) -> None:
+    def __init__(self, client: Client, breaker: Breaker) -> None:
         self._client = client
         self._breaker = breaker
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.adapters.memory.pages import BoundedPages
-from app.adapters.redis.client import Script
+from app.adapters.redis.client import Client, Script
 from app.adapters.redis.codec import InvalidateCall, Revoke, StorePageCall, Told, stored
 from app.adapters.redis.leases import Leases
 from app.concurrency import Coalescer
@@ -32,7 +31,7 @@ class RedisPageCache:
 
     def __init__(
         self,
-        client: Redis,
+        client: Client,
         *,
         ttl_seconds: float,
         local_max_bytes: int,

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import math
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.adapters.redis.client import Script
+from app.adapters.redis.client import Client, Script
 from app.adapters.redis.codec import AdvanceCall, stored
 from app.adapters.redis.keys import position_key
 from app.concurrency import Coalescer
@@ -19,7 +18,7 @@ class RedisPositions:
     """WritePositions on the service's Redis, behind its breaker. While Redis is away a write's
     position cannot be kept nor a read's be known: such reads go to the primary."""
 
-    def __init__(self, client: Redis, breaker: Breaker, *, keep_seconds: float) -> None:
+    def __init__(self, client: Client, breaker: Breaker, *, keep_seconds: float) -> None:
         self._client = client
         self._breaker = breaker
         self._keep = max(1, math.ceil(keep_seconds))

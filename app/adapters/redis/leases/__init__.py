@@ -40,10 +40,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.adapters.redis.client import Script
+from app.adapters.redis.client import Client, Script
 from app.adapters.redis.codec import GateCall, GateReply, RefundCall, Revoke, ScriptCall, Told, ignored
 from app.adapters.redis.keys import lease_key
 from app.adapters.redis.leases.book import TICK_SECONDS, LeaseBook
@@ -77,8 +76,8 @@ class Leases:
 
     def __init__(
         self,
-        client: Redis,
-        listener: Redis | None,
+        client: Client,
+        listener: Client | None,
         *,
         seconds: float,
         max_tokens: int,

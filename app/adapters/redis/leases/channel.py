@@ -8,10 +8,10 @@ import contextlib
 from collections.abc import Callable
 
 import structlog
-from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from app.adapters.redis.client import Client
 from app.adapters.redis.codec import Ack, Revoke, decode_message
 from app.adapters.redis.keys import holder_channel
 
@@ -25,8 +25,8 @@ class Channel:
 
     def __init__(
         self,
-        listener: Redis,
-        client: Redis,
+        listener: Client,
+        client: Client,
         holder: str,
         *,
         revoked: Callable[[str], None],

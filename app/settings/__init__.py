@@ -4,7 +4,6 @@ here imports the rest of the service; the composition root (main.py) turns value
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -12,16 +11,10 @@ from pathlib import Path
 from app.errors import ConfigError
 
 SERVERS = ("granian", "uvicorn", "hypercorn")
-DEFAULT_SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+DEFAULT_SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 DEFAULT_PLSQL_DIR = DEFAULT_SQL_DIR.parent / "plsql"
 # The URL schemes APP_DATABASE_URL may name, and the dialect (folder under sql/) each one picks.
 DATABASE_SCHEMES = {"sqlite": "sqlite", "postgresql": "postgres", "postgres": "postgres", "oracle": "oracle"}
-
-
-def _access_log_policy(setting: str) -> bool:
-    """Whether APP_ACCESS_LOG is one of its forms: all, errors, off or sample:N (N >= 1)."""
-    kind, _, every = setting.partition(":")
-    return setting in ("all", "errors", "off") or (kind == "sample" and every.isdigit() and int(every) >= 1)
 
 
 def _boolean(raw: str) -> bool:
@@ -45,6 +38,7 @@ class Settings:
     database_read_timeout_seconds: float = 2.0  # the most one call to a replica takes
     database_pooler: str = "none"  # "pgbouncer": PgBouncer in transaction mode before PostgreSQL
     redis_url: str = field(default="", repr=False)  # empty: the in-process cache and limiter
+    redis_cluster: bool = False  # APP_REDIS_URL names one node of a Redis Cluster (docs/scaling.md)
     host: str = "127.0.0.1"
     port: int = 8000
     metrics_port: int = 0  # /metrics and the probes on a port of their own (app/http/metrics_port.py); 0: off
@@ -131,125 +125,9 @@ class Settings:
     cors_allow_credentials: bool = False
 
     def __post_init__(self) -> None:
-        if self.server not in SERVERS:
-            raise ConfigError(f"APP_SERVER must be one of {', '.join(SERVERS)}, not {self.server!r}")
-        if not 0 <= self.metrics_port <= 65535 or (self.metrics_port and self.metrics_port == self.port):
-            raise ConfigError("APP_METRICS_PORT is 0 (off) or a port other than APP_PORT")
-        if self.metrics_namespace and not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", self.metrics_namespace):
-            raise ConfigError("APP_METRICS_NAMESPACE is empty or a metric name prefix: letters, digits, _")
-        if not 1 <= self.workers <= 64:
-            raise ConfigError("APP_WORKERS must lie between 1 and 64")
-        if self.workers > 1 and self.server == "hypercorn":
-            raise ConfigError("APP_WORKERS above 1 needs APP_SERVER=granian or uvicorn")
-        if self.workers > 1 and self.metrics_port:
-            raise ConfigError(
-                "APP_METRICS_PORT serves one process's metrics: run one worker (APP_WORKERS=1) with it"
-            )
-        if self.database_url.partition(":")[0] not in DATABASE_SCHEMES:
-            scheme = self.database_url.partition(":")[0]
-            raise ConfigError(f"APP_DATABASE_URL has an unknown scheme {scheme!r}")
-        self._check_database()
-        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError("APP_REDIS_URL must be a redis://, rediss:// or unix:// URL")
-        self._check_security()
-        if self.oracle_bulk_path not in ("array_dml", "plsql"):
-            raise ConfigError("APP_ORACLE_BULK_PATH must be array_dml or plsql")
-        if self.pg_pool_min_size > self.pg_pool_max_size:
-            raise ConfigError("APP_PG_POOL_MIN_SIZE must not exceed APP_PG_POOL_MAX_SIZE")
-        if (
-            not 0.1 <= self.db_breaker_reset_seconds <= 600
-            or not 0.1 <= self.redis_breaker_reset_seconds <= 600
-        ):
-            raise ConfigError(
-                "APP_DB_BREAKER_RESET_SECONDS and APP_REDIS_BREAKER_RESET_SECONDS lie between 0.1 and 600"
-            )
-        if not 0.1 <= self.request_deadline_seconds <= 600 or not 0.1 <= self.database_timeout_seconds <= 600:
-            raise ConfigError(
-                "APP_REQUEST_DEADLINE_SECONDS and APP_DATABASE_TIMEOUT_SECONDS lie between 0.1 and 600"
-            )
-        if not 1 <= self.idempotency_ttl_seconds <= 30 * 86_400:
-            raise ConfigError("APP_IDEMPOTENCY_TTL_SECONDS must lie between 1 and 2592000 (30 days)")
-        if not _access_log_policy(self.access_log):
-            raise ConfigError("APP_ACCESS_LOG must be all, errors, sample:N (N >= 1) or off") from None
-        if not 1 <= self.shutdown_grace_seconds <= 300:
-            raise ConfigError("APP_SHUTDOWN_GRACE_SECONDS must lie between 1 and 300")
-        if not 1 <= self.idle_timeout_seconds <= 3600:
-            raise ConfigError("APP_IDLE_TIMEOUT_SECONDS must lie between 1 and 3600")
-        if self.idempotency_purge_seconds < 1:
-            raise ConfigError("APP_IDEMPOTENCY_PURGE_SECONDS must be at least 1")
-        if not 0 <= self.lease_seconds <= 30:
-            raise ConfigError("APP_LEASE_SECONDS must lie between 0 (no leases) and 30")
-        if not 1 <= self.exports_max <= 64:
-            raise ConfigError("APP_EXPORTS_MAX must lie between 1 and 64")
-        if not 1 <= self.page_size_default <= 100:
-            raise ConfigError("APP_PAGE_SIZE_DEFAULT must lie between 1 and 100")
-        for name in (
-            "max_body_bytes",
-            "max_bulk_body_bytes",
-            "max_json_depth",
-            "max_header_bytes",
-            "max_connections",
-            "max_inflight_body_bytes",
-            "max_string_length",
-            "max_array_length",
-            "bulk_max_items",
-            "cache_max_bytes",
-            "cache_local_max_bytes",
-            "cache_gzip_max_bytes",
-            "rate_limit_per_minute",
-            "sqlite_readers",
-            "pg_pool_min_size",
-            "pg_pool_max_size",
-            "redis_pool_size",
-            "oracle_pool_size",
-            "lease_max_tokens",
-            "db_breaker_failures",
-            "redis_breaker_failures",
-        ):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"APP_{name.upper()} must be at least 1")
+        from app.settings.checks import check  # the rules, in a room of their own
 
-    def _check_database(self) -> None:
-        if self.database_pooler not in ("none", "pgbouncer"):
-            raise ConfigError("APP_DATABASE_POOLER must be none or pgbouncer")
-        if self.database_pooler == "pgbouncer" and self.database_dialect != "postgres":
-            raise ConfigError("APP_DATABASE_POOLER=pgbouncer is for PostgreSQL")
-        for url in self.read_url_list:
-            if DATABASE_SCHEMES.get(url.partition(":")[0]) != self.database_dialect:
-                raise ConfigError("APP_DATABASE_READ_URLS name replicas of APP_DATABASE_URL's dialect")
-        if self.read_url_list and self.database_dialect == "sqlite":
-            raise ConfigError("SQLite has no replicas: leave APP_DATABASE_READ_URLS empty")
-        if not 0.5 <= self.database_read_max_lag_seconds <= 3600:
-            raise ConfigError("APP_DATABASE_READ_MAX_LAG_SECONDS must lie between 0.5 and 3600")
-        if not 0.1 <= self.database_read_timeout_seconds <= 600:
-            raise ConfigError("APP_DATABASE_READ_TIMEOUT_SECONDS must lie between 0.1 and 600")
-
-    def _check_security(self) -> None:
-        if self.auth_mode not in ("none", "jwt"):
-            raise ConfigError("APP_AUTH_MODE must be jwt or none")
-        if self.auth_mode == "jwt":
-            sources = [bool(self.jwt_secret), bool(self.jwt_jwks_url), bool(self.jwt_jwks_file)]
-            if sum(sources) != 1:
-                raise ConfigError(
-                    "with APP_AUTH_MODE=jwt set exactly one of APP_JWT_SECRET, "
-                    "APP_JWT_JWKS_URL and APP_JWT_JWKS_FILE"
-                )
-            if not self.jwt_audience or not self.jwt_issuer:
-                raise ConfigError("with APP_AUTH_MODE=jwt set APP_JWT_AUDIENCE and APP_JWT_ISSUER")
-            if self.jwt_secret and len(self.jwt_secret.encode()) < 32:
-                raise ConfigError("APP_JWT_SECRET must hold at least 32 bytes (RFC 7518, section 3.2)")
-            algorithms = set(self.algorithms)
-            if not algorithms or "none" in {a.lower() for a in algorithms}:
-                raise ConfigError("APP_JWT_ALGORITHMS must list real algorithms, never none")
-            symmetric = {a for a in algorithms if a.startswith("HS")}
-            if self.jwt_secret and symmetric != algorithms:
-                raise ConfigError("a shared secret verifies HS* algorithms only")
-            if not self.jwt_secret and symmetric:
-                raise ConfigError("HS* algorithms need APP_JWT_SECRET; a key set verifies RS/PS/ES/EdDSA")
-        if self.jwt_leeway_seconds < 0 or self.jwt_leeway_seconds > 300:
-            raise ConfigError("APP_JWT_LEEWAY_SECONDS must lie between 0 and 300")
-        if "*" in self.cors_origin_list:
-            raise ConfigError("APP_CORS_ORIGINS takes exact origins; a wildcard is refused")
+        check(self)
 
     @property
     def algorithms(self) -> list[str]:
