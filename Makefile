@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export APP_DATABASE_URL ?= sqlite:///data-service.db
 
 .DEFAULT_GOAL := help
-.PHONY: help run migrate test test-oracle lint bench bench-scale-out bench-cost bench-export bench-outage bench-abuse bench-servers image clean
+.PHONY: help run migrate test test-oracle lint bench bench-scale-out bench-cluster bench-cost bench-export bench-outage bench-abuse bench-servers image clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -55,6 +55,11 @@ bench-scale-out: $(VENV)/.dev-deps ## primary only, reads on a streaming replica
 		--variant "replica:APP_DATABASE_READ_URLS={replica}" \
 		--variant "pgbouncer:APP_DATABASE_URL={pgbouncer},APP_DATABASE_POOLER=pgbouncer" \
 		--scenarios get_cold get_by_id write_read post --rounds 5 --duration 5s
+
+bench-cluster: $(VENV)/.dev-deps ## one Redis beside a Redis Cluster of three masters and three replicas, side by side (needs wrk, redis-server, redis-cli)
+	$(BIN)/python -m bench.production --redis-cluster --reference service \
+		--variant "cluster:APP_REDIS_URL={redis_cluster},APP_REDIS_CLUSTER=true" \
+		--scenarios get_hot get_cold get_by_id post --rounds 3 --duration 5s --chart ""
 
 bench-cost: $(VENV)/.dev-deps ## CPU a cached read costs a served worker, and what metrics and the access line add to it (needs wrk, taskset)
 	$(BIN)/python -m bench.request_cost

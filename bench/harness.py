@@ -232,3 +232,34 @@ def table(rows: Sequence[Mapping[str, object]], columns: list[str]) -> str:
     ]
     lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def checkout(ref: str, where: Path) -> Path:
+    """The service's files at a git commit, in a folder of their own."""
+    where.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", ref], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(where)], input=archive, check=True)
+    return where
+
+
+@contextmanager
+def external(command: list[str], env: dict[str, str], url: str, log: Path) -> Iterator[int]:
+    """A yardstick server started by its own script; yields its PID once /health answers."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 600  # the first start builds the peer's virtualenv
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{command[0]} did not start: {log.read_text()[-2000:]}") from None
+                time.sleep(0.5)
+        yield process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

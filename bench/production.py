@@ -33,17 +33,19 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from bench.ceiling import database_ceiling
 from bench.harness import (
     ROOT,
     arguments,
+    checkout,
+    external,
     peak_rss_mib,
     require_wrk,
     service,
@@ -55,37 +57,7 @@ from bench.seeding import POSTGRES, REDIS, flush, fresh_database, seed, sql
 from tests.backing import with_database
 from tests.clusters import primary_with_replicas
 from tests.poolers import pgbouncer, through
-
-
-def checkout(ref: str, where: Path) -> Path:
-    """The service's files at a git commit, in a folder of their own."""
-    where.mkdir(parents=True)
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", "--format=tar", ref], check=True, capture_output=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(where)], input=archive, check=True)
-    return where
-
-
-@contextmanager
-def external(command: list[str], env: dict[str, str], url: str, log: Path) -> Iterator[int]:
-    """A yardstick server started by its own script; yields its PID once /health answers."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 600  # the first start builds the peer's virtualenv
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{command[0]} did not start: {log.read_text()[-2000:]}") from None
-                time.sleep(0.5)
-        yield process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+from tests.redis_cluster import redis_cluster
 
 
 @dataclass(frozen=True)
@@ -96,7 +68,7 @@ class Target:
     url: str
     pid: int
     env: dict[str, str]
-    reset: int | None  # the Redis database flushed before each scenario
+    reset: Callable[[], None] | None  # empties the target's Redis before each scenario
     scenarios: tuple[str, ...]
     database: str | None = None  # where `post` writes; its rows are deleted after each round
 
@@ -120,7 +92,7 @@ def measure(target: Target, scenario: str, args: argparse.Namespace) -> dict[str
         where = Path(tempfile.gettempdir()) / f"bench-tags-{target.label}.txt"
         env = {**env, **page_tags(target, args.hot_users, where)}
     if target.reset is not None:
-        flush(target.reset)
+        target.reset()
     wrk(target.url, scenario, duration=args.warmup, connections=args.connections, env=env)
     result = wrk(target.url, scenario, duration=args.duration, connections=args.connections, env=env)
     if scenario in ("post", "write_read") and target.database:  # the next reads see the seeded rows
@@ -182,6 +154,12 @@ def main() -> None:
         " database there",
     )
     parser.add_argument(
+        "--redis-cluster",
+        action="store_true",
+        help="also start a Redis Cluster (3 masters, 3 replicas); a variant's values may name"
+        " {redis_cluster}, its URL",
+    )
+    parser.add_argument(
         "--reference",
         default="baseline",
         metavar="LABEL",
@@ -223,24 +201,29 @@ def main() -> None:
         (work / "ids.txt").write_text("\n".join(sample) + "\n")
         if args.scale_out:
             cluster.caught_up(timeout=120)
+        redis_nodes = running.enter_context(redis_cluster()) if args.redis_cluster else None
+        if redis_nodes is not None:
+            places["redis_cluster"] = redis_nodes.url
         env = {"APP_DATABASE_URL": ours, "APP_REDIS_URL": f"{REDIS}/2", "APP_SERVER": "granian"}
         url, pid = running.enter_context(service(env, log=work / "service.log"))
         ids = {**base_env, "IDS_FILE": str(work / "ids.txt")}
-        targets.append(Target("service", url, pid, ids, 2, tuple(args.scenarios), ours))
+        targets.append(Target("service", url, pid, ids, partial(flush, 2), tuple(args.scenarios), ours))
         for number, variant in enumerate(args.variant, start=4):
             label, _, changes = variant.partition(":")
             changed = {
                 name: value.format(**places)
                 for name, value in (change.split("=", 1) for change in changes.split(",") if change)
             }
-            variant_env = {**env, **changed, "APP_REDIS_URL": f"{REDIS}/{number}"}
+            variant_env = {**env, "APP_REDIS_URL": f"{REDIS}/{number}", **changed}
             url, pid = running.enter_context(service(variant_env, log=work / f"{label}.log"))
-            targets.append(Target(label, url, pid, ids, number, tuple(args.scenarios), ours))
+            on_cluster = redis_nodes is not None and "{redis_cluster}" in changes
+            reset = redis_nodes.flush if on_cluster and redis_nodes else partial(flush, number)
+            targets.append(Target(label, url, pid, ids, reset, tuple(args.scenarios), ours))
         if args.baseline:
             tree = checkout(args.baseline, work / "baseline")
             env = {**env, "APP_REDIS_URL": f"{REDIS}/3"}
             url, pid = running.enter_context(service(env, log=work / "baseline.log", root=tree))
-            targets.append(Target("baseline", url, pid, ids, 3, tuple(args.scenarios), ours))
+            targets.append(Target("baseline", url, pid, ids, partial(flush, 3), tuple(args.scenarios), ours))
 
         if peer_dir:
             peer = fresh_database("bench_peer")
@@ -254,7 +237,7 @@ def main() -> None:
             )
             (work / "peer_ids.txt").write_text("\n".join(seed(peer, args.records, args.users)) + "\n")
             ids = {**base_env, "IDS_FILE": str(work / "peer_ids.txt")}
-            targets.append(Target("peer", peer_url, pid, ids, 1, tuple(args.scenarios), peer))
+            targets.append(Target("peer", peer_url, pid, ids, partial(flush, 1), tuple(args.scenarios), peer))
             ceiling_url = "http://127.0.0.1:8082"
             pid = running.enter_context(
                 external(

@@ -24,7 +24,7 @@ class ProbeRoutes:
     """Liveness answers whenever the process runs. Readiness fails (503) for what is this
     process's own; a shared dependency that fails (the database, Redis: every replica sees
     the same outage) is reported as `degraded` with 200, because a Service that drops every
-    replica at once would turn the degraded modes (the fail-open limiter, cached pages) into no
+    replica at once would turn the degraded modes (each process's own budget, cached pages) into no
     service at all. With `strict` (APP_READY_STRICT) any failing check is a 503, for
     deployments that would rather take a replica out than serve degraded."""
 

@@ -55,6 +55,7 @@ CASES: dict[str, Any] = {
         },
     },
     "read-replicas": lambda: {"storage": {"readReplicas": {"existingSecret": "replicas", "urlsKey": "urls"}}},
+    "redis-cluster": lambda: {"redis": {"cluster": True}},
     "hmac-tokens": lambda: {
         "auth": {"jwksUrl": "", "hmacSecret": {"name": "jwt", "key": "secret"}},
         "tests": {"tokenSecret": {"name": "test-token", "key": "token"}},
@@ -195,6 +196,18 @@ def test_read_replicas_come_from_an_existing_secret(chart: Any) -> None:
     env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
 
     assert env["APP_DATABASE_READ_URLS"]["valueFrom"]["secretKeyRef"] == {"name": "replicas", "key": "urls"}
+
+
+def test_a_redis_cluster_is_named_by_one_nodes_url(chart: Any) -> None:
+    def env(values: dict[str, Any]) -> dict[str, Any]:
+        (deployment,) = of_kind(render(chart, values), "Deployment")
+        return {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+    clustered = env(CASES["redis-cluster"]())
+
+    assert clustered["APP_REDIS_CLUSTER"]["value"] == "true"
+    assert clustered["APP_REDIS_URL"]["valueFrom"]["secretKeyRef"]["name"] == "data-service-redis"
+    assert "APP_REDIS_CLUSTER" not in env({})
 
 
 def test_a_config_change_rolls_the_pods(chart: Any) -> None:

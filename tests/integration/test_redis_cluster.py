@@ -74,8 +74,10 @@ def test_pages_are_cached_in_the_users_slot_and_a_write_moves_the_generation(
         with cluster.master_of(page_keys(user)[1]).client() as node:
             moved = int(node.get(page_keys(user)[1]))
         second = client.get("/data", params={"user_id": user}).json()
+        trips = total(samples(client), "redis_round_trips_total")
 
     assert first["total"] == 1 and len(cached) == 1
+    assert trips > 0  # counted on the cluster's connections too
     assert dropped == {} and moved == generation + 1
     assert second["total"] == 2
 

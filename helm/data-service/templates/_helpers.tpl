@@ -72,6 +72,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
     secretKeyRef:
       name: {{ .Values.redis.existingSecret }}
       key: {{ .Values.redis.urlKey }}
+{{- if .Values.redis.cluster }}
+- name: APP_REDIS_CLUSTER
+  value: "true"
+{{- end }}
 {{- end }}
 {{- end -}}
 
