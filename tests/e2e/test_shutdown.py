@@ -20,7 +20,8 @@ from tests.processes import call, free_port, migrated_sqlite
 
 pytestmark = pytest.mark.e2e
 GRACE = 5  # APP_SHUTDOWN_GRACE_SECONDS here
-BULK = {"items": [{"user_id": "alice", "payload": {"n": i, "pad": "x" * 200}} for i in range(300)]}
+# Big enough that a request takes well over the 50 ms margin below, on a fast machine too.
+BULK = {"items": [{"user_id": "alice", "payload": {"n": i, "pad": "x" * 200}} for i in range(1000)]}
 
 
 def start(server: str, tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
