@@ -45,6 +45,7 @@ from app.routes.metrics import MetricsRoutes
 from app.routes.probes import OpenApiRoute, ProbeRoutes
 from app.routes.records import RecordRoutes
 from app.server import connection_cap, give_back_large_blocks
+from app.services.history import History
 from app.services.housekeeping import AnswerPurge
 from app.services.records import RecordService
 from app.settings import Settings
@@ -88,11 +89,13 @@ def assemble(settings: Settings, *, served: bool = False, tracing: Tracing | Non
     storage = build_storage(settings, state.positions, tracing)
     repository, database_breaker = storage.repository, storage.breaker
     purge = AnswerPurge(repository, every=settings.idempotency_purge_seconds)
+    history = History(repository)  # which history of the database the cached pages belong to
     access_log = AccessLog(settings.access_log)
     flush = LogFlush(access_log)
     steps = [
         Step("database", repository.open, repository.close),
         Step("schema check", partial(schema_check, repository), nothing),
+        Step("database history", history.start, history.close),
         Step("idempotency purge", purge.start, purge.close),
         Step("log flush", flush.start, flush.close),
         *shared_steps,
@@ -130,6 +133,7 @@ def assemble(settings: Settings, *, served: bool = False, tracing: Tracing | Non
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
         max_payload_bytes=settings.max_body_bytes,
         exports_max=settings.exports_max,
+        history=history,
     )
     body = BodyLimits(
         settings.max_body_bytes,

@@ -34,7 +34,7 @@ def postgres_bin_dir() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
-def _as_postgres(command: list[str]) -> list[str]:
+def as_postgres(command: list[str]) -> list[str]:
     """The command as the postgres user when running as root (initdb refuses root)."""
     if os.geteuid() != 0:
         return command
@@ -69,14 +69,23 @@ class Node:
             [f"-p {self.port}", f"-k {self.data.parent}", "-c listen_addresses=127.0.0.1", *settings]
         )
         subprocess.run(
-            _as_postgres([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-o", options,
+            as_postgres([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-o", options,
                           "-l", str(self.log), "-w", "-t", "60", "start"]),
             check=True, capture_output=True, timeout=90,
         )  # fmt: skip
 
+    def create(self) -> None:
+        """A new server (initdb) started as a primary that can stream its WAL."""
+        subprocess.run(
+            as_postgres([str(self.bin_dir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                          "--no-sync", "-E", "UTF8"]),
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        self.start("-c wal_level=replica", "-c max_wal_senders=10", "-c fsync=off")
+
     def stop(self, mode: str = "fast") -> None:
         subprocess.run(
-            _as_postgres([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"]),
+            as_postgres([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"]),
             capture_output=True, timeout=90,
         )  # fmt: skip
 
@@ -129,19 +138,14 @@ def primary_with_replicas(count: int = 1) -> Iterator[Replication]:
     primary = Node("primary", free_port(), root / "primary", bin_dir, root / "primary.log")
     nodes = [primary]
     try:
-        subprocess.run(
-            _as_postgres([str(bin_dir / "initdb"), "-D", str(primary.data), "-A", "trust", "-U", "postgres",
-                          "--no-sync", "-E", "UTF8"]),
-            check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
-        primary.start("-c wal_level=replica", "-c max_wal_senders=10", "-c fsync=off")
+        primary.create()
         primary.sql(f"CREATE DATABASE {DATABASE}", "postgres")
         replicas = []
         for number in range(1, count + 1):
             replica = Node(f"replica{number}", free_port(), root / f"replica{number}", bin_dir,
                            root / f"replica{number}.log")  # fmt: skip
             subprocess.run(
-                _as_postgres([str(bin_dir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port),
+                as_postgres([str(bin_dir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port),
                               "-U", "postgres", "-D", str(replica.data), "-R", "-X", "stream", "-C",
                               "-c", "fast", "-S", f"replica{number}"]),
                 check=True, capture_output=True, timeout=120,

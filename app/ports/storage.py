@@ -204,6 +204,12 @@ class RecordRepository(Protocol):
         """Raise StorageUnavailable unless the database answers."""
         ...
 
+    async def history(self) -> str | None:
+        """Which history of the database this is: PostgreSQL's system identifier and timeline,
+        Oracle's DBID and incarnation; it changes when the database is restored from a backup.
+        None where the database cannot tell (SQLite)."""
+        ...
+
     async def position(self) -> int:
         """Where this database is in its log of changes: a primary's latest write position
         (every write acknowledged before the call lies at or before it), a replica's replay

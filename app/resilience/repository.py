@@ -222,3 +222,8 @@ class GuardedRepository:
     async def ping(self) -> None:
         with self._breaker.guard():  # an open breaker answers the probe at once: BreakerOpen
             await self._inner.ping()
+
+    async def history(self) -> str | None:
+        # A look around the breaker, as a probe: a database restored while the breaker is open
+        # must be noticed at once (services/history.py), not after the breaker's trial.
+        return await self._inner.history()

@@ -19,6 +19,7 @@ from app.ports.gate import ReadGate
 from app.ports.limiter import Decision, Limiter
 from app.ports.storage import AuditEntry, NewRecord, RecordRepository
 from app.schemas.records import ExportQuery, ListQuery, Record
+from app.services.history import History
 from app.services.maintenance import Maintenance
 
 encoder = msgspec.json.Encoder()
@@ -43,8 +44,10 @@ class RecordsBase:
         idempotency_ttl_seconds: int = 86_400,
         max_payload_bytes: int = 1024 * 1024,
         exports_max: int = 2,
+        history: History | None = None,
     ) -> None:
         self._repository = repository
+        self._history = history or History(repository)  # one never started: pages keyed as they are
         self._cache = cache
         self._limiter = limiter
         self._gate = gate

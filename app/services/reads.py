@@ -35,7 +35,7 @@ class RecordReads(RecordsBase):
         may_read(caller)
         owner(caller, query.user_id)
         _check(query)
-        key = _cache_key(query)
+        key = self._history.key(_cache_key(query))  # pages of one history of the database
         budget = limit_key(caller, query.user_id)
         decision, (cached, generation) = await self._gate.read(budget, query.user_id, key)
         self._decided(budget, decision)

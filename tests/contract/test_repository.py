@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 
 import msgspec
@@ -349,3 +350,15 @@ async def test_a_record_is_found_by_id_whatever_its_id_says_of_its_time(
     found = await repository.get_by_id(stored.id)
 
     assert found is not None and found.created_at == long_ago and payload_of(found) == {"n": 1}
+
+
+async def test_the_database_names_its_history_the_same_until_it_is_restored(database: Database) -> None:
+    first, again = await database.repository.history(), await database.repository.history()
+
+    assert first == again  # the caches of list pages are keyed by it (services/history.py)
+    if database.url.startswith("sqlite"):
+        assert first is None  # a SQLite file cannot tell a restored copy from itself
+    elif database.url.startswith("oracle"):
+        assert first is not None and re.fullmatch(r"\d+:\d+", first)  # DBID:RESETLOGS SCN
+    else:
+        assert first is not None and re.fullmatch(r"\d+:[0-9A-F]{8}", first)  # system id:timeline

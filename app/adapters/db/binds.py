@@ -19,6 +19,7 @@ OFFSET_READ_BINDS = {
     "export_records": FILTERS,
     "ping": frozenset(),
     "position": frozenset(),
+    "history": frozenset(),
     "maintain_partitions": frozenset(),
 }
 # The idempotency keys' statements (sql/<dialect>/keep_answer.sql and the like).

@@ -211,3 +211,6 @@ class RoutedRepository:
 
     async def ping(self) -> None:
         await self._primary.ping()
+
+    async def history(self) -> str | None:
+        return await self._primary.history()

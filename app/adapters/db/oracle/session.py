@@ -50,6 +50,7 @@ BINDS = {
     "count_records": FILTERS,
     "ping": frozenset(),
     "position": frozenset(),
+    "history": frozenset(),
     "maintain_partitions": frozenset(),
     "keep_answer": ANSWER_BINDS | {"ttl_seconds"},
     "kept_answer": KEY_BINDS,
@@ -240,6 +241,11 @@ class OracleSession:
         async with self._connection() as conn:
             row = await conn.fetchone(self._sql("position"))
         return int(row[0])
+
+    async def history(self) -> str | None:
+        async with self._connection() as conn:
+            row = await conn.fetchone(self._sql("history"))
+        return None if row is None or row[0] is None else str(row[0])
 
     async def ping(self) -> None:
         async with self._connection() as conn:

@@ -200,6 +200,11 @@ class PostgresSession:
         async with translated():
             await self._fetchval(self._call("ping", {})[0])
 
+    async def history(self) -> str | None:
+        async with translated():
+            found = await self._fetchval(self._call("history", {})[0])
+        return None if found is None else str(found)
+
     async def close(self) -> None:
         """Close the pool gracefully within the database timeout; a database that does not
         answer (frozen, cut off) gets its connections dropped instead, so shutdown never hangs."""

@@ -234,6 +234,13 @@ class SqliteSession:
 
         return await self._read(read)
 
+    async def history(self) -> str | None:
+        def read(conn: sqlite3.Connection) -> str | None:
+            found = self._execute(conn, "history", {}).fetchone()[0]
+            return None if found is None else str(found)
+
+        return await self._read(read)
+
     async def ping(self) -> None:
         def select_one(conn: sqlite3.Connection) -> None:
             self._execute(conn, "ping", {}).fetchone()
