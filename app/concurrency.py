@@ -129,25 +129,35 @@ class SingleFlight(Generic[K, R]):
 class Every:
     """Runs `work` about every `seconds` (each wait drawn from seconds x (1 +- spread), so
     replicas drift apart) in a task of its own, from start() until close(). `work` handles
-    its own failures."""
+    its own failures.
+
+    close() cancels the task and also tells the loop to stop: a cancellation that `work`
+    swallowed (asyncio.wait_for on Python 3.11 can lose one that arrives as its inner call
+    ends, and drivers call it) would otherwise leave the loop running and the shutdown
+    waiting for it forever."""
 
     def __init__(self, seconds: float, work: Callable[[], Awaitable[object]], *, spread: float = 0.0) -> None:
         self._seconds = seconds
         self._work = work
         self._spread = spread
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     async def start(self) -> None:
+        self._closing = False
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def close(self) -> None:
+        self._closing = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             wait = self._seconds * random.uniform(1 - self._spread, 1 + self._spread)  # noqa: S311
             await asyncio.sleep(wait)
-            await self._work()
+            if not self._closing:
+                await self._work()

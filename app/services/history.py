@@ -16,11 +16,9 @@ unreachable, as it is during an outage (it was the latest known then)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import structlog
 
+from app.concurrency import Every
 from app.ports.storage import RecordRepository
 
 log = structlog.get_logger("app.history")
@@ -33,10 +31,9 @@ class History:
 
     def __init__(self, repository: RecordRepository, *, every: float = EVERY_SECONDS) -> None:
         self._repository = repository
-        self._every = every
         self.current = ""
         self.changes = 0  # histories seen after the first (a restore each)
-        self._task: asyncio.Task[None] | None = None
+        self._looking = Every(every, self.look)
 
     def key(self, page_key: str) -> str:
         """A page's cache key in the current history."""
@@ -62,16 +59,7 @@ class History:
 
     async def start(self) -> None:
         await self.look()
-        self._task = asyncio.get_running_loop().create_task(self._watch())
-
-    async def _watch(self) -> None:
-        while True:
-            await asyncio.sleep(self._every)
-            await self.look()
+        await self._looking.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._looking.close()

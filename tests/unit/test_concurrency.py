@@ -1,12 +1,13 @@
-"""The coalescer and the single-flight: batching, and the one rule for errors and cancellation."""
+"""The coalescer, the single-flight and the timer: batching, and the one rule for errors and cancellation."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
-from app.concurrency import Coalescer, SingleFlight
+from app.concurrency import Coalescer, Every, SingleFlight
 
 pytestmark = pytest.mark.anyio
 
@@ -175,3 +176,18 @@ async def test_a_cancelled_follower_leaves_the_flight_to_the_others() -> None:
     follower.cancel()
 
     assert await first == "page" and follower.cancelled()
+
+
+async def test_closing_ends_the_loop_even_when_the_work_swallowed_the_cancellation() -> None:
+    started = asyncio.Event()
+
+    async def work() -> None:  # as a driver's wait_for may, on Python 3.11
+        started.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(10)
+
+    task = Every(0.001, work)
+    await task.start()
+    await started.wait()
+
+    await asyncio.wait_for(task.close(), 2)  # never waits for a loop that goes on

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from app.concurrency import Every
 from app.errors import StorageUnavailable
 from app.ports.storage import RecordRepository
 from app.resilience.breakers import Breaker, BreakerOpen
@@ -94,12 +95,11 @@ class ReplicaSet:
         self.max_lag = max_lag
         self.primary_reads = 0
         self._primary = primary
-        self._every = every
         self._timeout = timeout
         self._clock = clock
         self._seen = _Seen(keep_seconds=max_lag * 2 + 1)
         self._turn = itertools.cycle(range(len(replicas)))
-        self._task: asyncio.Task[None] | None = None
+        self._ticks = Every(every, self._tick_logged)
 
     def choose(self, needed: int | None) -> Replica | None:
         """A replica that may serve a read needing position `needed` (None: only the primary
@@ -116,25 +116,20 @@ class ReplicaSet:
         """Open what can be opened now and start the ticks; a replica that is down now is
         opened by a later tick."""
         await self.tick()
-        self._task = asyncio.create_task(self._ticking(), name="replica ticks")
+        await self._ticks.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._ticks.close()
         for replica in self.replicas:
             if replica.opened:
                 with contextlib.suppress(Exception):
                     await replica.repository.close()
 
-    async def _ticking(self) -> None:
-        while True:
-            await asyncio.sleep(self._every)
-            try:
-                await self.tick()
-            except Exception as exc:  # a tick must never end the ticks
-                log.warning("replica tick failed", error=type(exc).__name__)
+    async def _tick_logged(self) -> None:
+        try:
+            await self.tick()
+        except Exception as exc:  # a tick must never end the ticks
+            log.warning("replica tick failed", error=type(exc).__name__)
 
     async def tick(self) -> None:
         """Learn the primary's position, then each replica's (all at once)."""
