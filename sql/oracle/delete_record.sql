@@ -5,4 +5,5 @@
 -- index: data_records_pk (id)
 DELETE FROM data_records
  WHERE id = :id
+   AND user_id = :user_id
    AND version = :version

@@ -7,5 +7,6 @@
 UPDATE data_records
    SET payload = :payload, version = version + 1
  WHERE id = :id
+   AND user_id = :user_id
    AND version = :version
 RETURNING updated_at, version INTO :updated_at, :new_version

@@ -2,6 +2,7 @@
 -- How many of a user's records match the filters of list_records (page mode's total).
 -- returns: one row (total)
 -- index: idx_data_records_user_created (user_id, created_at DESC, id DESC)
+-- shards: user_id (the user's shard)
 SELECT count(*) AS total
   FROM data_records
  WHERE user_id = :user_id

@@ -3,9 +3,11 @@
 -- created_at (known from the read before) prunes the scan to the record's partition.
 -- returns: one row (how many records went: 0 when it is gone or at another version, else 1)
 -- index: primary key (id, created_at)
+-- shards: user_id (the user's shard; its audit row goes with it)
 WITH gone AS (
     DELETE FROM data_records
      WHERE id = :id::uuid
+       AND user_id = :user_id
        AND created_at = :created_at
        AND version = :version
     RETURNING id, user_id

@@ -3,6 +3,7 @@
 -- statistics (ANALYZE, autovacuum), planned with the bound values; nothing is counted.
 -- returns: one row (the plan as JSON text: [0].Plan."Plan Rows" is the estimate)
 -- index: none read (planning only)
+-- shards: user_id (the user's shard)
 EXPLAIN (FORMAT JSON)
 SELECT 1
   FROM data_records

@@ -4,6 +4,7 @@
 -- a time as the client takes them.
 -- returns: any number of rows (id, user_id, payload, created_at, updated_at, version)
 -- index: idx_data_records_user_created (user_id, created_at DESC, id DESC); partitions pruned by date
+-- shards: user_id (the user's shard)
 SELECT id::text, user_id, payload::text, created_at, updated_at, version
   FROM data_records
  WHERE user_id = :user_id

@@ -5,6 +5,7 @@
 -- (0001-01-01 to 9999-12-31): every partition's primary key index is probed.
 -- returns: zero or one row (id, user_id, payload, created_at, updated_at, version)
 -- index: primary key (id, created_at); partitions pruned at execution
+-- shards: fan-out: GET /data/{id} names no user; one primary-key probe on each shard
 SELECT id::text, user_id, payload::text, created_at, updated_at, version
   FROM data_records
  WHERE id = :id::uuid

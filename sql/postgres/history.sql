@@ -7,6 +7,7 @@
 -- (app/services/history.py).
 -- returns: one row, one text
 -- index: none (reads no table)
+-- shards: none (the server, no table)
 SELECT (SELECT system_identifier FROM pg_control_system())::text || ':'
        || CASE WHEN pg_is_in_recovery() THEN (SELECT timeline_id FROM pg_control_checkpoint())::text
                ELSE substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END

@@ -3,6 +3,7 @@
 -- id comes from the service, the timestamps from the database clock.
 -- returns: one row (created_at, updated_at)
 -- index: primary key (id, created_at)
+-- shards: user_id (the user's shard; its audit row goes with it)
 WITH stored AS (
     INSERT INTO data_records (id, user_id, payload)
     VALUES (:id::uuid, :user_id, :payload::jsonb)

@@ -5,6 +5,7 @@
 -- holds the same key uncommitted this waits for it (at most the connection's lock_timeout).
 -- returns: one row (kept) when this request now owns the key, none when another does
 -- index: primary key (scope, idem_key)
+-- shards: scope (idempotency_keys is distributed by the caller's scope)
 INSERT INTO idempotency_keys (scope, idem_key, fingerprint, status, body, expires_at)
 VALUES (:scope, :idem_key, :fingerprint, :status, :body, now() + make_interval(secs => :ttl_seconds))
 ON CONFLICT (scope, idem_key) DO UPDATE

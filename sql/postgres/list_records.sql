@@ -6,6 +6,7 @@
 -- Page mode binds offset; cursor (keyset) mode binds after_created_at/after_id and offset 0.
 -- returns: up to :limit rows (id, user_id, payload, created_at, updated_at, version)
 -- index: idx_data_records_user_created (user_id, created_at DESC, id DESC)
+-- shards: user_id (the user's shard)
 SELECT id::text, user_id, payload::text, created_at, updated_at, version
   FROM data_records
  WHERE user_id = :user_id

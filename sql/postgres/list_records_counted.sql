@@ -4,6 +4,7 @@
 -- which counts nothing, so deep keyset pages stay as cheap as the first.
 -- returns: up to :limit rows (id, user_id, payload, created_at, updated_at, version, total); none past the end
 -- index: idx_data_records_user_created (user_id, created_at DESC, id DESC)
+-- shards: user_id (the user's shard)
 SELECT id::text, user_id, payload::text, created_at, updated_at, version, count(*) OVER () AS total
   FROM data_records
  WHERE user_id = :user_id

@@ -4,10 +4,12 @@
 -- read before) prunes the scan to the record's partition.
 -- returns: zero rows (the record is gone or at another version) or one (id, user_id, payload, created_at, updated_at, version)
 -- index: primary key (id, created_at)
+-- shards: user_id (the user's shard; its audit row goes with it)
 WITH changed AS (
     UPDATE data_records
        SET payload = :payload::jsonb, version = version + 1
      WHERE id = :id::uuid
+       AND user_id = :user_id
        AND created_at = :created_at
        AND version = :version
     RETURNING id, user_id, payload, created_at, updated_at, version

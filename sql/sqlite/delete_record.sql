@@ -4,4 +4,5 @@
 -- index: primary key on id
 DELETE FROM data_records
  WHERE id = :id
+   AND user_id = :user_id
    AND version = :version

@@ -7,4 +7,5 @@
 UPDATE data_records
    SET payload = :payload, version = version + 1, updated_at = :updated_at
  WHERE id = :id
+   AND user_id = :user_id
    AND version = :version

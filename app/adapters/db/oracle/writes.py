@@ -134,7 +134,13 @@ class OracleWrites(OracleSession):
                 "new_version": cursor.var(int),
             }
             cursor.setinputsizes(payload=oracledb.DB_TYPE_CLOB)
-            values = {"id": record.id, "version": record.version, "payload": payload.decode(), **out}
+            values = {
+                "id": record.id,
+                "user_id": record.user_id,
+                "version": record.version,
+                "payload": payload.decode(),
+                **out,
+            }
             if not await self._changed(conn, cursor, "update_record", values, record, audit, "update"):
                 return None
         return Record(
@@ -148,7 +154,7 @@ class OracleWrites(OracleSession):
 
     async def delete(self, record: Record, audit: AuditEntry) -> bool:
         async with self._connection() as conn:
-            values = {"id": record.id, "version": record.version}
+            values = {"id": record.id, "user_id": record.user_id, "version": record.version}
             return await self._changed(conn, conn.cursor(), "delete_record", values, record, audit, "delete")
 
     async def _changed(

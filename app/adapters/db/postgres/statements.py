@@ -27,8 +27,8 @@ BINDS = {
     "keep_answer": ANSWER_BINDS | {"ttl_seconds"},
     "kept_answer": KEY_BINDS,
     "purge_answers": frozenset({"batch"}),
-    "update_record": frozenset({"id", "created_at", "version", "payload", "actor", "request_id"}),
-    "delete_record": frozenset({"id", "created_at", "version", "actor", "request_id"}),
+    "update_record": frozenset({"id", "user_id", "created_at", "version", "payload", "actor", "request_id"}),
+    "delete_record": frozenset({"id", "user_id", "created_at", "version", "actor", "request_id"}),
     "estimate_records": FILTERS,
     **OFFSET_READ_BINDS,
     "get_record": frozenset({"id", "created_from", "created_to"}),
@@ -70,6 +70,7 @@ def filters(query: RecordQuery) -> dict[str, object]:
 def change_values(record: Record, audit: AuditEntry) -> dict[str, Any]:
     return {
         "id": record.id,
+        "user_id": record.user_id,  # routes the change to the user's shard (docs/scaling.md)
         "created_at": record.created_at,
         "version": record.version,
         "actor": audit.actor,

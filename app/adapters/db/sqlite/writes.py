@@ -117,6 +117,7 @@ class SqliteWrites(SqliteSession):
         def change(conn: sqlite3.Connection) -> Record | None:
             binds = {
                 "id": record.id,
+                "user_id": record.user_id,
                 "version": record.version,
                 "payload": payload.decode("utf-8"),
                 "updated_at": to_text(datetime.now(UTC)),
@@ -127,7 +128,7 @@ class SqliteWrites(SqliteSession):
 
     async def delete(self, record: Record, audit: AuditEntry) -> bool:
         def remove(conn: sqlite3.Connection) -> bool:
-            binds = {"id": record.id, "version": record.version}
+            binds = {"id": record.id, "user_id": record.user_id, "version": record.version}
             return self._changed(conn, "delete_record", binds, "delete", record, audit) is not None
 
         return await self._write(remove)
