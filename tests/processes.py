@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -81,7 +82,11 @@ def serving(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[int, int]]:
     log = tmp_path / f"server-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve"], env=full_env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "app", "serve"],
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a group of its own: its workers go with it (below)
         )
     try:
         deadline = time.monotonic() + 20
@@ -103,6 +108,10 @@ def serving(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[int, int]]:
         except subprocess.TimeoutExpired:
             process.kill()
             pytest.fail("the server did not stop on SIGTERM")
+        finally:
+            # A worker whose server process a test killed (SIGKILL) outlives it: never past the test.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 @contextmanager
