@@ -216,8 +216,9 @@ def main() -> None:
             }
             variant_env = {**env, "APP_REDIS_URL": f"{REDIS}/{number}", **changed}
             url, pid = running.enter_context(service(variant_env, log=work / f"{label}.log"))
-            on_cluster = redis_nodes is not None and "{redis_cluster}" in changes
-            reset = redis_nodes.flush if on_cluster and redis_nodes else partial(flush, number)
+            reset: Callable[[], None] = partial(flush, number)
+            if redis_nodes is not None and "{redis_cluster}" in changes:
+                reset = redis_nodes.flush
             targets.append(Target(label, url, pid, ids, reset, tuple(args.scenarios), ours))
         if args.baseline:
             tree = checkout(args.baseline, work / "baseline")

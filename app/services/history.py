@@ -33,6 +33,7 @@ class History:
         self._repository = repository
         self.current = ""
         self.changes = 0  # histories seen after the first (a restore each)
+        self._untold = False  # the database said it cannot tell (SQLite): asked no more
         self._looking = Every(every, self.look)
 
     def key(self, page_key: str) -> str:
@@ -41,10 +42,13 @@ class History:
 
     async def look(self) -> None:
         """Ask the database once; a database that does not answer changes nothing."""
+        if self._untold:
+            return
         try:
             found = await self._repository.history()
         except Exception:  # unreachable, timed out: the breaker and /ready report it
             return
+        self._untold = found is None
         if not found or found == self.current:
             return
         if self.current:

@@ -82,7 +82,6 @@ class Settings:
     request_deadline_seconds: float = 10.0
     database_timeout_seconds: float = 5.0
     redis_timeout_seconds: float = 0.25
-    # The breakers (app/resilience/breakers.py): failures in a row that open one, seconds open.
     # After SIGTERM: how long accepted requests may take to finish (below Kubernetes' 30 s, with
     # room for the pools to close within the database timeout).
     shutdown_grace_seconds: float = 20.0
@@ -93,6 +92,7 @@ class Settings:
     idle_timeout_seconds: float = 75.0
     read_only: bool = False  # writes answer 503 read-only; switched at run time by PUT /admin/read-only
     ready_strict: bool = False  # /ready fails while a shared dependency fails (see app/routes/probes.py)
+    # The breakers (app/resilience/breakers.py): failures in a row that open one, seconds open.
     db_breaker_failures: int = 5
     db_breaker_reset_seconds: float = 10.0
     redis_breaker_failures: int = 1
