@@ -61,6 +61,11 @@ bench-cluster: $(VENV)/.dev-deps ## one Redis beside a Redis Cluster of three ma
 		--variant "cluster:APP_REDIS_URL={redis_cluster},APP_REDIS_CLUSTER=true" \
 		--scenarios get_hot get_cold get_by_id post --rounds 3 --duration 5s --chart ""
 
+bench-sharded: $(VENV)/.dev-deps ## one PostgreSQL beside PostgreSQL sharded by user over two shards (postgres_fdw), side by side (needs wrk)
+	$(BIN)/python -m bench.production --sharded --reference service \
+		--variant "sharded:APP_DATABASE_URL={sharded}" \
+		--scenarios get_cold get_by_id write_read post --rounds 3 --duration 5s --chart ""
+
 bench-cost: $(VENV)/.dev-deps ## CPU a cached read costs a served worker, and what metrics and the access line add to it (needs wrk, taskset)
 	$(BIN)/python -m bench.request_cost
 

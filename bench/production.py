@@ -58,6 +58,7 @@ from tests.backing import with_database
 from tests.clusters import primary_with_replicas
 from tests.poolers import pgbouncer, through
 from tests.redis_cluster import redis_cluster
+from tests.shards import user_sharded
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,12 @@ def main() -> None:
         " {redis_cluster}, its URL",
     )
     parser.add_argument(
+        "--sharded",
+        action="store_true",
+        help="also start PostgreSQL sharded by user (a coordinator and two shards through"
+        " postgres_fdw), seeded alike; a variant's values may name {sharded}, the coordinator",
+    )
+    parser.add_argument(
         "--reference",
         default="baseline",
         metavar="LABEL",
@@ -204,6 +211,12 @@ def main() -> None:
         redis_nodes = running.enter_context(redis_cluster()) if args.redis_cluster else None
         if redis_nodes is not None:
             places["redis_cluster"] = redis_nodes.url
+        own_ids: dict[str, str] = {}  # a place seeded apart: its ids file
+        if args.sharded:
+            places["sharded"] = running.enter_context(user_sharded(2)).coordinator.url
+            sharded_ids = seed(places["sharded"], args.records, args.users)
+            (work / "sharded_ids.txt").write_text("\n".join(sharded_ids) + "\n")
+            own_ids["sharded"] = str(work / "sharded_ids.txt")
         env = {"APP_DATABASE_URL": ours, "APP_REDIS_URL": f"{REDIS}/2", "APP_SERVER": "granian"}
         url, pid = running.enter_context(service(env, log=work / "service.log"))
         ids = {**base_env, "IDS_FILE": str(work / "ids.txt")}
@@ -219,7 +232,10 @@ def main() -> None:
             reset: Callable[[], None] = partial(flush, number)
             if redis_nodes is not None and "{redis_cluster}" in changes:
                 reset = redis_nodes.flush
-            targets.append(Target(label, url, pid, ids, reset, tuple(args.scenarios), ours))
+            apart = [place for place in own_ids if f"{{{place}}}" in changes]
+            variant_ids = {**ids, "IDS_FILE": own_ids[apart[0]]} if apart else ids
+            database = places[apart[0]] if apart else ours
+            targets.append(Target(label, url, pid, variant_ids, reset, tuple(args.scenarios), database))
         if args.baseline:
             tree = checkout(args.baseline, work / "baseline")
             env = {**env, "APP_REDIS_URL": f"{REDIS}/3"}

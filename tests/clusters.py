@@ -125,16 +125,25 @@ class Replication:
                 time.sleep(0.02)
 
 
-@contextmanager
-def primary_with_replicas(count: int = 1) -> Iterator[Replication]:
-    """A primary with `count` streaming replicas, each with a replication slot of its own."""
+def _programs_and_folder(programs: str, prefix: str) -> tuple[Path, Path]:
+    """PostgreSQL's server programs (or a skip naming them) and a new folder the servers own."""
     found = postgres_bin_dir()
-    message = "the PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup) are not installed"
-    bin_dir = Path(required(str(found) if found else None, message))
-    root = Path(tempfile.mkdtemp(prefix="replication-"))
+    bin_dir = Path(
+        required(
+            str(found) if found else None, f"the PostgreSQL server binaries ({programs}) are not installed"
+        )
+    )
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     if os.geteuid() == 0:
         owner = pwd.getpwnam("postgres")
         os.chown(root, owner.pw_uid, owner.pw_gid)
+    return bin_dir, root
+
+
+@contextmanager
+def primary_with_replicas(count: int = 1) -> Iterator[Replication]:
+    """A primary with `count` streaming replicas, each with a replication slot of its own."""
+    bin_dir, root = _programs_and_folder("initdb, pg_ctl, pg_basebackup", "replication-")
     primary = Node("primary", free_port(), root / "primary", bin_dir, root / "primary.log")
     nodes = [primary]
     try:
@@ -154,6 +163,24 @@ def primary_with_replicas(count: int = 1) -> Iterator[Replication]:
             nodes.append(replica)
             replicas.append(replica)
         yield Replication(primary, replicas)
+    finally:
+        for node in reversed(nodes):
+            node.stop("immediate")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def servers(*names: str) -> Iterator[list[Node]]:
+    """Independent PostgreSQL servers, one a name, each with an empty `app` database."""
+    bin_dir, root = _programs_and_folder("initdb, pg_ctl", "servers-")
+    nodes: list[Node] = []
+    try:
+        for name in names:
+            node = Node(name, free_port(), root / name, bin_dir, root / f"{name}.log")
+            nodes.append(node)
+            node.create()
+            node.sql(f"CREATE DATABASE {DATABASE}", "postgres")
+        yield nodes
     finally:
         for node in reversed(nodes):
             node.stop("immediate")

@@ -4,7 +4,7 @@
 -- monthly partitions it can lie in. Ids that carry no time are looked up with open bounds
 -- (0001-01-01 to 9999-12-31): every partition's primary key index is probed.
 -- returns: zero or one row (id, user_id, payload, created_at, updated_at, version)
--- index: primary key (id, created_at); partitions pruned at execution
+-- index: primary key (id, created_at, user_id); partitions pruned at execution
 -- shards: fan-out: GET /data/{id} names no user; one primary-key probe on each shard
 SELECT id::text, user_id, payload::text, created_at, updated_at, version
   FROM data_records

@@ -2,7 +2,7 @@
 -- Stores one record and its audit row in one statement (one round trip, one transaction); the
 -- id comes from the service, the timestamps from the database clock.
 -- returns: one row (created_at, updated_at)
--- index: primary key (id, created_at)
+-- index: primary key (id, created_at, user_id)
 -- shards: user_id (the user's shard; its audit row goes with it)
 WITH stored AS (
     INSERT INTO data_records (id, user_id, payload)

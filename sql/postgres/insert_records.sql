@@ -4,7 +4,7 @@
 -- concurrent single creates committed together each bring their own). All rows share the
 -- transaction's created_at; keyset pages tell them apart by id.
 -- returns: one row a stored record (id, created_at, updated_at)
--- index: primary key (id, created_at)
+-- index: primary key (id, created_at, user_id)
 -- shards: fan-out: a bulk request's records may belong to several users
 WITH stored AS (
     INSERT INTO data_records (id, user_id, payload)

@@ -12,5 +12,5 @@ SELECT id::text, user_id, payload::text, created_at, updated_at, version, count(
    AND created_at < :created_to
    AND (:type::text IS NULL OR payload ->> 'type' = :type)
    AND (:status::text IS NULL OR payload ->> 'status' = :status)
- ORDER BY created_at DESC, id DESC
+ ORDER BY created_at DESC, data_records.id DESC
  LIMIT :limit OFFSET :offset

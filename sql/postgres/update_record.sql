@@ -3,7 +3,7 @@
 -- the audit row, in one statement; the trigger sets updated_at. created_at (known from the
 -- read before) prunes the scan to the record's partition.
 -- returns: zero rows (the record is gone or at another version) or one (id, user_id, payload, created_at, updated_at, version)
--- index: primary key (id, created_at)
+-- index: primary key (id, created_at, user_id)
 -- shards: user_id (the user's shard; its audit row goes with it)
 WITH changed AS (
     UPDATE data_records

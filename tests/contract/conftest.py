@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +12,7 @@ from app.builders.storage import build_repository
 from app.ports.storage import RecordRepository
 from app.settings import Settings
 from tests import backing
+from tests.shards import Sharded, user_sharded
 
 
 @dataclass
@@ -26,16 +27,29 @@ class Database:
         return await backing.read_audit(self.url, record_id)
 
 
+@pytest.fixture(scope="session")
+def sharded() -> Iterator[Sharded]:
+    """PostgreSQL sharded by user through postgres_fdw: a coordinator and two shards."""
+    with user_sharded(2) as layout:
+        yield layout
+
+
 def _url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'contract.db'}"
         backing.migrate_in_thread(url)
         return url
+    if request.param == "sharded":
+        coordinator = request.getfixturevalue("sharded").coordinator.url
+        backing.truncate(coordinator)
+        return str(coordinator)
     fixture = {"postgres": "postgres_db", "pgbouncer": "pgbouncer_db", "oracle": "oracle_db"}[request.param]
     return str(request.getfixturevalue(fixture))
 
 
-@pytest.fixture(params=["sqlite", "postgres", "pgbouncer", pytest.param("oracle", marks=pytest.mark.oracle)])
+@pytest.fixture(
+    params=["sqlite", "postgres", "pgbouncer", "sharded", pytest.param("oracle", marks=pytest.mark.oracle)]
+)
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     url = _url(request, tmp_path)
     repo = build_repository(

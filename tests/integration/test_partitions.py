@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from app.builders.storage import build_repository
-from app.ports.storage import AuditEntry, NewRecord, RecordRepository
+from app.ports.storage import AuditEntry, NewRecord, RecordQuery, RecordRepository
 from app.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -30,25 +30,37 @@ async def repository(postgres_db: str) -> AsyncIterator[RecordRepository]:
 
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]:
-    """Every single-row statement the service sends, with its arguments, as sent."""
+    """Every statement the service sends for rows, with its arguments, as sent."""
     statements: list[tuple[str, tuple[Any, ...]]] = []
-    fetchrow = asyncpg.connection.Connection.fetchrow
 
-    async def spy(self: asyncpg.Connection, query: str, *args: Any, **kwargs: Any) -> Any:
-        statements.append((query, args))
-        return await fetchrow(self, query, *args, **kwargs)
+    def spying(method: Any) -> Any:
+        async def spy(self: asyncpg.Connection, query: str, *args: Any, **kwargs: Any) -> Any:
+            statements.append((query, args))
+            return await method(self, query, *args, **kwargs)
 
-    monkeypatch.setattr(asyncpg.connection.Connection, "fetchrow", spy)
+        return spy
+
+    for name in ("fetch", "fetchrow"):
+        monkeypatch.setattr(asyncpg.connection.Connection, name, spying(getattr(asyncpg.Connection, name)))
     return statements
+
+
+async def plan_of(url: str, query: str, args: tuple[Any, ...]) -> dict[str, Any]:
+    """The statement's plan as it ran, with the arguments it was sent with."""
+    conn = await asyncpg.connect(url)
+    try:
+        return dict(json.loads(await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {query}", *args))[0])
+    finally:
+        await conn.close()
+
+
+def nodes(plan: dict[str, Any]) -> list[str]:
+    return [plan["Node Type"], *(kind for child in plan.get("Plans", []) for kind in nodes(child))]
 
 
 async def partitions_read(url: str, query: str, args: tuple[Any, ...]) -> set[str]:
     """The partitions a statement actually reads (its plan may name more, pruned as it runs)."""
-    conn = await asyncpg.connect(url)
-    try:
-        plan = json.loads(await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {query}", *args))
-    finally:
-        await conn.close()
+    plan = await plan_of(url, query, args)
     read: set[str] = set()
 
     def walk(node: dict[str, Any]) -> None:
@@ -58,7 +70,7 @@ async def partitions_read(url: str, query: str, args: tuple[Any, ...]) -> set[st
         for child in node.get("Plans", []):
             walk(child)
 
-    walk(plan[0]["Plan"])
+    walk(plan["Plan"])
     return read
 
 
@@ -98,3 +110,21 @@ async def test_a_record_with_an_id_of_no_time_is_still_found(
     found = await repository.get_by_id(old_id)
 
     assert found is not None and found.id == old_id and found.user_id == "alice"
+
+
+@pytest.mark.parametrize("with_total", [False, True], ids=["cursor", "page"])
+async def test_a_list_page_comes_in_the_indexs_order_with_no_sort(
+    postgres_db: str, repository: RecordRepository, sent: list[tuple[str, tuple[Any, ...]]], with_total: bool
+) -> None:
+    await repository.create_many(
+        [NewRecord("alice", b'{"n":1}')] * 50 + [NewRecord("bob", b'{"n":1}')] * 50,
+        all_or_nothing=True,
+        audit=AuditEntry("tester", "req-1"),
+    )
+    sent.clear()
+
+    records, _ = await repository.get_by_user(RecordQuery("alice", limit=10), with_total=with_total)
+
+    assert len(records) == 10 and len(sent) == 1
+    plan = await plan_of(postgres_db, *sent[0])
+    assert not {"Sort", "Incremental Sort"} & set(nodes(plan["Plan"])), nodes(plan["Plan"])
