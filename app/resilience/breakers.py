@@ -4,7 +4,8 @@ A breaker counts consecutive failures of its dependency's network calls, and onl
 dependency is to blame for (`counts`: a lost connection, a timeout, a server shutting down; a
 unique violation or a refused row is the caller's error). After `fail_max` of them it opens:
 calls fail at once, with no network call, for `reset_seconds`; then the next call is a trial
-(half-open) that closes it again when it succeeds or opens it for another period when it fails.
+(half-open) that closes it again when it succeeds or opens it for another period when it fails;
+a probe that finds the dependency answering (`answered`) makes the next call the trial at once.
 Only one trial is in flight at a time: pybreaker lets every call through while half-open, so
 against a frozen dependency each concurrent request would wait out a timeout; here the others
 fail at once, as while open.
@@ -113,6 +114,12 @@ class Breaker:
     def is_open(self) -> bool:
         """Whether a call now would fail at once (open, its reset time not over, or a trial in flight)."""
         return self._trial_running or (self.state == pybreaker.STATE_OPEN and self.retry_after_seconds() > 0)
+
+    def answered(self) -> None:
+        """A look at the dependency outside the breaker (a probe) found it answering: while open,
+        the next call is the trial at once, not after the rest of `reset_seconds`."""
+        if self.state == pybreaker.STATE_OPEN:
+            self._breaker.half_open()
 
     def retry_after_seconds(self) -> int:
         """Whole seconds until the next trial call (0 when one may go now)."""

@@ -225,5 +225,9 @@ class GuardedRepository:
 
     async def history(self) -> str | None:
         # A look around the breaker, as a probe: a database restored while the breaker is open
-        # must be noticed at once (services/history.py), not after the breaker's trial.
-        return await self._inner.history()
+        # must be noticed at once (services/history.py), not after the breaker's trial; and a
+        # database that answers it lets the next call be the trial at once (RTO: a second at
+        # most after the database is back, not the breaker's reset time).
+        found = await self._inner.history()
+        self._breaker.answered()
+        return found

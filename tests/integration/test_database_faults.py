@@ -139,6 +139,26 @@ def test_the_breaker_closes_again_once_the_database_is_back(client: TestClient, 
     assert value(found, "breaker_state", dependency="database", state="closed") == 1
 
 
+def test_the_database_back_is_served_within_a_second_or_two_not_after_the_breakers_reset(
+    postgres_db: str, proxy: FaultProxy
+) -> None:
+    with serving(postgres_db, proxy, db_breaker_reset_seconds=60) as client:
+        proxy.mode = BLACK_HOLE
+        for _ in range(3):
+            get_one(client)
+        assert get_one(client)[0] == 503  # open, for a minute by its own clock
+        proxy.mode = PASS
+        back = time.monotonic()
+        statuses = []
+        while time.monotonic() < back + 10 and statuses[-1:] != [404]:
+            statuses.append(get_one(client)[0])
+            time.sleep(0.05)
+        served_after = time.monotonic() - back
+
+    assert statuses[-1] == 404, statuses
+    assert served_after < 2.5, f"served {served_after:.1f} s after the database came back"
+
+
 def test_refused_connections_are_retried_and_counted(client: TestClient, proxy: FaultProxy) -> None:
     assert get_one(client)[0] == 404
     proxy.mode = RESET  # every connection dropped, new ones refused: nothing can have been sent

@@ -147,3 +147,37 @@ async def test_only_one_trial_is_in_flight_the_others_fail_at_once() -> None:
 
     assert await trial == "answer" and refused == 10 and db.calls == calls_before + 1
     assert guard.state == "closed" and await call(guard, db) == "answer"
+
+
+async def test_a_probe_that_finds_the_dependency_answering_makes_the_next_call_the_trial_at_once() -> None:
+    guard = Breaker("database", fail_max=3, reset_seconds=60, counts=database_failed)
+    dependency = Dependency()
+    dependency.failure = StorageUnavailable("down")
+    for _ in range(3):
+        with pytest.raises(StorageUnavailable):
+            await call(guard, dependency)
+    dependency.failure = None
+    with pytest.raises(BreakerOpen):
+        await call(guard, dependency)
+    assert guard.retry_after_seconds() > 50
+
+    guard.answered()
+
+    assert await call(guard, dependency) == "answer"
+    assert guard.state == "closed"
+
+
+async def test_a_probe_answered_changes_nothing_while_closed_and_one_trial_runs_at_a_time() -> None:
+    guard = breaker()
+    guard.answered()
+    assert guard.state == "closed"
+    dependency = Dependency()
+    dependency.failure = StorageUnavailable("down")
+    for _ in range(3):
+        with pytest.raises(StorageUnavailable):
+            await call(guard, dependency)
+    guard.answered()
+
+    with guard.guard(), pytest.raises(BreakerOpen):  # the trial in flight: the others fail at once
+        await call(guard, dependency)
+    assert dependency.calls == 3
