@@ -17,6 +17,7 @@ from app.main import Assembled, assemble
 from app.ports.storage import RecordQuery
 from app.settings import Settings
 from tests import backing
+from tests.shards import Sharded, user_sharded
 
 
 @pytest.fixture
@@ -30,6 +31,14 @@ def postgres_url() -> Iterator[str]:
     with backing.postgres_server() as server, backing.scratch_database(server) as url:
         backing.migrate_in_thread(url)
         yield url
+
+
+@pytest.fixture(scope="session")
+def sharded() -> Iterator[Sharded]:
+    """PostgreSQL sharded by user through postgres_fdw: a coordinator and two shards, each a
+    server of its own started for this test run (tests/shards.py)."""
+    with user_sharded(2) as layout:
+        yield layout
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +12,6 @@ from app.builders.storage import build_repository
 from app.ports.storage import RecordRepository
 from app.settings import Settings
 from tests import backing
-from tests.shards import Sharded, user_sharded
 
 
 @dataclass
@@ -25,13 +24,6 @@ class Database:
     async def audit_rows(self, record_id: str) -> list[tuple[str, ...]]:
         """(actor, action, record_id, owner, request_id) of the record's audit rows."""
         return await backing.read_audit(self.url, record_id)
-
-
-@pytest.fixture(scope="session")
-def sharded() -> Iterator[Sharded]:
-    """PostgreSQL sharded by user through postgres_fdw: a coordinator and two shards."""
-    with user_sharded(2) as layout:
-        yield layout
 
 
 def _url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
