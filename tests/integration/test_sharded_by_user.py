@@ -145,3 +145,24 @@ def test_the_service_runs_on_the_coordinator_as_on_one_database(layout: Sharded)
         assert client.get(f"/data/{record['id']}").status_code == 404
 
     assert layout.rows_on(1, "data_audit") - audited == 3, "create, update and delete, on the user's shard"
+
+
+def test_concurrent_changes_of_one_version_answer_one_200_and_412s_never_a_503(layout: Sharded) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.conftest import ServiceClient
+
+    settings = Settings(database_url=layout.coordinator.url, log_level="warning")
+    (user,) = layout.users_on(0, 1)
+    with ServiceClient(assemble(settings)) as client:
+        created = client.post("/data", json={"user_id": user, "payload": {"n": 0}})
+        tag, path = created.headers["etag"], f"/data/{created.json()['id']}"
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(
+                pool.map(
+                    lambda n: client.patch(path, json={"n": n}, headers={"If-Match": tag}).status_code,
+                    range(8),
+                )
+            )
+
+    assert sorted(answers) == [200] + [412] * 7, answers
