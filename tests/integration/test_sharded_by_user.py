@@ -6,6 +6,7 @@ repository on the same layout (tests/contract, "sharded")."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 import asyncpg
 import pytest
@@ -16,6 +17,7 @@ from app.main import assemble
 from app.ports.storage import AuditEntry, NewRecord, RecordQuery, RecordRepository
 from app.settings import Settings
 from tests import backing
+from tests.conftest import ServiceClient
 from tests.shards import Sharded
 
 pytestmark = pytest.mark.anyio
@@ -52,6 +54,11 @@ def layout(sharded: Sharded) -> Sharded:
     """The test run's sharded layout (tests/conftest.py), emptied."""
     backing.truncate(sharded.coordinator.url)
     return sharded
+
+
+def served_on(layout: Sharded) -> ServiceClient:
+    """The whole service on the coordinator, as on any one database."""
+    return ServiceClient(assemble(Settings(database_url=layout.coordinator.url, log_level="warning")))
 
 
 @pytest.fixture
@@ -123,12 +130,9 @@ async def test_a_shard_down_takes_its_own_users_requests_and_no_one_elses(
 
 
 def test_the_service_runs_on_the_coordinator_as_on_one_database(layout: Sharded) -> None:
-    from tests.conftest import ServiceClient
-
-    settings = Settings(database_url=layout.coordinator.url, log_level="warning")
     (user,) = layout.users_on(1, 1)
     audited = layout.rows_on(1, "data_audit")
-    with ServiceClient(assemble(settings)) as client:
+    with served_on(layout) as client:
         assert client.get("/ready").status_code == 200
         created = client.post("/data", json={"user_id": user, "payload": {"type": "order", "n": 1}})
         assert created.status_code == 201, created.text
@@ -148,13 +152,8 @@ def test_the_service_runs_on_the_coordinator_as_on_one_database(layout: Sharded)
 
 
 def test_concurrent_changes_of_one_version_answer_one_200_and_412s_never_a_503(layout: Sharded) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from tests.conftest import ServiceClient
-
-    settings = Settings(database_url=layout.coordinator.url, log_level="warning")
     (user,) = layout.users_on(0, 1)
-    with ServiceClient(assemble(settings)) as client:
+    with served_on(layout) as client:
         created = client.post("/data", json={"user_id": user, "payload": {"n": 0}})
         tag, path = created.headers["etag"], f"/data/{created.json()['id']}"
         with ThreadPoolExecutor(8) as pool:
