@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.auth import Caller
 from app.errors import Unauthorized
 from app.http.responses import problem_response
 
@@ -44,3 +45,8 @@ def _bearer(scope: Scope) -> str:
                 return token.strip()
             break
     raise Unauthorized("send a bearer token: Authorization: Bearer <JWT>")
+
+
+def caller(request: Request) -> Caller:
+    """Who is calling, as the authentication middleware found out."""
+    return Caller(principal=request.scope.get("principal"), request_id=request.scope.get("request_id", ""))

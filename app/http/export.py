@@ -7,6 +7,7 @@ import csv
 import io
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
@@ -55,7 +56,7 @@ def _sse(batch: list[Record]) -> bytes:
 @dataclass(frozen=True, slots=True)
 class Format:
     media_type: str
-    encode: Callable[[list[Record]], bytes]
+    encode: Callable[[list[Any]], bytes]
     head: bytes = b""
     tail: Callable[[int], bytes] = lambda count: b""
 
@@ -68,6 +69,40 @@ SSE = Format(
     tail=lambda count: b'event: end\ndata: {"count":%d}\n\n' % count,  # a complete export says so
 )
 _BY_TYPE = {"application/x-ndjson": NDJSON, "text/csv": CSV, "text/event-stream": SSE}
+
+
+def with_fields(chosen: Format, fields: tuple[str, ...]) -> Format:
+    """The format for records cut to `fields` (services.fields.project): NDJSON and SSE encode
+    them as they are; CSV has those columns only, in its own order, then each payload.<field>
+    as its JSON text (empty where a record lacks it)."""
+    if chosen is not CSV:
+        return chosen
+    columns = [name for name in CSV_COLUMNS if name in fields]
+    picked = [name for name in fields if name.startswith("payload.")]
+
+    def cell(record: dict[str, Any], name: str) -> object:
+        value = record[name]
+        if name in ("created_at", "updated_at"):
+            return _timestamp(value)
+        return bytes(value).decode() if name == "payload" else value
+
+    def encode(batch: list[Any]) -> bytes:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        for record in batch:
+            payload = record.get("payload", {})
+            if picked and "payload" in fields:  # the whole payload, as stored
+                payload = msgspec.json.decode(payload)
+            writer.writerow(
+                [cell(record, name) for name in columns]
+                + [
+                    _encoder.encode(payload[name[8:]]).decode() if name[8:] in payload else ""
+                    for name in picked
+                ]
+            )
+        return out.getvalue().encode()
+
+    return Format(CSV.media_type, encode, head=(",".join([*columns, *picked]) + "\r\n").encode())
 
 
 def negotiate(accept: str) -> Format:

@@ -48,6 +48,7 @@ class Operation:
     body: Any = None  # a type, or a union of them (msgspec describes either)
     body_media: tuple[str, ...] = ("application/json",)
     query: type | None = None
+    query_more: Sequence[dict[str, Any]] = ()  # parameters a Struct cannot name (payload.<field>)
     errors: Sequence[int] = field(default=())
     response_headers: dict[int, dict[str, str]] = field(default_factory=dict)
     request_headers: dict[str, str] = field(default_factory=dict)  # optional ones: name, description
@@ -92,6 +93,7 @@ def openapi_document(
                 {"name": name, "in": "query", "required": name in required, "schema": prop}
                 for name, prop in schema["properties"].items()
             ]
+        parameters += list(op.query_more)
         parameters += [
             {
                 "name": name,

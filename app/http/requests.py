@@ -190,8 +190,8 @@ def query_pairs(raw: bytes) -> list[tuple[str, str]]:
     return [(name, value) for name, _, value in (part.partition("=") for part in text.split("&") if part)]
 
 
-def read_query(request: Request, kind: type[T]) -> T:
-    """The query string as a Struct; values are converted from text, repeats are refused."""
+def query_params(request: Request) -> dict[str, str]:
+    """The query string's parameters by name; a repeated one is refused."""
     params: dict[str, str] = {}
     for name, value in query_pairs(request.scope["query_string"]):
         if name in params:
@@ -200,12 +200,22 @@ def read_query(request: Request, kind: type[T]) -> T:
                 errors=[FieldProblem(path=name, message="given more than once")],
             )
         params[name] = value
+    return params
+
+
+def convert_query(params: dict[str, str], kind: type[T]) -> T:
+    """Query parameters as a Struct; values are converted from text."""
     try:
         return msgspec.convert(params, kind, strict=False)
     except msgspec.ValidationError as exc:
         raise ValidationFailed(
             "the query parameters are not valid", errors=[field_problem(str(exc), root="")]
         ) from None
+
+
+def read_query(request: Request, kind: type[T]) -> T:
+    """The query string as a Struct; values are converted from text, repeats are refused."""
+    return convert_query(query_params(request), kind)
 
 
 MAX_KEY_LENGTH = 255

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from msgspec import Raw
 
+from app.schemas.finding import NEWEST, PayloadFilter, Sort
 from app.schemas.records import Record
 from app.tallies import Spread
 
@@ -66,7 +67,8 @@ class RecordQuery:
 
     Reads by user, by date range and by payload field are all this one query:
     `created_from <= created_at < created_to`, `payload.type = type` and `payload.status =
-    status` narrow it; `after` (keyset) or `offset` (page) places it.
+    status` narrow it, and so do `match` and `search`; `after` (keyset) or `offset` (page)
+    places it, in the order `sort` names.
     """
 
     user_id: str
@@ -77,6 +79,15 @@ class RecordQuery:
     created_to: datetime | None = None
     type: str | None = None
     status: str | None = None
+    match: tuple[PayloadFilter, ...] = ()  # payload.<field> filters, all of them (AND)
+    search: tuple[str, ...] = ()  # words and phrases the payload holds, all of them
+    sort: Sort = NEWEST
+
+    @property
+    def plain(self) -> bool:
+        """Whether the index's own order and filters answer it (the list statements), or it
+        needs the statements that filter any field, search and sort (find_records)."""
+        return not self.match and not self.search and self.sort == NEWEST
 
 
 @dataclass(frozen=True, slots=True)

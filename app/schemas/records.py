@@ -25,6 +25,35 @@ StoredPayload = Annotated[Raw, Meta(extra_json_schema={"type": "object"})]
 PageSize = Annotated[int, Meta(ge=1, le=100, description="Records per page (1 to 100)")]
 PageNumber = Annotated[int, Meta(ge=1, le=1_000_000, description="1-based page number")]
 FilterValue = Annotated[str, Meta(min_length=1, max_length=100)]
+Search = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=500,
+        description="Full-text search of the payload's strings and numbers: records holding every "
+        'word, and each "quoted phrase" as a phrase (case folded, no stemming)',
+        examples=['paid "blue widget"'],
+    ),
+]
+SortParam = Annotated[
+    str,
+    Meta(
+        max_length=80,
+        description="The page's order: -created_at (newest first, the default), created_at, "
+        "payload.<field> or -payload.<field> (by the field's JSON value; records without it last), "
+        "relevance (with q). Page mode only: cursor mode is newest first",
+        examples=["-payload.total"],
+    ),
+]
+Fields = Annotated[
+    str,
+    Meta(
+        max_length=2000,
+        description="Comma-separated fields to answer: id, user_id, payload, created_at, updated_at, "
+        "version, payload.<field> (a top-level payload field); all of them when absent",
+        examples=["id,created_at,payload.total"],
+    ),
+]
 
 
 class CreateRecord(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -104,6 +133,9 @@ class ListQuery(Struct, forbid_unknown_fields=True, kw_only=True):
         ]
         | None
     ) = None
+    q: Search | None = None
+    sort: SortParam | None = None
+    fields: Fields | None = None
 
 
 class ExportQuery(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -114,6 +146,14 @@ class ExportQuery(Struct, forbid_unknown_fields=True, kw_only=True):
     created_to: Timestamp | None = field(default=None, name="to")
     type: FilterValue | None = None
     status: FilterValue | None = None
+    q: Search | None = None
+    fields: Fields | None = None
+
+
+class ReadQuery(Struct, forbid_unknown_fields=True, kw_only=True):
+    """The query parameters of GET /data/{id}."""
+
+    fields: Fields | None = None
 
 
 # An item as the document describes it: any JSON object, because each is checked on its own

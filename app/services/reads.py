@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
+from typing import Any
 
 from app.auth import Caller
 from app.errors import ExportsBusy, FieldProblem, StorageUnavailable, ValidationFailed
 from app.ports.cache import Page, StalePage
 from app.ports.storage import RecordQuery
+from app.schemas.finding import EVERYTHING, NEWEST, Finding, PayloadFilter
 from app.schemas.records import ExportQuery, ListQuery, Record, RecordPage
 from app.services.cursor import InvalidCursor, decode_cursor, encode_cursor
+from app.services.fields import projected
 from app.services.policy import RecordsBase, check_range, encoder, limit_key, may_read, owner
 
 # Rows an export reads from the database at a time: what its memory holds, whatever its size.
@@ -28,14 +31,18 @@ class RecordReads(RecordsBase):
             await self._admit(caller.principal.subject)
         return await self._find(record_id, caller)
 
-    async def list_page(self, query: ListQuery, caller: Caller) -> Page | StalePage:
+    async def list_page(
+        self, query: ListQuery, caller: Caller, match: tuple[PayloadFilter, ...] = ()
+    ) -> Page | StalePage:
         """A user's page, encoded, with its tag; served from the cache when it holds it, and,
         while the database cannot be read, from a copy kept past its TTL (a StalePage) when
-        there is one. The tag is made here, once a page is read from the database."""
+        there is one. The tag is made here, once a page is read from the database. `match`
+        holds the query's payload.<field> filters."""
         may_read(caller)
         owner(caller, query.user_id)
-        _check(query)
-        key = self._history.key(_cache_key(query))  # pages of one history of the database
+        found = Finding.of(match, query.q, query.sort, query.fields)
+        _check(query, found)
+        key = self._history.key(_cache_key(query, found))  # pages of one history of the database
         budget = limit_key(caller, query.user_id)
         decision, (cached, generation) = await self._gate.read(budget, query.user_id, key)
         self._decided(budget, decision)
@@ -47,7 +54,7 @@ class RecordReads(RecordsBase):
                 return stale
 
         async def load() -> Page:
-            page = Page.of(await self._load_page(query))
+            page = Page.of(await self._load_page(query, found))
             await self._cache.set(query.user_id, key, page, generation)
             return page
 
@@ -59,11 +66,15 @@ class RecordReads(RecordsBase):
                 raise
             return stale
 
-    async def export(self, query: ExportQuery, caller: Caller) -> AsyncGenerator[list[Record], None]:
+    async def export(
+        self, query: ExportQuery, caller: Caller, match: tuple[PayloadFilter, ...] = ()
+    ) -> AsyncGenerator[list[Any], None]:
         """Every record of the user that the filters match, newest first, in batches read from
-        the database as they are asked for; checked and charged one token before the first."""
+        the database as they are asked for (with `fields`, the parts asked for); checked and
+        charged one token before the first."""
         may_read(caller)
         owner(caller, query.user_id)
+        found = Finding.of(match, query.q, None, query.fields)
         check_range(query)
         await self._admit(limit_key(caller, query.user_id))
         if self._exports >= self._exports_max:
@@ -79,25 +90,28 @@ class RecordReads(RecordsBase):
                     created_to=query.created_to,
                     type=query.type,
                     status=query.status,
+                    match=found.match,
+                    search=found.search,
                 ),
                 batch=EXPORT_BATCH,
-            )
+            ),
+            found.fields,
         )
 
     async def _counted(
-        self, batches: AsyncGenerator[list[Record], None]
-    ) -> AsyncGenerator[list[Record], None]:
+        self, batches: AsyncGenerator[list[Record], None], fields: tuple[str, ...] | None
+    ) -> AsyncGenerator[list[Any], None]:
         """An export's batches, counted among the running ones until it ends, fails or is
         closed (from its first batch on: one never started holds no connection)."""
         self._exports += 1
         try:
             async for batch in batches:
-                yield batch
+                yield projected(batch, fields)
         finally:
             self._exports -= 1
             await batches.aclose()
 
-    async def _load_page(self, query: ListQuery) -> bytes:
+    async def _load_page(self, query: ListQuery, found: Finding) -> bytes:
         size = query.page_size or self._page_size_default
         # An empty cursor starts cursor mode at the first page: one loop walks everything.
         after = decode_cursor(query.cursor) if query.cursor else None
@@ -112,7 +126,12 @@ class RecordReads(RecordsBase):
             created_to=query.created_to,
             type=query.type,
             status=query.status,
+            match=found.match,
+            search=found.search,
+            sort=found.sort,
         )
+        if counted == "estimated" and not selected.plain:
+            counted = "exact"  # statistics know nothing of a search or a payload field's values
         if counted == "estimated":
             (records, _), total = await asyncio.gather(
                 self._repository.get_by_user(selected, with_total=False), self._repository.estimate(selected)
@@ -124,7 +143,7 @@ class RecordReads(RecordsBase):
         next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if has_more else None
         return encoder.encode(
             RecordPage(
-                items=items,
+                items=projected(items, found.fields),
                 page=page,
                 page_size=size,
                 total=total,
@@ -134,7 +153,7 @@ class RecordReads(RecordsBase):
         )
 
 
-def _check(query: ListQuery) -> None:
+def _check(query: ListQuery, found: Finding) -> None:
     if query.cursor is not None and query.page is not None:
         raise ValidationFailed(
             "page and cursor cannot be combined",
@@ -143,6 +162,10 @@ def _check(query: ListQuery) -> None:
     if query.cursor is not None and query.count not in (None, "none"):
         raise ValidationFailed(
             "cursor mode counts nothing", errors=[FieldProblem("count", "count applies to page mode")]
+        )
+    if query.cursor is not None and found.sort != NEWEST:
+        raise ValidationFailed(
+            "cursor mode is newest first", errors=[FieldProblem("sort", "sort applies to page mode")]
         )
     if query.cursor:
         try:
@@ -154,7 +177,7 @@ def _check(query: ListQuery) -> None:
     check_range(query)
 
 
-def _cache_key(query: ListQuery) -> str:
+def _cache_key(query: ListQuery, found: Finding) -> str:
     # JSON keeps the parts apart whatever characters a filter value holds.
     return encoder.encode(
         [
@@ -166,5 +189,6 @@ def _cache_key(query: ListQuery) -> str:
             query.type,
             query.status,
             query.count,
+            *([] if found == EVERYTHING else found.key()),
         ]
     ).decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -129,9 +130,34 @@ def test_query_parameters_are_documented_from_the_struct(document: dict[str, Any
         "type",
         "status",
         "count",
+        "q",
+        "sort",
+        "fields",
+        "payload",
     }
     assert parameters["user_id"]["required"] is True
     assert all(not p["required"] for name, p in parameters.items() if name != "user_id")
+
+
+def test_every_way_to_find_records_is_documented(document: dict[str, Any]) -> None:
+    """A client generator offers what the document names: payload.<field> filters as a form-style
+    object of parameters, q, sort and fields on the list, q and fields on the export, fields on
+    a single read."""
+    query = {
+        (path, p["name"]): p
+        for path in ("/data", "/data/export", "/data/{id}")
+        for p in document["paths"][path]["get"]["parameters"]
+        if p["in"] == "query"
+    }
+    filters = query["/data", "payload"]
+    (pattern,) = filters["schema"]["patternProperties"]
+
+    assert filters["style"] == "form" and filters["explode"] is True
+    assert re.match(pattern, "payload.total__gt") and not re.match(pattern, "payload.9x")
+    assert query["/data/export", "payload"] == filters
+    assert {"q", "fields"} <= {name for path, name in query if path == "/data/export"}
+    assert {name for path, name in query if path == "/data/{id}"} == {"fields"}
+    assert "relevance" in json.dumps(query["/data", "sort"])
 
 
 def test_path_templates_name_their_parameters(document: dict[str, Any]) -> None:

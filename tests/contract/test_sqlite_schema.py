@@ -21,7 +21,7 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def db(tmp_path: Path) -> str:
     path = str(tmp_path / "schema.db")
-    assert migrate_sqlite(path, load_migrations(DEFAULT_SQL_DIR, "sqlite")) == [1, 2, 3, 4]
+    assert migrate_sqlite(path, load_migrations(DEFAULT_SQL_DIR, "sqlite")) == [1, 2, 3, 4, 5]
     return path
 
 
@@ -34,6 +34,7 @@ def test_migrating_twice_applies_nothing_and_records_versions(db: str) -> None:
         (2, "create data audit"),
         (3, "create idempotency keys"),
         (4, "add record version"),
+        (5, "payload search"),
     ]
 
 
@@ -126,3 +127,50 @@ async def test_a_write_lock_held_past_the_busy_timeout_is_a_failure_safe_to_retr
 
     assert busy.value.safe_to_retry  # nothing was written: the guarded repository tries again
     assert stored.user_id == "alice"
+
+
+def _searched(path: str, words: str) -> list[str]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "SELECT s.id FROM data_records_text AS t JOIN data_records_search AS s ON s.docid = t.rowid"
+            " WHERE data_records_text MATCH ? ORDER BY s.id",
+            (words,),
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def test_the_search_table_follows_every_insert_change_and_delete(db: str) -> None:
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO data_records (id, user_id, payload, created_at, updated_at) VALUES "
+            "('a', 'u', '{\"note\": \"blue widget\", \"n\": 42, \"nested\": {\"deep\": \"crimson\"}}', 't', 't'),"
+            "('b', 'u', '{\"note\": \"red widget\"}', 't', 't')"
+        )
+        conn.commit()
+        assert _searched(db, "widget") == ["a", "b"]
+        assert _searched(db, "crimson 42") == ["a"]  # nested strings and numbers are words too
+
+        conn.execute("UPDATE data_records SET payload = '{\"note\": \"green\"}' WHERE id = 'a'")
+        conn.execute("DELETE FROM data_records WHERE id = 'b'")
+        conn.commit()
+    assert _searched(db, "widget") == []
+    assert _searched(db, "green") == ["a"]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM data_records_search").fetchone() == (1,)
+
+
+def test_records_stored_before_the_search_migration_are_searchable_after_it(tmp_path: Path) -> None:
+    path = str(tmp_path / "old.db")
+    migrations = load_migrations(DEFAULT_SQL_DIR, "sqlite")
+    migrate_sqlite(path, migrations[:4])
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO data_records (id, user_id, payload, created_at, updated_at)"
+            " VALUES ('old', 'u', '{\"note\": \"kept from before\"}', 't', 't')"
+        )
+    assert migrate_sqlite(path, migrations) == [5]
+
+    assert _searched(path, "before") == ["old"]
+    with sqlite3.connect(path) as conn:  # VACUUM renumbers rowids; the docid stays
+        conn.execute("VACUUM")
+    assert _searched(path, "before") == ["old"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any
 
+from app.adapters.db.matching import FOUND, LISTS
 from app.adapters.db.oracle.session import (
     FAR_FUTURE,
     LAST_ID,
@@ -12,9 +13,7 @@ from app.adapters.db.oracle.session import (
     naive_utc,
     record_of,
 )
-from app.ports.storage import (
-    RecordQuery,
-)
+from app.ports.storage import RecordQuery
 from app.schemas.records import Record
 
 
@@ -34,23 +33,20 @@ class OracleReads(OracleSession):
             "after_created_at": FAR_FUTURE if query.after is None else naive_utc(query.after.created_at),
             "after_id": LAST_ID if query.after is None else query.after.id,
             "limit": query.limit,
+            "offset": query.offset,
             "first_row": query.offset,
             "last_row": query.offset + query.limit,
         }
+        listed, counted, count = LISTS if query.plain else FOUND
+        binds = self._statements.binds
         async with self._connection() as conn:
             if not with_total:
-                rows = await conn.fetchall(
-                    self._sql("list_records"), self._statements.binds("list_records", values)
-                )
+                rows = await conn.fetchall(self._sql(listed), binds(listed, values))
                 return [record_of(r) for r in rows], None
-            rows = await conn.fetchall(
-                self._sql("list_records_counted"), self._statements.binds("list_records_counted", values)
-            )
+            rows = await conn.fetchall(self._sql(counted), binds(counted, values))
             if rows:
                 return [record_of(r) for r in rows], int(rows[0][6])
-            total = await conn.fetchone(
-                self._sql("count_records"), self._statements.binds("count_records", values)
-            )
+            total = await conn.fetchone(self._sql(count), binds(count, values))
         return [], int(total[0]) if total else 0
 
     async def estimate(self, query: RecordQuery) -> int | None:
@@ -63,8 +59,7 @@ class OracleReads(OracleSession):
             conn.call_timeout = self._timeout_ms  # each round trip, whatever the request's deadline
             cursor = conn.cursor()
             cursor.arraysize = cursor.prefetchrows = batch
-            await cursor.execute(
-                self._sql("export_records"), self._statements.binds("export_records", self._filters(query))
-            )
+            exported = "export_records" if query.plain else "export_found_records"
+            await cursor.execute(self._sql(exported), self._statements.binds(exported, self._filters(query)))
             while rows := await cursor.fetchmany(batch):
                 yield [record_of(row) for row in rows]

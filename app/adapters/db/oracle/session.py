@@ -19,6 +19,7 @@ import oracledb
 from msgspec import Raw
 
 from app.adapters.db.binds import ANSWER_BINDS, FILTERS, KEY_BINDS, filter_binds
+from app.adapters.db.matching import FOUND_READ_BINDS, found_binds
 from app.adapters.db.oracle_procedures import call_procedure, check_call
 from app.adapters.db.oracle_target import OracleTarget
 from app.adapters.db.sqlfiles import Statements
@@ -55,6 +56,10 @@ BINDS = {
     "keep_answer": ANSWER_BINDS | {"ttl_seconds"},
     "kept_answer": KEY_BINDS,
     "purge_answers": frozenset({"batch"}),
+    **FOUND_READ_BINDS,
+    # Page mode, the ROWNUM way, as list_records_counted.
+    "find_records_counted": FOUND_READ_BINDS["find_records_counted"] - {"limit", "offset"}
+    | {"first_row", "last_row"},
 }
 FAR_PAST = datetime(1, 1, 1)
 FAR_FUTURE = datetime(9999, 12, 31, 23, 59, 59, 999999)
@@ -219,7 +224,12 @@ class OracleSession:
 
     @staticmethod
     def _filters(query: RecordQuery) -> dict[str, object]:
-        return filter_binds(query, far_past=FAR_PAST, far_future=FAR_FUTURE, moment=naive_utc)
+        binds = filter_binds(query, far_past=FAR_PAST, far_future=FAR_FUTURE, moment=naive_utc)
+        if query.plain:
+            return binds
+        found = found_binds(query, "oracle")
+        # Flags as numbers: SQL has no BOOLEAN before 23ai.
+        return {**binds, **{k: int(v) if isinstance(v, bool) else v for k, v in found.items()}}
 
     async def execute_plsql_procedure(
         self, name: str, params: dict[str, Any], audit: AuditEntry

@@ -10,6 +10,7 @@ import asyncpg
 import msgspec
 
 from app.adapters.db.ids import created_window
+from app.adapters.db.matching import FOUND, LISTS
 from app.adapters.db.postgres.session import PostgresSession
 from app.adapters.db.postgres.statements import FAR_FUTURE, LAST_ID, by_id, filters, record_of, translated
 from app.errors import InvalidData, StorageUnavailable
@@ -51,15 +52,16 @@ class PostgresReads(PostgresSession):
             "limit": query.limit,
             "offset": query.offset,
         }
+        listed, counted, count = LISTS if query.plain else FOUND
         async with translated():
             if not with_total:
-                rows = await self._fetch(*self._args("list_records", binds))
+                rows = await self._fetch(*self._args(listed, binds))
                 return [record_of(r) for r in rows], None
-            rows = await self._fetch(*self._args("list_records_counted", binds))
+            rows = await self._fetch(*self._args(counted, binds))
             if rows:
                 return [record_of(r) for r in rows], rows[0]["total"]
             # Past the last page the window count has no row to ride on: count on its own.
-            total = await self._fetchval(*self._args("count_records", binds))
+            total = await self._fetchval(*self._args(count, binds))
         return [], total
 
     async def estimate(self, query: RecordQuery) -> int | None:
@@ -69,7 +71,7 @@ class PostgresReads(PostgresSession):
         return int(msgspec.json.decode(plan)[0]["Plan"]["Plan Rows"])
 
     async def export(self, query: RecordQuery, *, batch: int) -> AsyncGenerator[list[Record], None]:
-        sql, args = self._call("export_records", filters(query))
+        sql, args = self._call("export_records" if query.plain else "export_found_records", filters(query))
         async with translated():
             conn = await self.pool.acquire(timeout=self._timeout)
         try:

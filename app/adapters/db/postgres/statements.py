@@ -14,6 +14,7 @@ import asyncpg
 from msgspec import Raw
 
 from app.adapters.db.binds import ANSWER_BINDS, FILTERS, KEY_BINDS, OFFSET_READ_BINDS, filter_binds
+from app.adapters.db.matching import FOUND_READ_BINDS, found_binds
 from app.errors import IdempotencyKeyBusy, InvalidData, SchemaMissing, StorageConflict, StorageUnavailable
 from app.ports.storage import AuditEntry, NewRecord, RecordQuery
 from app.schemas.records import Record
@@ -31,6 +32,7 @@ BINDS = {
     "delete_record": frozenset({"id", "user_id", "created_at", "version", "actor", "request_id"}),
     "estimate_records": FILTERS,
     **OFFSET_READ_BINDS,
+    **FOUND_READ_BINDS,
     "get_record": frozenset({"id", "created_from", "created_to"}),
 }
 
@@ -64,7 +66,8 @@ def insert_values(record: NewRecord, record_id: str, audit: AuditEntry) -> dict[
 
 
 def filters(query: RecordQuery) -> dict[str, object]:
-    return filter_binds(query, far_past=FAR_PAST, far_future=FAR_FUTURE, moment=lambda m: m)
+    binds = filter_binds(query, far_past=FAR_PAST, far_future=FAR_FUTURE, moment=lambda m: m)
+    return binds if query.plain else {**binds, **found_binds(query, "postgres")}
 
 
 def change_values(record: Record, audit: AuditEntry) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import AsyncGenerator
 from typing import Any, TypeVar
 
+from app.adapters.db.matching import FOUND, LISTS
 from app.adapters.db.sqlite.session import (
     ESTIMATE_CAP,
     FAR_FUTURE,
@@ -16,9 +17,7 @@ from app.adapters.db.sqlite.session import (
     record_of,
     to_text,
 )
-from app.ports.storage import (
-    RecordQuery,
-)
+from app.ports.storage import RecordQuery
 from app.schemas.records import Record
 
 T = TypeVar("T")
@@ -41,19 +40,21 @@ class SqliteReads(SqliteSession):
             "offset": query.offset,
         }
 
+        listed, counted, count = LISTS if query.plain else FOUND
+
         def fetch(conn: sqlite3.Connection) -> tuple[list[Record], int | None]:
             if with_total:
-                rows = self._execute(conn, "list_records_counted", binds).fetchall()
+                rows = self._execute(conn, counted, binds).fetchall()
                 if rows:
                     return [record_of(r) for r in rows], rows[0][6]
                 # Past the last page the window count has no row to ride on: count on its own.
-                return [], self._execute(conn, "count_records", binds).fetchone()[0]
+                return [], self._execute(conn, count, binds).fetchone()[0]
             after = query.after
             keyset = {
                 "after_created_at": FAR_FUTURE if after is None else to_text(after.created_at),
                 "after_id": "" if after is None else after.id,
             }
-            rows = self._execute(conn, "list_records", {**binds, **keyset}).fetchall()
+            rows = self._execute(conn, listed, {**binds, **keyset}).fetchall()
             return [record_of(r) for r in rows], None
 
         return await self._read(fetch)
@@ -70,7 +71,8 @@ class SqliteReads(SqliteSession):
         # an export held for as long as its client reads must not hold one of the readers.
         conn = await asyncio.to_thread(connect_sqlite, self._path, readonly=True, timeout=self._timeout)
         try:
-            cursor = await asyncio.to_thread(self._run, self._execute, conn, "export_records", filters(query))
+            exported = "export_records" if query.plain else "export_found_records"
+            cursor = await asyncio.to_thread(self._run, self._execute, conn, exported, filters(query))
             while rows := await asyncio.to_thread(self._run, lambda _: cursor.fetchmany(batch), conn):
                 yield [record_of(row) for row in rows]
         finally:

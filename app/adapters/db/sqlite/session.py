@@ -22,6 +22,7 @@ from msgspec import Raw
 
 from app.adapters.db.binds import ANSWER_BINDS, FILTERS, KEY_BINDS, OFFSET_READ_BINDS, filter_binds
 from app.adapters.db.ids import new_id
+from app.adapters.db.matching import FOUND_READ_BINDS, found_binds
 from app.adapters.db.sqlfiles import Statements
 from app.errors import SchemaMissing, StorageConflict, StorageUnavailable
 from app.ports.storage import (
@@ -45,6 +46,7 @@ BINDS = {
     "kept_answer": KEY_BINDS | {"now"},
     "purge_answers": frozenset({"now", "batch"}),
     **OFFSET_READ_BINDS,
+    **FOUND_READ_BINDS,
 }
 FAR_PAST = "0000-01-01T00:00:00.000000Z"
 # count=estimated counts no further than this: SQLite keeps no row estimates to answer with.
@@ -115,7 +117,8 @@ def audit_values(
 
 
 def filters(query: RecordQuery) -> dict[str, object]:
-    return filter_binds(query, far_past=FAR_PAST, far_future=FAR_FUTURE, moment=to_text)
+    binds = filter_binds(query, far_past=FAR_PAST, far_future=FAR_FUTURE, moment=to_text)
+    return binds if query.plain else {**binds, **found_binds(query, "sqlite")}
 
 
 def record_of(row: tuple[Any, ...]) -> Record:

@@ -1,15 +1,14 @@
-"""/data: create, bulk create, read, change and delete one, list a user's pages, export them."""
+"""POST, PATCH and DELETE on /data: create one or many, change one, delete one."""
 
 from __future__ import annotations
 
 import msgspec
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
-from app.auth import Caller
 from app.errors import PreconditionRequired
-from app.http import compression, export
-from app.http.conditional import etag, if_match, not_modified
+from app.http.auth import caller
+from app.http.conditional import etag, if_match
 from app.http.openapi import Operation
 from app.http.requests import (
     MERGE_PATCH,
@@ -20,34 +19,25 @@ from app.http.requests import (
     read_json,
     read_json_body,
     read_merge_patch,
-    read_query,
 )
-from app.http.responses import PageAnswers, json_response
+from app.http.responses import json_response
 from app.ports.storage import KeptAnswer
 from app.schemas.headers import (
     BODY_ERRORS,
     ETAG_HEADER,
     IF_MATCH_HEADER,
-    IF_NONE_MATCH_HEADER,
-    IF_NONE_MATCH_PAGE,
     KEY_HEADER,
     KEYED_HEADERS,
-    LINK_HEADER,
-    PAGE_TAG_HEADER,
     RATE_LIMIT_HEADERS,
-    STALE_HEADERS,
 )
 from app.schemas.records import (
     BulkBody,
     BulkEnvelope,
     BulkResult,
     CreateRecord,
-    ExportQuery,
-    ListQuery,
     MergePatch,
     RawItems,
     Record,
-    RecordPage,
     Versions,
 )
 from app.services.bulk import BulkRequest
@@ -83,13 +73,8 @@ def _replayed(kept: KeptAnswer) -> dict[str, str]:
     return {"Idempotent-Replayed": "true"} if kept.replayed else {}
 
 
-def caller(request: Request) -> Caller:
-    """Who is calling, as the authentication middleware found out."""
-    return Caller(principal=request.scope.get("principal"), request_id=request.scope.get("request_id", ""))
-
-
-class RecordRoutes:
-    """The /data handlers, bound to one RecordService."""
+class WriteRoutes:
+    """The /data writes, bound to one RecordService."""
 
     def __init__(
         self,
@@ -97,14 +82,12 @@ class RecordRoutes:
         *,
         body: BodyLimits,
         bulk_body: BodyLimits,
-        pages: PageAnswers,
         require_if_match: bool = False,
     ) -> None:
         self._service = service
         self._body = body
         self._bulk_body = bulk_body
         self._require_if_match = require_if_match
-        self._pages = pages
 
     async def create(self, request: Request) -> Response:
         key = idempotency_key(request)
@@ -138,27 +121,6 @@ class RecordRoutes:
         )
         return json_response(kept.answer.body, kept.answer.status, _replayed(kept), request=request)
 
-    async def get(self, request: Request) -> Response:
-        record = await self._service.get(request.path_params["id"], caller(request))
-        tag = etag(record.version)
-        if not_modified(request, tag.encode()):
-            return Response(status_code=304, headers={"ETag": tag})
-        return json_response(record, headers={"ETag": tag}, request=request)
-
-    async def export(self, request: Request) -> Response:
-        chosen = export.negotiate(request.headers.get("accept", ""))
-        batches = await self._service.export(read_query(request, ExportQuery), caller(request))
-        headers = {"Vary": "Accept-Encoding"}
-        if chosen is export.CSV:
-            headers["Content-Disposition"] = 'attachment; filename="records.csv"'
-        packed = compression.Streamed() if request.scope.get("gzip") else None
-        if packed is not None:
-            headers["Content-Encoding"] = "gzip"
-        first = await export.started(batches)
-        return StreamingResponse(
-            export.body(first, batches, chosen, packed), media_type=chosen.media_type, headers=headers
-        )
-
     async def update(self, request: Request) -> Response:
         expected = self._expected(request)
         patch = await read_merge_patch(request, _patch, self._body)
@@ -179,13 +141,9 @@ class RecordRoutes:
             raise PreconditionRequired("send If-Match with the record's ETag (as GET answers it)")
         return expected
 
-    async def list_page(self, request: Request) -> Response:
-        query = read_query(request, ListQuery)
-        return self._pages.answer(request, await self._service.list_page(query, caller(request)), query)
-
     @property
     def operations(self) -> list[Operation]:
-        """Every /data route with what the OpenAPI document says of it."""
+        """Every /data write with what the OpenAPI document says of it."""
         limited = {429: RATE_LIMIT_HEADERS}
         return [
             Operation(
@@ -217,49 +175,6 @@ class RecordRoutes:
                 errors=BODY_ERRORS,
                 response_headers={201: KEYED_HEADERS, 207: KEYED_HEADERS, **limited},
                 request_headers=KEY_HEADER,
-            ),
-            Operation(
-                "GET",
-                "/data",
-                self.list_page,
-                "listRecords",
-                "A user's records, newest first, by page or by cursor",
-                responses={200: RecordPage, 304: None},
-                query=ListQuery,
-                errors=(400, 422, 429, 503),
-                response_headers={
-                    200: LINK_HEADER | STALE_HEADERS | PAGE_TAG_HEADER,
-                    304: PAGE_TAG_HEADER,
-                    **limited,
-                },
-                request_headers=IF_NONE_MATCH_PAGE,
-            ),
-            Operation(  # before /data/{id}, which would take "export" for an id
-                "GET",
-                "/data/export",
-                self.export,
-                "exportRecords",
-                "Every record of a user that the filters match, newest first, streamed as the "
-                "database reads them: NDJSON (application/x-ndjson, one record a line; the "
-                "default), CSV (text/csv: id, user_id, created_at, updated_at, version, payload "
-                "as JSON text) or Server-Sent Events (text/event-stream: `data: {record}` each, "
-                '`event: end` with `{"count": n}` last), as Accept asks. One token of the rate limit',
-                responses={200: None},
-                query=ExportQuery,
-                errors=(406, 422, 429, 503),
-                response_headers=limited,
-                streamed=("application/x-ndjson", "text/csv", "text/event-stream"),
-            ),
-            Operation(
-                "GET",
-                "/data/{id}",
-                self.get,
-                "getRecord",
-                "One record by id",
-                responses={200: Record, 304: None},
-                errors=(400, 404, 503),
-                response_headers={200: ETAG_HEADER, 304: ETAG_HEADER},
-                request_headers=IF_NONE_MATCH_HEADER,
             ),
             Operation(
                 "PATCH",
