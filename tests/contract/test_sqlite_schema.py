@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from pathlib import Path
 
@@ -141,10 +142,13 @@ def _searched(path: str, words: str) -> list[str]:
 
 def test_the_search_table_follows_every_insert_change_and_delete(db: str) -> None:
     with sqlite3.connect(db) as conn:
-        conn.execute(
-            "INSERT INTO data_records (id, user_id, payload, created_at, updated_at) VALUES "
-            "('a', 'u', '{\"note\": \"blue widget\", \"n\": 42, \"nested\": {\"deep\": \"crimson\"}}', 't', 't'),"
-            "('b', 'u', '{\"note\": \"red widget\"}', 't', 't')"
+        conn.executemany(
+            "INSERT INTO data_records (id, user_id, payload, created_at, updated_at)"
+            " VALUES (?, 'u', ?, 't', 't')",
+            [
+                ("a", json.dumps({"note": "blue widget", "n": 42, "nested": {"deep": "crimson"}})),
+                ("b", json.dumps({"note": "red widget"})),
+            ],
         )
         conn.commit()
         assert _searched(db, "widget") == ["a", "b"]

@@ -4,7 +4,6 @@ record stored before (a UUIDv4 id, no time in it) is still found."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 from app.builders.storage import build_repository
 from app.ports.storage import AuditEntry, NewRecord, RecordQuery, RecordRepository
 from app.settings import Settings
+from tests.plans import nodes, plan_of, statements_sent
 
 pytestmark = pytest.mark.anyio
 
@@ -30,32 +30,7 @@ async def repository(postgres_db: str) -> AsyncIterator[RecordRepository]:
 
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]:
-    """Every statement the service sends for rows, with its arguments, as sent."""
-    statements: list[tuple[str, tuple[Any, ...]]] = []
-
-    def spying(method: Any) -> Any:
-        async def spy(self: asyncpg.Connection, query: str, *args: Any, **kwargs: Any) -> Any:
-            statements.append((query, args))
-            return await method(self, query, *args, **kwargs)
-
-        return spy
-
-    for name in ("fetch", "fetchrow"):
-        monkeypatch.setattr(asyncpg.connection.Connection, name, spying(getattr(asyncpg.Connection, name)))
-    return statements
-
-
-async def plan_of(url: str, query: str, args: tuple[Any, ...]) -> dict[str, Any]:
-    """The statement's plan as it ran, with the arguments it was sent with."""
-    conn = await asyncpg.connect(url)
-    try:
-        return dict(json.loads(await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {query}", *args))[0])
-    finally:
-        await conn.close()
-
-
-def nodes(plan: dict[str, Any]) -> list[str]:
-    return [plan["Node Type"], *(kind for child in plan.get("Plans", []) for kind in nodes(child))]
+    return statements_sent(monkeypatch)
 
 
 async def partitions_read(url: str, query: str, args: tuple[Any, ...]) -> set[str]:

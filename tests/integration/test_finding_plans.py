@@ -1,0 +1,100 @@
+"""On a table of 100,000 rows, a payload filter and a search use their indexes (V0006) rather
+than reading every one of the user's rows."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import msgspec
+import pytest
+
+from app.builders.storage import build_repository
+from app.ports.storage import RecordQuery, RecordRepository
+from app.schemas.finding import payload_filters, search_terms
+from app.settings import Settings
+from tests.plans import indexes_used, plan_of, statements_sent
+
+pytestmark = pytest.mark.anyio
+ROWS = 100_000
+
+
+@pytest.fixture(scope="module")
+def seeded(postgres_url: str) -> str:
+    """100,000 records: the even ones alice's, each with its own number, one of 1,000 kinds and a
+    word of its own."""
+    from tests import backing
+
+    backing.truncate(postgres_url)
+
+    async def seed() -> None:
+        conn = await asyncpg.connect(postgres_url)
+        try:
+            await conn.execute(
+                f"""INSERT INTO data_records (user_id, payload, created_at)
+                    SELECT CASE WHEN i % 2 = 0 THEN 'alice' ELSE 'u' || (i % 500) END,
+                           jsonb_build_object('n', i, 'kind', 'k' || (i % 1000), 'note', 'word' || i),
+                           now() - i * interval '1 second'
+                      FROM generate_series(1, {ROWS}) AS i"""
+            )
+            await conn.execute("ANALYZE data_records")
+        finally:
+            await conn.close()
+
+    import asyncio
+
+    asyncio.run(seed())
+    return postgres_url
+
+
+@pytest.fixture
+async def repository(seeded: str) -> AsyncIterator[RecordRepository]:
+    repo = build_repository(Settings(database_url=seeded, pg_pool_min_size=1, pg_pool_max_size=2))
+    await repo.open()
+    try:
+        yield repo
+    finally:
+        await repo.close()
+
+
+async def index_of(url: str, kind: str) -> set[str]:
+    """The names of the partitions' indexes made from V0006's index of this kind."""
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT indexname FROM pg_indexes WHERE indexdef LIKE '%' || $1 || '%'", kind)
+    finally:
+        await conn.close()
+    return {row[0] for row in rows}
+
+
+@pytest.mark.parametrize(
+    ("asked", "kind", "expected"),
+    [
+        ({"match": payload_filters({"payload.kind": "k42"})}, "jsonb_path_ops", 100),
+        ({"match": payload_filters({"payload.n": "4242"})}, "jsonb_path_ops", 1),
+        ({"search": search_terms("word4242")}, "jsonb_to_tsvector", 1),
+    ],
+    ids=["kind", "number", "search"],
+)
+@pytest.mark.parametrize("with_total", [False, True], ids=["cursor", "page"])
+async def test_a_filter_and_a_search_read_their_index(
+    seeded: str,
+    repository: RecordRepository,
+    monkeypatch: pytest.MonkeyPatch,
+    asked: dict[str, Any],
+    kind: str,
+    expected: int,
+    with_total: bool,
+) -> None:
+    sent = statements_sent(monkeypatch)
+
+    records, total = await repository.get_by_user(
+        RecordQuery("alice", limit=200, **asked), with_total=with_total
+    )
+
+    assert len(records) == expected and total == (expected if with_total else None)
+    assert all(r.user_id == "alice" for r in records)
+    assert {msgspec.json.decode(r.payload)["n"] % 2 for r in records} == {0}
+    plan = await plan_of(seeded, *sent[0])
+    assert indexes_used(plan["Plan"]) & await index_of(seeded, kind), plan

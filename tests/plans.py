@@ -1,0 +1,44 @@
+"""What PostgreSQL does with the service's statements: each one sent, and its plan as it ran."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+import pytest
+
+
+def statements_sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]:
+    """Every statement the service sends for rows from now on, with its arguments, as sent."""
+    statements: list[tuple[str, tuple[Any, ...]]] = []
+
+    def spying(method: Any) -> Any:
+        async def spy(self: asyncpg.Connection, query: str, *args: Any, **kwargs: Any) -> Any:
+            statements.append((query, args))
+            return await method(self, query, *args, **kwargs)
+
+        return spy
+
+    for name in ("fetch", "fetchrow", "fetchval"):
+        monkeypatch.setattr(asyncpg.connection.Connection, name, spying(getattr(asyncpg.Connection, name)))
+    return statements
+
+
+async def plan_of(url: str, query: str, args: tuple[Any, ...]) -> dict[str, Any]:
+    """The statement's plan as it ran, with the arguments it was sent with."""
+    conn = await asyncpg.connect(url)
+    try:
+        return dict(json.loads(await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {query}", *args))[0])
+    finally:
+        await conn.close()
+
+
+def nodes(plan: dict[str, Any]) -> list[str]:
+    return [plan["Node Type"], *(kind for child in plan.get("Plans", []) for kind in nodes(child))]
+
+
+def indexes_used(plan: dict[str, Any]) -> set[str]:
+    """The indexes a plan's nodes read."""
+    named = {plan["Index Name"]} if "Index Name" in plan else set()
+    return named.union(*(indexes_used(child) for child in plan.get("Plans", [])))
