@@ -43,6 +43,7 @@ from app.routes.auth import AuthRoutes
 from app.routes.docs import DocsPage
 from app.routes.metrics import MetricsRoutes
 from app.routes.probes import OpenApiRoute, ProbeRoutes
+from app.routes.procedures import ProcedureRoutes
 from app.routes.records import RecordRoutes
 from app.server import connection_cap, give_back_large_blocks
 from app.services.history import History
@@ -149,6 +150,7 @@ def assemble(settings: Settings, *, served: bool = False, tracing: Tracing | Non
         pages=PageAnswers(CompressedPages(settings.cache_gzip_max_bytes)),
         require_if_match=settings.require_if_match,
     )
+    procedures = ProcedureRoutes(service, body=body)
     lifecycle = Lifecycle()
     probes = ProbeRoutes(
         {"database": repository.ping, "cache": state.cache.ping, **replica_checks(storage.replicas)},
@@ -174,7 +176,7 @@ def assemble(settings: Settings, *, served: bool = False, tracing: Tracing | Non
         scraped = list(probes.operations)
     page = DocsPage().operations if settings.docs else []
     docs = OpenApiRoute(
-        [*records.operations, *auth.operations, *public_admin, *scraped, *page],
+        [*records.operations, *procedures.operations, *auth.operations, *public_admin, *scraped, *page],
         title="data-service",
         version=__version__,
         bearer_auth=verifier is not None,

@@ -211,6 +211,12 @@ class RecordRepository(Protocol):
         row, in one transaction; False when it is gone or at another version (nothing changed)."""
         ...
 
+    async def touch_users(self, user_ids: Sequence[str], audit: AuditEntry) -> int:
+        """The database's touch_users procedure (POST /procedures/touch_users): every record of
+        these users gets a new updated_at and its version counted up, each with an update
+        audit row, in one transaction; how many records it touched."""
+        ...
+
     async def ping(self) -> None:
         """Raise StorageUnavailable unless the database answers."""
         ...

@@ -213,6 +213,9 @@ class GuardedRepository:
     async def delete(self, record: Record, audit: AuditEntry) -> bool:
         return await self._through("delete", lambda: self._inner.delete(record, audit))
 
+    async def touch_users(self, user_ids: Sequence[str], audit: AuditEntry) -> int:
+        return await self._through("touch_users", lambda: self._inner.touch_users(user_ids, audit))
+
     async def position(self) -> int:
         return await self._through("position", self._inner.position)
 

@@ -155,6 +155,11 @@ class RoutedRepository:
         await self._written([record.user_id])
         return deleted
 
+    async def touch_users(self, user_ids: Sequence[str], audit: AuditEntry) -> int:
+        touched = await self._primary.touch_users(user_ids, audit)
+        await self._written(list(user_ids))
+        return touched
+
     async def purge_answers(self, batch: int) -> int:
         return await self._primary.purge_answers(batch)
 

@@ -2,8 +2,8 @@
 
 The pool is fixed in size (min = max), waits a bounded time for a free connection, pings idle
 connections before handing them out, and every call runs under a call timeout. Statements come
-from sql/oracle/; bulk operations and the allow-listed procedures (oracle_procedures.py) from
-the PL/SQL package in plsql/. This is the pool, the statements and the errors' translation;
+from sql/oracle/; bulk operations and touch_users (POST /procedures/touch_users) call the
+PL/SQL package in plsql/. This is the pool, the statements and the errors' translation;
 reads.py, writes.py and keys.py hold the repository's operations.
 """
 
@@ -20,7 +20,6 @@ from msgspec import Raw
 
 from app.adapters.db.binds import ANSWER_BINDS, FILTERS, KEY_BINDS, filter_binds
 from app.adapters.db.matching import FOUND_READ_BINDS, found_binds
-from app.adapters.db.oracle_procedures import call_procedure, check_call
 from app.adapters.db.oracle_target import OracleTarget
 from app.adapters.db.sqlfiles import Statements
 from app.errors import InvalidData, NotFound, SchemaMissing, ServiceError, StorageConflict, StorageUnavailable
@@ -46,6 +45,7 @@ BINDS = {
     "estimate_records": frozenset(),
     "update_record": frozenset({"id", "user_id", "version", "payload", "updated_at", "new_version"}),
     "delete_record": frozenset({"id", "user_id", "version"}),
+    "touch_users": frozenset({"user_ids", "actor", "request_id", "touched"}),
     "list_records": FILTERS | {"after_created_at", "after_id", "limit"},
     "list_records_counted": FILTERS | {"first_row", "last_row"},
     "count_records": FILTERS,
@@ -230,16 +230,6 @@ class OracleSession:
         found = found_binds(query, "oracle")
         # Flags as numbers: SQL has no BOOLEAN before 23ai.
         return {**binds, **{k: int(v) if isinstance(v, bool) else v for k, v in found.items()}}
-
-    async def execute_plsql_procedure(
-        self, name: str, params: dict[str, Any], audit: AuditEntry
-    ) -> dict[str, Any]:
-        """Call an allow-listed procedure of the PL/SQL package (PlsqlProcedures)."""
-        checked = check_call(name, params)
-        async with self._connection() as conn:
-            outs = await call_procedure(conn, name, checked, params, audit)
-            await conn.commit()
-        return outs
 
     def pools(self) -> list[PoolUsage]:
         pool = self._pool

@@ -157,6 +157,20 @@ class OracleWrites(OracleSession):
             values = {"id": record.id, "user_id": record.user_id, "version": record.version}
             return await self._changed(conn, conn.cursor(), "delete_record", values, record, audit, "delete")
 
+    async def touch_users(self, user_ids: Sequence[str], audit: AuditEntry) -> int:
+        async with self._connection() as conn:
+            cursor = conn.cursor()
+            touched = cursor.var(int)
+            binds = {
+                "user_ids": cursor.arrayvar(str, list(user_ids), 100),  # the package's VARCHAR2(100)
+                "actor": audit.actor,
+                "request_id": audit.request_id,
+                "touched": touched,
+            }
+            await cursor.execute(self._sql("touch_users"), binds)
+            await conn.commit()
+        return int(touched.getvalue() or 0)
+
     async def _changed(
         self,
         conn: oracledb.AsyncConnection,

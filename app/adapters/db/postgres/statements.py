@@ -23,6 +23,7 @@ FAR_PAST = datetime(1, 1, 1, tzinfo=UTC)
 FAR_FUTURE = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 LAST_ID = uuid.UUID(int=(1 << 128) - 1)
 BINDS = {
+    "touch_users": frozenset({"user_ids", "actor", "request_id"}),
     "insert_record": frozenset({"id", "user_id", "payload", "actor", "request_id"}),
     "insert_records": frozenset({"ids", "user_ids", "payloads", "actors", "request_ids"}),
     "keep_answer": ANSWER_BINDS | {"ttl_seconds"},

@@ -133,3 +133,8 @@ class PostgresWrites(PostgresSession):
         sql, args = self._call("delete_record", change_values(record, audit))
         async with translated():
             return bool(await self._fetchval(sql, *args))
+
+    async def touch_users(self, user_ids: Sequence[str], audit: AuditEntry) -> int:
+        binds = {"user_ids": list(user_ids), "actor": audit.actor, "request_id": audit.request_id}
+        async with translated():
+            return int(await self._fetchval(*self._args("touch_users", binds)))

@@ -41,6 +41,7 @@ BINDS = {
     "insert_audit": frozenset({"occurred_at", "actor", "action", "record_id", "owner", "request_id"}),
     "update_record": frozenset({"id", "user_id", "version", "payload", "updated_at"}),
     "delete_record": frozenset({"id", "user_id", "version"}),
+    "touch_users": frozenset({"user_ids", "updated_at"}),
     "estimate_records": FILTERS | {"cap"},
     "keep_answer": ANSWER_BINDS | {"now", "expires_at"},
     "kept_answer": KEY_BINDS | {"now"},

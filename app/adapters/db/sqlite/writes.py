@@ -133,6 +133,25 @@ class SqliteWrites(SqliteSession):
 
         return await self._write(remove)
 
+    async def touch_users(self, user_ids: Sequence[str], audit: AuditEntry) -> int:
+        def touch(conn: sqlite3.Connection) -> int:
+            now = to_text(datetime.now(UTC))
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                binds = {"user_ids": encoder.encode(list(user_ids)).decode(), "updated_at": now}
+                touched = self._execute(conn, "touch_users", binds).fetchall()
+                conn.executemany(
+                    self._statements.sql["insert_audit"],
+                    [audit_values("update", row[0], row[1], audit, now) for row in touched],
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return len(touched)
+
+        return await self._write(touch)
+
     def _changed(
         self,
         conn: sqlite3.Connection,

@@ -1,0 +1,8 @@
+-- name: touch_users
+-- POST /procedures/touch_users: calls the PL/pgSQL function of V0007, which touches every
+-- record of the listed users (updated_at, version) and audits each, in this statement's
+-- transaction.
+-- returns: one row (touched)
+-- index: idx_data_records_user_created (user_id, ...), one probe a user
+-- shards: user_id (each listed user's shard; several users may span shards)
+SELECT data_records_touch_users(:user_ids::text[], :actor, :request_id) AS touched
