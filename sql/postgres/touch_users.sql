@@ -4,5 +4,5 @@
 -- transaction.
 -- returns: one row (touched)
 -- index: idx_data_records_user_created (user_id, ...), one probe a user
--- shards: user_id (each listed user's shard; several users may span shards)
+-- shards: fan-out (the listed users' shards: several users may span them)
 SELECT data_records_touch_users(:user_ids::text[], :actor, :request_id) AS touched

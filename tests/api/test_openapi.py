@@ -34,6 +34,7 @@ PROMISED = {
     ("get", "/data/export"),
     ("patch", "/data/{id}"),
     ("delete", "/data/{id}"),
+    ("post", "/procedures/touch_users"),
     ("post", "/auth/revoke"),
     ("get", "/health"),
     ("get", "/ready"),
