@@ -30,6 +30,8 @@ SCENARIOS = (
     "write_read",
     "health",
 )
+# The service's own finding (named on --scenarios; the peer has no such parameters).
+FINDING = ("get_filtered", "get_searched")
 
 
 def free_port() -> int:
@@ -199,7 +201,7 @@ def wrk(url: str, scenario: str, *, duration: str, connections: int, env: dict[s
 def arguments(doc: str | None) -> argparse.ArgumentParser:
     """The options every load benchmark takes: data size and the wrk run's shape."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
+    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=[*SCENARIOS, *FINDING])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--warmup", default="3s")

@@ -42,6 +42,7 @@ from pathlib import Path
 
 from bench.ceiling import database_ceiling
 from bench.harness import (
+    FINDING,
     ROOT,
     arguments,
     checkout,
@@ -254,7 +255,8 @@ def main() -> None:
             )
             (work / "peer_ids.txt").write_text("\n".join(seed(peer, args.records, args.users)) + "\n")
             ids = {**base_env, "IDS_FILE": str(work / "peer_ids.txt")}
-            targets.append(Target("peer", peer_url, pid, ids, partial(flush, 1), tuple(args.scenarios), peer))
+            peer_scenarios = tuple(s for s in args.scenarios if s not in FINDING)
+            targets.append(Target("peer", peer_url, pid, ids, partial(flush, 1), peer_scenarios, peer))
             ceiling_url = "http://127.0.0.1:8082"
             pid = running.enter_context(
                 external(

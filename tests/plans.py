@@ -22,6 +22,13 @@ def statements_sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[An
 
     for name in ("fetch", "fetchrow", "fetchval"):
         monkeypatch.setattr(asyncpg.connection.Connection, name, spying(getattr(asyncpg.Connection, name)))
+    prepared_fetch = asyncpg.prepared_stmt.PreparedStatement.fetch
+
+    async def spied_fetch(self: asyncpg.prepared_stmt.PreparedStatement, *args: Any, **kwargs: Any) -> Any:
+        statements.append((self.get_query(), args))  # an unnamed statement, prepared then run
+        return await prepared_fetch(self, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.prepared_stmt.PreparedStatement, "fetch", spied_fetch)
     return statements
 
 

@@ -9,6 +9,8 @@
 --   get_by_id  GET /data/{id} over the ids in IDS_FILE
 --   write_read a user's write, then a read of that user's page (read-your-writes: the read
 --              misses the cache the write dropped), users r1..r{POST_USERS}
+--   get_filtered  get_cold's pages narrowed by two payload fields (payload.active=true&payload.seq__gt=3)
+--   get_searched  get_cold's pages narrowed by a full-text search for one of 97 tags (q=tagN)
 --   health     GET /health
 local scenario = os.getenv("SCENARIO") or "health"
 local function env_int(name, default) return tonumber(os.getenv(name) or "") or default end
@@ -51,6 +53,12 @@ function request()
    elseif scenario == "get_cold" then
       return wrk.format("GET", string.format("/data?user_id=u%d&page=1&page_size=%d",
          math.random(cold_users), math.random(10, 100)))
+   elseif scenario == "get_filtered" then
+      return wrk.format("GET", string.format("/data?user_id=u%d&page=1&page_size=%d&payload.active=true" ..
+         "&payload.seq__gt=3", math.random(cold_users), math.random(10, 100)))
+   elseif scenario == "get_searched" then
+      return wrk.format("GET", string.format("/data?user_id=u%d&page=1&page_size=%d&q=tag%d",
+         math.random(cold_users), math.random(10, 100), math.random(0, 96)))
    elseif scenario == "get_by_id" then
       return wrk.format("GET", "/data/" .. ids[math.random(#ids)])
    elseif scenario == "write_read" then

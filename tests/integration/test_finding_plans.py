@@ -98,3 +98,26 @@ async def test_a_filter_and_a_search_read_their_index(
     assert {msgspec.json.decode(r.payload)["n"] % 2 for r in records} == {0}
     plan = await plan_of(seeded, *sent[0])
     assert indexes_used(plan["Plan"]) & await index_of(seeded, kind), plan
+
+
+async def test_a_found_page_is_planned_with_its_values_every_time(seeded: str) -> None:
+    """A named prepared statement gets a generic plan after five runs, which cannot use a
+    filter's index when the filter is optional (`:search IS NULL OR ...`): the search of one
+    record would read all of the user's rows from the sixth run on."""
+    repo = build_repository(Settings(database_url=seeded, pg_pool_min_size=1, pg_pool_max_size=1))
+    await repo.open()
+    try:
+        query = RecordQuery("alice", limit=20, search=search_terms("word4242"))
+        for _ in range(8):
+            records, total = await repo.get_by_user(query, with_total=True)
+            assert (len(records), total) == (1, 1)
+        async with repo.pool.acquire() as conn:  # type: ignore[attr-defined]  # the pool's one connection
+            generic = await conn.fetch(
+                "SELECT statement FROM pg_prepared_statements"
+                " WHERE generic_plans > 0 AND statement LIKE '%jsonb_to_tsvector%'"
+                " AND statement NOT LIKE '%pg_prepared_statements%'"
+            )
+    finally:
+        await repo.close()
+
+    assert generic == []

@@ -53,15 +53,16 @@ class PostgresReads(PostgresSession):
             "offset": query.offset,
         }
         listed, counted, count = LISTS if query.plain else FOUND
+        fetch = self._fetch if query.plain else self._fetch_planned
         async with translated():
             if not with_total:
-                rows = await self._fetch(*self._args(listed, binds))
+                rows = await fetch(*self._args(listed, binds))
                 return [record_of(r) for r in rows], None
-            rows = await self._fetch(*self._args(counted, binds))
+            rows = await fetch(*self._args(counted, binds))
             if rows:
                 return [record_of(r) for r in rows], rows[0]["total"]
             # Past the last page the window count has no row to ride on: count on its own.
-            total = await self._fetchval(*self._args(count, binds))
+            total = (await fetch(*self._args(count, binds)))[0]["total"]
         return [], total
 
     async def estimate(self, query: RecordQuery) -> int | None:
