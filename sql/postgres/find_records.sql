@@ -5,7 +5,9 @@
 -- to the search, by a payload field (:sort_field, a key bound as a value: its numbers in
 -- numeric order, then its strings in byte order, then records without either), oldest first,
 -- or newest first (the default and every tie's order). Cursor mode (after_*) is newest first only.
--- Each NULL filter folds away when planned with the bound values, so a filter's index is used
+-- Each NULL filter (an absent date bound too: an open bound bound as a far date would make the
+-- planner probe the index's ends, slow past many dead rows) folds away when planned with the
+-- bound values, so a filter's index is used
 -- when it is given (a generic plan would read the user's rows instead: still correct).
 -- returns: up to :limit rows (id, user_id, payload, created_at, updated_at, version)
 -- index: idx_data_records_payload (payload jsonb_path_ops) for :match's equalities;
@@ -14,9 +16,9 @@
 SELECT id::text, user_id, payload::text, created_at, updated_at, version
   FROM data_records
  WHERE user_id = :user_id
-   AND created_at >= :created_from
-   AND created_at < :created_to
-   AND (created_at, id) < (:after_created_at, :after_id::uuid)
+   AND (:created_from::timestamptz IS NULL OR created_at >= :created_from)
+   AND (:created_to::timestamptz IS NULL OR created_at < :created_to)
+   AND (:after_created_at::timestamptz IS NULL OR (created_at, id) < (:after_created_at, :after_id::uuid))
    AND (:type::text IS NULL OR payload ->> 'type' = :type)
    AND (:status::text IS NULL OR payload ->> 'status' = :status)
    AND (:match::jsonpath IS NULL OR payload @@ :match::jsonpath)

@@ -15,8 +15,8 @@
 SELECT id::text, user_id, payload::text, created_at, updated_at, version, count(*) OVER () AS total
   FROM data_records
  WHERE user_id = :user_id
-   AND created_at >= :created_from
-   AND created_at < :created_to
+   AND (:created_from::timestamptz IS NULL OR created_at >= :created_from)
+   AND (:created_to::timestamptz IS NULL OR created_at < :created_to)
    AND (:type::text IS NULL OR payload ->> 'type' = :type)
    AND (:status::text IS NULL OR payload ->> 'status' = :status)
    AND (:match::jsonpath IS NULL OR payload @@ :match::jsonpath)

@@ -112,3 +112,16 @@ def test_each_dialect_gets_the_search_in_its_own_language() -> None:
     assert text_query(("blue", "large crate"), "sqlite") == '"blue" "large crate"'
     assert text_query(("a}b", "c d"), "oracle") == "{a}}b} AND {c d}"
     assert text_query((), "oracle") is None
+
+
+def test_only_a_search_or_an_equality_is_planned_with_its_values() -> None:
+    from app.adapters.db.matching import indexed
+    from app.ports.storage import RecordQuery
+
+    def query(**kw: object) -> RecordQuery:
+        return RecordQuery("u", limit=1, **kw)  # type: ignore[arg-type]
+
+    assert indexed(query(search=("blue",)))
+    assert indexed(query(match=(PayloadFilter("a", "in", (1, 2)),)))
+    assert not indexed(query(match=(PayloadFilter("a", "gt", (1,)), PayloadFilter("b", "exists", (True,)))))
+    assert not indexed(query(sort=sort_of("-payload.a", searched=False)))

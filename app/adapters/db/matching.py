@@ -98,6 +98,13 @@ def text_query(terms: tuple[str, ...], dialect: Dialect) -> str | None:
     return " ".join(f'"{term}"' for term in terms)  # a term holds no " (schemas.finding)
 
 
+def indexed(query: RecordQuery) -> bool:
+    """Whether an index may serve the query's finding, depending on its values: a search, or an
+    equality (eq, in), which PostgreSQL's GIN on the payload answers; ranges, exists and a sort
+    alone are read from the user's own rows whatever the values."""
+    return bool(query.search) or any(f.op in ("eq", "in") for f in query.match)
+
+
 def found_binds(query: RecordQuery, dialect: Dialect) -> dict[str, object]:
     """The match, search and order binds of a query, as the dialect takes them."""
     return {

@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 
 from app.adapters.db.ids import created_window
-from app.adapters.db.matching import FOUND, LISTS
+from app.adapters.db.matching import FOUND, LISTS, indexed
 from app.adapters.db.postgres.session import PostgresSession
 from app.adapters.db.postgres.statements import FAR_FUTURE, LAST_ID, by_id, filters, record_of, translated
 from app.errors import InvalidData, StorageUnavailable
@@ -45,15 +45,16 @@ class PostgresReads(PostgresSession):
                 after_id = uuid.UUID(query.after.id)
             except ValueError:
                 raise InvalidData("the cursor does not name a record of this database") from None
+        far_future = FAR_FUTURE if query.plain else None  # find_records: NULL, as filters() says
         binds: dict[str, Any] = {
             **filters(query),
-            "after_created_at": FAR_FUTURE if query.after is None else query.after.created_at,
+            "after_created_at": far_future if query.after is None else query.after.created_at,
             "after_id": after_id,
             "limit": query.limit,
             "offset": query.offset,
         }
         listed, counted, count = LISTS if query.plain else FOUND
-        fetch = self._fetch if query.plain else self._fetch_planned
+        fetch = self._fetch_planned if indexed(query) else self._fetch
         async with translated():
             if not with_total:
                 rows = await fetch(*self._args(listed, binds))
