@@ -40,7 +40,8 @@ class RecordReads(RecordsBase):
         holds the query's payload.<field> filters."""
         may_read(caller)
         owner(caller, query.user_id)
-        found = Finding.of(match, query.q, query.sort, query.fields)
+        plain = not match and query.q is None and query.sort is None and query.fields is None
+        found = EVERYTHING if plain else Finding.of(match, query.q, query.sort, query.fields)
         _check(query, found)
         key = self._history.key(_cache_key(query, found))  # pages of one history of the database
         budget = limit_key(caller, query.user_id)
@@ -189,6 +190,6 @@ def _cache_key(query: ListQuery, found: Finding) -> str:
             query.type,
             query.status,
             query.count,
-            *([] if found == EVERYTHING else found.key()),
+            *([] if found is EVERYTHING else found.key()),
         ]
     ).decode()

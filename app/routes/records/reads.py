@@ -45,7 +45,9 @@ class ReadRoutes:
 
     async def list_page(self, request: Request) -> Response:
         params = query_params(request)
-        match = payload_filters(payload_params(params))
+        match = (
+            payload_filters(payload_params(params)) if b"payload." in request.scope["query_string"] else ()
+        )
         query = convert_query(params, ListQuery)
         return self._pages.answer(
             request, await self._service.list_page(query, caller(request), match), query
