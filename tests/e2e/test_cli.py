@@ -44,10 +44,11 @@ def test_migrate_status_dry_run_and_an_edited_file(tmp_path: Path) -> None:
     first.write_text(first.read_text() + "\n-- edited after release\n")
     edited = run("migrate", "--status", APP_DATABASE_URL=database, APP_SQL_DIR=str(sql))
 
-    assert before.returncode == 0 and before.stdout.count("pending") == 4
-    assert planned.returncode == 0 and "CREATE TABLE" in planned.stdout and "-- V0004" in planned.stdout
-    assert applied.returncode == 0 and "applied 4 migration(s): V0001, V0002, V0003, V0004" in applied.stdout
-    assert after.stdout.count("applied") == 4 and "pending" not in after.stdout
+    assert before.returncode == 0 and before.stdout.count("pending") == 5
+    assert planned.returncode == 0 and "CREATE TABLE" in planned.stdout and "-- V0005" in planned.stdout
+    assert applied.returncode == 0
+    assert "applied 5 migration(s): V0001, V0002, V0003, V0004, V0005" in applied.stdout
+    assert after.stdout.count("applied") == 5 and "pending" not in after.stdout
     assert "nothing pending" in nothing.stdout
     assert edited.returncode == 1 and "V0001  EDITED since it was applied" in edited.stdout
 
