@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 import pytest
+
+from app.builders.storage import build_repository
+from app.ports.storage import RecordRepository
+from app.settings import Settings
 
 
 def statements_sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]:
@@ -49,3 +55,14 @@ def indexes_used(plan: dict[str, Any]) -> set[str]:
     """The indexes a plan's nodes read."""
     named = {plan["Index Name"]} if "Index Name" in plan else set()
     return named.union(*(indexes_used(child) for child in plan.get("Plans", [])))
+
+
+@asynccontextmanager
+async def repository_on(url: str, *, pool: int = 2) -> AsyncIterator[RecordRepository]:
+    """An open PostgreSQL repository on `url`, its pool of at most `pool` connections."""
+    repo = build_repository(Settings(database_url=url, pg_pool_min_size=1, pg_pool_max_size=pool))
+    await repo.open()
+    try:
+        yield repo
+    finally:
+        await repo.close()

@@ -42,7 +42,7 @@ class Procedure:
     role: Literal["writer", "admin"]
     summary: str
     users: Callable[[Any], list[str]]
-    call: Callable[[RecordRepository, Any, AuditEntry], Awaitable[int]]
+    call: Callable[[RecordRepository, list[str], AuditEntry], Awaitable[int]]  # on those users
 
 
 PROCEDURES: dict[str, Procedure] = {
@@ -53,9 +53,7 @@ PROCEDURES: dict[str, Procedure] = {
         "audited as an update (Oracle: data_records_bulk.touch_users, FORALL; PostgreSQL: the "
         "data_records_touch_users function; SQLite: one UPDATE). A writer lists its own user only",
         users=lambda arguments: list(dict.fromkeys(arguments.user_ids)),
-        call=lambda repository, arguments, entry: repository.touch_users(
-            list(dict.fromkeys(arguments.user_ids)), entry
-        ),
+        call=lambda repository, users, entry: repository.touch_users(users, entry),
     ),
 }
 
@@ -76,6 +74,6 @@ class RecordProcedures(RecordsBase):
         for user_id in users:
             owner(caller, user_id)
         await self._admit(limit_key(caller, users[0]))
-        touched = await declared.call(self._repository, arguments, audit(caller))
+        touched = await declared.call(self._repository, users, audit(caller))
         await asyncio.gather(*map(self._cache.invalidate_user, users))
         return ProcedureResult(procedure=name, touched=touched)

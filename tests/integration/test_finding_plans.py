@@ -3,6 +3,7 @@ than reading every one of the user's rows."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,11 +11,10 @@ import asyncpg
 import msgspec
 import pytest
 
-from app.builders.storage import build_repository
 from app.ports.storage import RecordQuery, RecordRepository
 from app.schemas.finding import payload_filters, search_terms
-from app.settings import Settings
-from tests.plans import indexes_used, plan_of, statements_sent
+from tests import backing
+from tests.plans import indexes_used, plan_of, repository_on, statements_sent
 
 pytestmark = pytest.mark.anyio
 ROWS = 100_000
@@ -24,8 +24,6 @@ ROWS = 100_000
 def seeded(postgres_url: str) -> str:
     """100,000 records: the even ones alice's, each with its own number, one of 1,000 kinds and a
     word of its own."""
-    from tests import backing
-
     backing.truncate(postgres_url)
 
     async def seed() -> None:
@@ -42,20 +40,14 @@ def seeded(postgres_url: str) -> str:
         finally:
             await conn.close()
 
-    import asyncio
-
     asyncio.run(seed())
     return postgres_url
 
 
 @pytest.fixture
 async def repository(seeded: str) -> AsyncIterator[RecordRepository]:
-    repo = build_repository(Settings(database_url=seeded, pg_pool_min_size=1, pg_pool_max_size=2))
-    await repo.open()
-    try:
+    async with repository_on(seeded) as repo:
         yield repo
-    finally:
-        await repo.close()
 
 
 async def index_of(url: str, kind: str) -> set[str]:
@@ -104,9 +96,7 @@ async def test_a_found_page_is_planned_with_its_values_every_time(seeded: str) -
     """A named prepared statement gets a generic plan after five runs, which cannot use a
     filter's index when the filter is optional (`:search IS NULL OR ...`): the search of one
     record would read all of the user's rows from the sixth run on."""
-    repo = build_repository(Settings(database_url=seeded, pg_pool_min_size=1, pg_pool_max_size=1))
-    await repo.open()
-    try:
+    async with repository_on(seeded, pool=1) as repo:
         query = RecordQuery("alice", limit=20, search=search_terms("word4242"))
         for _ in range(8):
             records, total = await repo.get_by_user(query, with_total=True)
@@ -117,7 +107,5 @@ async def test_a_found_page_is_planned_with_its_values_every_time(seeded: str) -
                 " WHERE generic_plans > 0 AND statement LIKE '%jsonb_to_tsvector%'"
                 " AND statement NOT LIKE '%pg_prepared_statements%'"
             )
-    finally:
-        await repo.close()
 
     assert generic == []

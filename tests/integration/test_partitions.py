@@ -10,22 +10,16 @@ from typing import Any
 import asyncpg
 import pytest
 
-from app.builders.storage import build_repository
 from app.ports.storage import AuditEntry, NewRecord, RecordQuery, RecordRepository
-from app.settings import Settings
-from tests.plans import nodes, plan_of, statements_sent
+from tests.plans import nodes, plan_of, repository_on, statements_sent
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
 async def repository(postgres_db: str) -> AsyncIterator[RecordRepository]:
-    repo = build_repository(Settings(database_url=postgres_db, pg_pool_min_size=1, pg_pool_max_size=2))
-    await repo.open()
-    try:
+    async with repository_on(postgres_db) as repo:
         yield repo
-    finally:
-        await repo.close()
 
 
 @pytest.fixture

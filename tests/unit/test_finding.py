@@ -5,8 +5,9 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from app.adapters.db.matching import document, jsonpath, text_query
+from app.adapters.db.matching import document, indexed, jsonpath, text_query
 from app.errors import ValidationFailed
+from app.ports.storage import RecordQuery
 from app.schemas.finding import (
     PayloadFilter,
     Sort,
@@ -115,7 +116,6 @@ def test_each_dialect_gets_the_search_in_its_own_language() -> None:
 
 
 def test_only_a_search_or_an_equality_is_planned_with_its_values() -> None:
-    from app.adapters.db.matching import indexed
     from app.ports.storage import RecordQuery
 
     def query(**kw: object) -> RecordQuery:
