@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from app.adapters.db.postgres.plans import LARGE_ROWS, LargeUsers
 from app.adapters.db.postgres.statements import BINDS, insert_values, translated
 from app.adapters.db.sqlfiles import Statements, to_numbered
 from app.errors import StorageUnavailable
@@ -82,6 +83,7 @@ class PostgresSession:
         )
         self._waits = Spread(WAIT_BUCKETS)
         self._wait_timeouts = 0
+        self._large = LargeUsers(self._large_users)
 
     async def open(self) -> None:
         """Open the pool (fixed bounds, every call under the command timeout).
@@ -111,6 +113,8 @@ class PostgresSession:
                 server_settings=settings,
                 statement_cache_size=0 if self._pooled else 100,
             )
+        if not self._pooled:  # behind PgBouncer every statement is planned with its values
+            await self._large.start()
 
     async def limits(self, conn: PoolConnectionProxy[asyncpg.Record]) -> None:
         """In a transaction behind PgBouncer: the statement and lock timeouts that a direct
@@ -182,6 +186,15 @@ class PostgresSession:
             statement = await prepare(sql, name=False, timeout=left(ends))
             return list(await statement.fetch(*args, timeout=left(ends)))
 
+    def _planned_for(self, user_id: str) -> bool:
+        """Whether a list of this user's is planned with its values (plans.py)."""
+        return user_id in self._large.users
+
+    async def _large_users(self) -> frozenset[str]:
+        sql, args = self._call("large_users", {"records": "data_records", "rows": LARGE_ROWS})
+        async with translated():
+            return frozenset(row[0] for row in await self._fetch(sql, *args))
+
     async def _fetchval(self, sql: str, *args: Any) -> Any:
         async with self._connection() as (conn, ends):
             return await conn.fetchval(sql, *args, timeout=left(ends))
@@ -218,6 +231,7 @@ class PostgresSession:
     async def close(self) -> None:
         """Close the pool gracefully within the database timeout; a database that does not
         answer (frozen, cut off) gets its connections dropped instead, so shutdown never hangs."""
+        await self._large.close()
         pool, self._pool = self._pool, None
         if pool is None:
             return

@@ -32,6 +32,7 @@ BINDS = {
     "update_record": frozenset({"id", "user_id", "created_at", "version", "payload", "actor", "request_id"}),
     "delete_record": frozenset({"id", "user_id", "created_at", "version", "actor", "request_id"}),
     "estimate_records": FILTERS,
+    "large_users": frozenset({"records", "rows"}),
     **OFFSET_READ_BINDS,
     **FOUND_READ_BINDS,
     "get_record": frozenset({"id", "created_from", "created_to"}),
