@@ -105,6 +105,7 @@ def test_the_defaults_render_the_production_shape(chart: Any) -> None:
     assert kinds == sorted(
         [
             "ConfigMap",
+            "CronJob",
             "Deployment",
             "HorizontalPodAutoscaler",
             "Job",
@@ -231,6 +232,21 @@ def test_migrations_run_in_a_hook_before_install_and_upgrade(chart: Any) -> None
     assert "initContainers" not in deployment["spec"]["template"]["spec"]  # pods never migrate
 
 
+def test_postgres_partitions_are_maintained_weekly_by_the_migrations_own_pod(chart: Any) -> None:
+    """A release left alone for months still gets next month's partition before its rows: the
+    migrations run again on a schedule, in the pod the hook runs (and its NetworkPolicy lets
+    through), one at a time."""
+    objects = render(chart, {})
+    (cron,) = of_kind(objects, "CronJob")
+    (job,) = of_kind(objects, "Job")
+
+    assert cron["spec"]["schedule"] == "17 3 * * 1" and cron["spec"]["concurrencyPolicy"] == "Forbid"
+    assert cron["spec"]["jobTemplate"]["spec"]["template"] == job["spec"]["template"]
+    unscheduled = {"migrations": {"maintenanceSchedule": ""}}
+    for values in ({"storage": {"dialect": "oracle"}}, unscheduled, sqlite_demo()):
+        assert of_kind(render(chart, values), "CronJob") == [], values
+
+
 def test_the_sqlite_demo_is_one_pod_on_a_volume_that_migrates_itself(chart: Any) -> None:
     objects = render(chart, sqlite_demo())
     (deployment,) = of_kind(objects, "Deployment")
@@ -332,6 +348,7 @@ def test_monitoring_toggles_ship_the_alert_rules_and_dashboard_of_the_repository
         ({"auth": {"jwksUrl": ""}}, "auth"),
         ({"auth": {"algorithms": "HS256,none"}}, "algorithms"),
         ({"httpRoute": {"enabled": True, "parentRefs": [], "hostnames": []}}, "parentRefs"),
+        ({"migrations": {"maintenanceSchedule": "weekly"}}, "maintenanceSchedule"),
     ],
     ids=[
         "sqlite-3-replicas",
@@ -345,6 +362,7 @@ def test_monitoring_toggles_ship_the_alert_rules_and_dashboard_of_the_repository
         "jwt-without-keys",
         "alg-none",
         "http-route-without-a-gateway",
+        "schedule-not-cron",
     ],
 )
 def test_the_values_schema_refuses_wrong_values_naming_them(

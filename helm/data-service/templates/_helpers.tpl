@@ -106,3 +106,59 @@ fsGroup: 10001
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+
+
+{{/* The migrations' pod: the schema applied by `python -m app migrate`, and the partitions'
+maintenance it ends with. The hook Job before install and upgrade and the maintenance CronJob
+run the same pod, which the migrations' NetworkPolicy selects. */}}
+{{- define "data-service.migrationPod" -}}
+metadata:
+  annotations:
+    checkov.io/skip1: "CKV_K8S_8=runs to completion and serves nothing, so no liveness probe"
+    checkov.io/skip2: "CKV_K8S_9=runs to completion and serves nothing, so no readiness probe"
+  labels:
+    app.kubernetes.io/name: {{ include "data-service.name" . }}-migrate
+    app.kubernetes.io/instance: {{ .Release.Name }}
+    app.kubernetes.io/component: migrations
+spec:
+  restartPolicy: Never
+  automountServiceAccountToken: false
+  {{- with .Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  securityContext:
+    {{- include "data-service.podSecurityContext" . | nindent 4 }}
+  containers:
+    - name: migrate
+      image: {{ include "data-service.image" . }}
+      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      command: ["python", "-m", "app", "migrate"]
+      env:
+        - name: APP_DATABASE_URL
+          valueFrom:
+            secretKeyRef:
+              name: {{ .Values.storage.existingSecret }}
+              key: {{ .Values.storage.urlKey }}
+        - name: APP_DATABASE_TIMEOUT_SECONDS
+          value: "30"
+      securityContext:
+        {{- include "data-service.containerSecurityContext" . | nindent 8 }}
+      resources:
+        {{- toYaml .Values.migrations.resources | nindent 8 }}
+      volumeMounts:
+        - name: tmp
+          mountPath: /tmp
+  volumes:
+    - name: tmp
+      emptyDir:
+        sizeLimit: 64Mi
+  {{- with .Values.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}

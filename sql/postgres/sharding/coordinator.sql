@@ -79,6 +79,8 @@ END
 $$;
 
 -- The monthly partitions live on the shards, made by each shard's own `python -m app migrate`;
--- the coordinator's migrate has none to make.
+-- the coordinator's migrate has none to make or drop.
 CREATE OR REPLACE FUNCTION data_records_add_partitions(first_month date, months integer) RETURNS integer
+LANGUAGE sql AS $$ SELECT 0 $$;
+CREATE OR REPLACE FUNCTION data_records_drop_empty_partitions(first_month date) RETURNS integer
 LANGUAGE sql AS $$ SELECT 0 $$;
