@@ -60,6 +60,21 @@ def statement(name: str, **binds: str) -> str:
     )
 
 
+def _insert(user: str) -> str:
+    """One record and its audit row for `user`, committed on its own, shaped like post's body
+    (~1 KB); its id a UUIDv7-like one: the statement's millisecond, then random bits."""
+    return statement(
+        "insert_records",
+        ids=f"ARRAY[{POST_ID}]",
+        user_ids=f"ARRAY[{user}]",
+        payloads=f"ARRAY[{POST_PAYLOAD}]",
+        actors="ARRAY['bench']",
+        request_ids="ARRAY['bench']",
+    )
+
+
+# One of 10,000 writers, and the random bits of its record's id.
+WRITER = "\\set w random(1, 10000)\n\\set r random(1, 9223372036854775806)\n"
 SCRIPTS = {
     # A page of 10 to 100 rows with its count, as the service reads it: what get_cold's
     # requests ask.
@@ -72,17 +87,14 @@ SCRIPTS = {
     + "SELECT id, created_from, created_to FROM bench_ceiling_ids WHERE n = :k \\gset\n"
     + statement("get_record", id=":id", created_from=":created_from", created_to=":created_to")
     + "\n",
-    # One record and its audit row, committed on its own, shaped like post's body (~1 KB) to one
-    # of 10,000 writers; its id a UUIDv7-like one: the statement's millisecond, then random bits.
-    "post": "\\set w random(1, 10000)\n\\set r random(1, 9223372036854775806)\n"
-    + statement(
-        "insert_records",
-        ids=f"ARRAY[{POST_ID}]",
-        user_ids="ARRAY['w' || :w]",
-        payloads=f"ARRAY[{POST_PAYLOAD}]",
-        actors="ARRAY['bench']",
-        request_ids="ARRAY['bench']",
-    )
+    # One record to one of 10,000 writers.
+    "post": WRITER + _insert("'w' || :w") + "\n",
+    # A write, then the page of 20 of its writer that the write made the cache drop, with its
+    # count: two of write_read's requests a transaction.
+    "write_read": WRITER
+    + _insert("'r' || :w")
+    + "\n"
+    + statement("list_records_counted", user_id="'r' || :w", limit="20")
     + "\n",
 }
 
@@ -140,12 +152,13 @@ def database_ceiling(
             text=True,
         )
         tps = re.search(r"tps = ([\d.]+)", done.stdout)
+        requests = 2 if scenario == "write_read" else 1  # the service's requests a transaction
         latency = re.search(r"latency average = ([\d.]+) ms", done.stdout)
         rows.append(
             {
                 "target": "database",
                 "scenario": scenario,
-                "req_s": float(tps.group(1)) if tps else 0.0,
+                "req_s": requests * float(tps.group(1)) if tps else 0.0,
                 "p50_ms": float(latency.group(1)) if latency else 0.0,  # pgbench's average
                 "p99_ms": 0.0,  # pgbench reports no percentile: no bar
                 "status_429": 0.0,
