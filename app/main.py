@@ -192,10 +192,17 @@ def assemble(settings: Settings, *, served: bool = False, tracing: Tracing | Non
         },
         warnings=start_warnings(settings, authenticated=verifier is not None, served=served),
     )
+    routes = routes_for(docs.operations)
     app = Starlette(
-        routes=routes_for(docs.operations),
+        routes=routes,
         middleware=middleware_for(
-            settings, verifier, docs.operations, metrics if settings.metrics else None, tracing, access_log
+            settings,
+            verifier,
+            docs.operations,
+            routes,
+            metrics if settings.metrics else None,
+            tracing,
+            access_log,
         ),
         exception_handlers=handlers,
         lifespan=lifespan,

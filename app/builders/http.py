@@ -15,6 +15,7 @@ from app.http.auth import Authenticate
 from app.http.cors import ExactOriginCors
 from app.http.middleware import RequestContext, Traced
 from app.http.openapi import Handler, Operation
+from app.http.routing import FixedRoutes
 from app.observability.logging import AccessLog
 from app.observability.metrics import Metrics
 from app.observability.tracing import Tracing
@@ -28,12 +29,13 @@ def middleware_for(
     settings: Settings,
     verifier: TokenVerifier | None,
     operations: Sequence[Operation],
+    routes: Sequence[Route],
     metrics: Metrics | None = None,
     tracing: Tracing | None = None,
     access_log: AccessLog | None = None,
 ) -> list[Middleware]:
     """Request ids and headers always, metrics unless off; spans when tracing; CORS only for listed
-    origins; tokens only when on."""
+    origins; tokens only when on; then the routes of fixed paths, found by their path."""
     stack = [
         Middleware(
             RequestContext,
@@ -66,6 +68,7 @@ def middleware_for(
     if verifier is not None:
         public = frozenset(op.path for op in operations if op.public)
         stack.append(Middleware(Authenticate, verifier=verifier, public=public))
+    stack.append(Middleware(FixedRoutes, routes=routes))
     return stack
 
 

@@ -1,0 +1,87 @@
+"""Fixed paths found by their path (app/http/routing.py): what a request gets there is what the
+router would give it, and everything else still goes through the router."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from app.http.routing import FixedRoutes
+from app.observability.context import route_template
+
+
+class Refused(Exception):
+    pass
+
+
+async def described(request: Request) -> Response:
+    return JSONResponse({"route": route_template(request.scope), "params": request.path_params})
+
+
+async def refusing(request: Request) -> Response:
+    raise Refused
+
+
+async def refused(request: Request, exc: Exception) -> Response:
+    return PlainTextResponse("refused", status_code=422)
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    return PlainTextResponse(f"no such thing: {status}", status_code=status, headers=exc.headers)
+
+
+ROUTES = [
+    Route("/data", described, methods=["GET"]),
+    Route("/data/{id}", described, methods=["GET"]),
+    Route("/refuse", refusing, methods=["POST"]),
+]
+
+
+@pytest.fixture
+def client() -> TestClient:
+    app = Starlette(
+        routes=ROUTES,
+        middleware=[Middleware(FixedRoutes, routes=ROUTES)],
+        exception_handlers={Refused: refused, HTTPException: not_found},
+    )
+    return TestClient(app)
+
+
+def test_a_fixed_path_is_served_with_its_route_known(client: TestClient) -> None:
+    answer = client.get("/data")
+
+    assert answer.status_code == 200
+    assert answer.json() == {"route": "/data", "params": {}}
+    assert client.head("/data").status_code == 200
+
+
+def test_a_path_with_a_parameter_goes_through_the_router(client: TestClient) -> None:
+    assert client.get("/data/42").json() == {"route": "/data/{id}", "params": {"id": "42"}}
+
+
+def test_a_handlers_error_gets_the_apps_exception_handler(client: TestClient) -> None:
+    answer = client.post("/refuse")
+
+    assert (answer.status_code, answer.text) == (422, "refused")
+
+
+def test_a_method_the_path_has_not_and_an_unknown_path_are_the_routers_answers(client: TestClient) -> None:
+    wrong = client.delete("/data")
+    missing = client.get("/nothing")
+
+    assert (wrong.status_code, wrong.text) == (405, "no such thing: 405")
+    assert set(wrong.headers["allow"].split(", ")) == {"GET", "HEAD"}
+    assert (missing.status_code, missing.text) == (404, "no such thing: 404")
+
+
+def test_it_stands_only_in_front_of_starlettes_exception_middleware() -> None:
+    with pytest.raises(TypeError):
+        FixedRoutes(described, routes=ROUTES)  # type: ignore[arg-type]
