@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 from typing import TYPE_CHECKING
 
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
 from app.http.auth import Authenticate
 from app.http.cors import ExactOriginCors
 from app.http.middleware import RequestContext, Traced
 from app.http.openapi import Handler, Operation
-from app.http.routing import FixedRoutes
+from app.http.routing import FixedRoutes, Methods
 from app.observability.logging import AccessLog
 from app.observability.metrics import Metrics
 from app.observability.tracing import Tracing
@@ -79,10 +76,6 @@ def routes_for(operations: Sequence[Operation]) -> list[Route]:
         by_path.setdefault(op.path, {})[op.method] = op.handler
     routes = []
     for path, handlers in by_path.items():
-        handler = next(iter(handlers.values())) if len(handlers) == 1 else partial(_dispatch, handlers)
+        handler = next(iter(handlers.values())) if len(handlers) == 1 else Methods(handlers).handle
         routes.append(Route(path, handler, methods=list(handlers)))
     return routes
-
-
-async def _dispatch(handlers: dict[str, Handler], request: Request) -> Response:
-    return await handlers["GET" if request.method == "HEAD" else request.method](request)

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from app.http.routing import FixedRoutes
+from app.http.routing import FixedRoutes, Methods
 from app.observability.context import route_template
 
 
@@ -38,10 +38,23 @@ async def not_found(request: Request, exc: Exception) -> Response:
     return PlainTextResponse(f"no such thing: {status}", status_code=status, headers=exc.headers)
 
 
+async def missing(request: Request) -> Response:
+    raise HTTPException(404)
+
+
+async def written(request: Request) -> Response:
+    return PlainTextResponse(f"written: {route_template(request.scope)}", status_code=201)
+
+
 ROUTES = [
     Route("/data", described, methods=["GET"]),
     Route("/data/{id}", described, methods=["GET"]),
     Route("/refuse", refusing, methods=["POST"]),
+    Route(
+        "/both",
+        Methods({"GET": described, "POST": written, "DELETE": missing}).handle,
+        methods=["GET", "POST", "DELETE"],
+    ),
 ]
 
 
@@ -71,6 +84,19 @@ def test_a_handlers_error_gets_the_apps_exception_handler(client: TestClient) ->
     answer = client.post("/refuse")
 
     assert (answer.status_code, answer.text) == (422, "refused")
+
+
+def test_each_method_of_a_path_gets_its_own_handler(client: TestClient) -> None:
+    assert client.get("/both").json() == {"route": "/both", "params": {}}
+    assert client.head("/both").status_code == 200
+    assert (client.post("/both").status_code, client.post("/both").text) == (201, "written: /both")
+
+
+def test_an_http_exception_a_handler_raises_gets_the_apps_status_handler(client: TestClient) -> None:
+    answer = client.delete("/both")
+
+    assert (answer.status_code, answer.text) == (404, "no such thing: 404")
+    assert client.put("/both").status_code == 405
 
 
 def test_a_method_the_path_has_not_and_an_unknown_path_are_the_routers_answers(client: TestClient) -> None:
