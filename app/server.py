@@ -73,7 +73,7 @@ def serve(settings: Settings) -> None:
     idle = settings.idle_timeout_seconds
     if settings.server == "granian":
         from granian import Granian
-        from granian.constants import Interfaces, Loops
+        from granian.constants import HTTPModes, Interfaces, Loops
         from granian.http import HTTP1Settings
         from granian.log import LogLevels
 
@@ -86,14 +86,19 @@ def serve(settings: Settings) -> None:
             workers=settings.workers,
             loop=Loops.uvloop,
             websockets=False,
+            # HTTP/1.1 only: its connections are timed from their first moment. Told to detect
+            # HTTP/2 too, granian waits for a connection's first bytes with no timer at all, and
+            # a client that never sends one holds its place for good. Proxies and clients speak
+            # HTTP/1.1 to the service; HTTP/2 ends at the ingress.
+            http=HTTPModes.http1,
             backlog=BACKLOG,
             backpressure=cap,  # connections a worker serves at once; the rest wait in the backlog
             log_level=LogLevels(settings.log_level),
             log_access=False,
             log_dictconfig=server_log_config(settings.log_level),
             http1_settings=HTTP1Settings(
-                # One timer for a request's headers and for a kept-alive connection's next
-                # request. A connection that never sends a byte is not timed: only the cap holds.
+                # One timer for a new connection's first request, a request's headers and a
+                # kept-alive connection's next request.
                 header_read_timeout=math.ceil(idle * 1000),
                 # The read buffer holds the request line and headers; granian's floor is 8 KiB.
                 max_buffer_size=max(8192, HEADER_ROOM * settings.max_header_bytes),

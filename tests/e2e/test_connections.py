@@ -111,6 +111,49 @@ async def unfinished_headers(port: int) -> tuple[float, bytes]:
     return time.monotonic() - started, answer
 
 
+@pytest.mark.parametrize("server", ["granian", "hypercorn"])  # uvicorn has no such timer
+def test_a_connection_that_never_sends_a_byte_is_closed_after_the_idle_timeout(
+    server: str, tmp_path: Path
+) -> None:
+    with on_sqlite(server, tmp_path, APP_IDLE_TIMEOUT_SECONDS="2") as port:
+        waited = asyncio.run(silent(port))
+
+    assert 1.5 < waited < 5, f"held {waited:.1f} s"
+
+
+async def silent(port: int) -> float:
+    """Seconds until the server closes a connection on which nothing was sent."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    return time.monotonic() - started
+
+
+def test_beyond_its_connection_cap_granian_takes_a_new_client_once_silent_ones_time_out(
+    tmp_path: Path,
+) -> None:
+    """granian cannot refuse beyond its cap: a new client waits in the backlog, but for no longer
+    than the silent connections ahead of it are kept (docs/deploy.md, "Connections")."""
+    with on_sqlite("granian", tmp_path, APP_MAX_CONNECTIONS="20", APP_IDLE_TIMEOUT_SECONDS="2") as port:
+
+        async def run() -> tuple[float, int]:
+            held = [(await asyncio.open_connection("127.0.0.1", port))[1] for _ in range(20)]
+            try:
+                started = time.monotonic()
+                status = await asyncio.to_thread(call, port, "GET", "/health")
+                return time.monotonic() - started, status[0]
+            finally:
+                for writer in held:
+                    writer.close()
+
+        waited, status = asyncio.run(run())
+
+    assert status == 200 and 1.0 < waited < 4.0, f"answered {status} after {waited:.1f} s"
+
+
 def test_beyond_its_connection_cap_uvicorn_answers_503_at_once(tmp_path: Path) -> None:
     with on_sqlite("uvicorn", tmp_path, APP_MAX_CONNECTIONS="20") as port:
 
