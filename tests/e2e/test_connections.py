@@ -11,7 +11,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
 
 import pytest
@@ -138,38 +138,34 @@ def test_beyond_its_connection_cap_granian_takes_a_new_client_once_silent_ones_t
     """granian cannot refuse beyond its cap: a new client waits in the backlog, but for no longer
     than the silent connections ahead of it are kept (docs/deploy.md, "Connections")."""
     with on_sqlite("granian", tmp_path, APP_MAX_CONNECTIONS="20", APP_IDLE_TIMEOUT_SECONDS="2") as port:
-
-        async def run() -> tuple[float, int]:
-            held = [(await asyncio.open_connection("127.0.0.1", port))[1] for _ in range(20)]
-            try:
-                started = time.monotonic()
-                status = await asyncio.to_thread(call, port, "GET", "/health")
-                return time.monotonic() - started, status[0]
-            finally:
-                for writer in held:
-                    writer.close()
-
-        waited, status = asyncio.run(run())
+        waited, status = asyncio.run(answered_while_held(port, silently(port, 20)))
 
     assert status == 200 and 1.0 < waited < 4.0, f"answered {status} after {waited:.1f} s"
 
 
 def test_beyond_its_connection_cap_uvicorn_answers_503_at_once(tmp_path: Path) -> None:
     with on_sqlite("uvicorn", tmp_path, APP_MAX_CONNECTIONS="20") as port:
-
-        async def run() -> tuple[float, int]:
-            held = await hold(port, 40)
-            try:
-                started = time.monotonic()
-                status = await asyncio.to_thread(call, port, "GET", "/health")
-                return time.monotonic() - started, status[0]
-            finally:
-                for writer in held:
-                    writer.close()
-
-        waited, status = asyncio.run(run())
+        waited, status = asyncio.run(answered_while_held(port, hold(port, 40)))
 
     assert status == 503 and waited < 1.0
+
+
+async def silently(port: int, count: int) -> list[asyncio.StreamWriter]:
+    """`count` connections on which nothing is sent."""
+    return [(await asyncio.open_connection("127.0.0.1", port))[1] for _ in range(count)]
+
+
+async def answered_while_held(port: int, holding: Awaitable[list[asyncio.StreamWriter]]) -> tuple[float, int]:
+    """Seconds a new client waits for GET /health while the connections `holding` opens stay
+    open, and the status it gets."""
+    held = await holding
+    try:
+        started = time.monotonic()
+        status = await asyncio.to_thread(call, port, "GET", "/health")
+        return time.monotonic() - started, status[0]
+    finally:
+        for writer in held:
+            writer.close()
 
 
 CAP = """
