@@ -54,6 +54,7 @@ def build_shared_state(settings: Settings, steps: list[Step]) -> SharedState:
             max_bytes=settings.cache_max_bytes,
             ttl_seconds=settings.cache_ttl_seconds,
             max_stale_seconds=settings.max_stale_seconds,
+            min_uses=settings.cache_min_uses,
         )
         limiter = MemoryLimiter(rate=settings.rate_limit_per_minute, window=60)
         steps += [Step("page cache", nothing, pages.close), Step("limiter", nothing, limiter.close)]
@@ -108,6 +109,7 @@ def _in_redis(settings: Settings, steps: list[Step]) -> SharedState:
         breaker=breaker,
         leases=leases,
         max_stale_seconds=settings.max_stale_seconds,
+        min_uses=settings.cache_min_uses,
     )
     limiter = RedisLimiter(breaker=breaker, leases=leases)
     gate = RedisReadGate(pages, limiter, breaker=breaker, leases=leases)

@@ -40,9 +40,11 @@ def digest_tag(body: bytes) -> bytes:
     return base64.urlsafe_b64encode(hashlib.sha256(body).digest()[:16])[:TAG_BYTES]
 
 
-# What the read gate's lookup answers: the page (None: not cached), and the write generation to
-# hand to `set` (-1: the cache could not be asked, so nothing read now may be kept).
-Lookup = tuple[Page | None, int]
+# What the read gate's lookup answers: the page (None: not cached), the write generation to
+# hand to `set` (-1: the cache could not be asked, so nothing read now may be kept), and whether
+# a page read now is worth keeping: asked for APP_CACHE_MIN_USES times within the TTL. A page
+# nobody asks for again then costs no write to the cache, and takes no room from those that are.
+Lookup = tuple[Page | None, int, bool]
 
 
 class CacheStats:

@@ -12,7 +12,7 @@ from typing import Protocol
 from app.ports.cache import Lookup
 from app.ports.limiter import Decision
 
-UNASKED: Lookup = (None, -1)  # the cache was not asked: the database answers, and nothing is kept
+UNASKED: Lookup = (None, -1, False)  # the cache was not asked: the database answers, and nothing is kept
 
 
 class ReadGate(Protocol):

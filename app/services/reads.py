@@ -45,7 +45,7 @@ class RecordReads(RecordsBase):
         _check(query, found)
         key = self._history.key(_cache_key(query, found))  # pages of one history of the database
         budget = limit_key(caller, query.user_id)
-        decision, (cached, generation) = await self._gate.read(budget, query.user_id, key)
+        decision, (cached, generation, keep) = await self._gate.read(budget, query.user_id, key)
         self._decided(budget, decision)
         if cached is not None:
             return cached
@@ -56,7 +56,8 @@ class RecordReads(RecordsBase):
 
         async def load() -> Page:
             page = Page.of(await self._load_page(query, found))
-            await self._cache.set(query.user_id, key, page, generation)
+            if keep:
+                await self._cache.set(query.user_id, key, page, generation)
             return page
 
         try:

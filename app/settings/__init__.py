@@ -65,6 +65,9 @@ class Settings:
     idempotency_ttl_seconds: int = 86_400
     idempotency_purge_seconds: float = 300.0
     cache_ttl_seconds: float = 300.0
+    # A page is cached from the read that asks for it the nth time within the TTL (1: every
+    # page read is cached): a page nobody asks for again costs no cache write (docs/caching.md).
+    cache_min_uses: int = 2
     cache_max_bytes: int = 64 * 1024 * 1024
     cache_local_max_bytes: int = 12 * 1024 * 1024
     # gzip copies of cached pages, kept by the page's tag beside the pages (app/http/compression.py)

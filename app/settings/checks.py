@@ -82,6 +82,7 @@ def check(s: Settings) -> None:
         "cache_max_bytes",
         "cache_local_max_bytes",
         "cache_gzip_max_bytes",
+        "cache_min_uses",
         "rate_limit_per_minute",
         "sqlite_readers",
         "pg_pool_min_size",

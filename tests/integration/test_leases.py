@@ -47,11 +47,12 @@ class Process:
     async def read(self, user_id: str) -> bytes:
         """What GET /data does: the budget and the page; on a miss, the page is 'loaded'
         (named after the generation it was read under) and stored."""
-        decision, (page, generation) = await self.gate.read(user_id, user_id, KEY)
+        decision, (page, generation, keep) = await self.gate.read(user_id, user_id, KEY)
         assert decision.allowed
         if page is None:
             page = Page.of(f"page of generation {generation}".encode())
-            await self.cache.set(user_id, KEY, page, generation)
+            if keep:
+                await self.cache.set(user_id, KEY, page, generation)
         return page.body
 
 

@@ -20,7 +20,7 @@ from app.adapters.db.sqlfiles import load_queries
 from app.adapters.redis.audience import RedisAudience
 from app.adapters.redis.client import connect, redis_failed
 from app.adapters.redis.gate import RedisReadGate
-from app.adapters.redis.keys import bucket_key, lease_key, page_keys
+from app.adapters.redis.keys import asked_key, bucket_key, lease_key, page_keys
 from app.adapters.redis.leases import Budget, Leases
 from app.adapters.redis.limiter import RedisLimiter
 from app.adapters.redis.pages import RedisPageCache
@@ -124,15 +124,64 @@ def test_keys_of_one_user_share_a_cluster_slot() -> None:
     """The gate script touches the bucket and both cache keys: Redis Cluster needs one slot."""
     for user in ("alice", "user-42", "a.b@c|d"):
         assert (
-            len({key_slot(key.encode()) for key in [bucket_key(user), *page_keys(user), lease_key(user)]})
+            len(
+                {
+                    key_slot(key.encode())
+                    for key in [bucket_key(user), *page_keys(user), lease_key(user), asked_key(user)]
+                }
+            )
             == 1
         )
+
+
+def test_a_page_is_cached_from_its_second_read_and_one_read_once_is_never_written(
+    client: TestClient, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = f"twice-{time.monotonic_ns()}"
+    client.post("/data", json={"user_id": user, "payload": {"n": 1}})
+    reads = list_queries(monkeypatch)
+    with redis.Redis.from_url(redis_url) as r:
+        first = client.get("/data", params={"user_id": user})
+        kept_first, counted_for = r.hlen(page_keys(user)[0]), r.pttl(asked_key(user))
+        second = client.get("/data", params={"user_id": user})
+        kept_second = r.hlen(page_keys(user)[0])
+        third = client.get("/data", params={"user_id": user})
+
+    assert kept_first == 0 and 0 < counted_for <= 300_000  # the misses are counted for one TTL
+    assert kept_second == 1 and len(reads) == 2, "the third read is the cache's"
+    assert first.content == second.content == third.content
+
+
+def test_a_page_in_demand_is_cached_again_at_its_first_read_after_a_write(
+    client: TestClient, redis_url: str
+) -> None:
+    user = f"demand-{time.monotonic_ns()}"
+    for _ in range(2):
+        client.get("/data", params={"user_id": user})
+    client.post("/data", json={"user_id": user, "payload": {"n": 1}})
+
+    page = client.get("/data", params={"user_id": user}).json()
+
+    with redis.Redis.from_url(redis_url) as r:
+        assert r.hlen(page_keys(user)[0]) == 1
+    assert page["total"] == 1
+
+
+def test_with_min_uses_one_every_page_read_is_cached_and_no_miss_counted(
+    settings_pg_redis: Settings, redis_url: str
+) -> None:
+    user = f"once-{time.monotonic_ns()}"
+    with TestClient(create_app(replace(settings_pg_redis, cache_min_uses=1))) as client:
+        client.get("/data", params={"user_id": user})
+        with redis.Redis.from_url(redis_url) as r:
+            assert (r.hlen(page_keys(user)[0]), r.exists(asked_key(user))) == (1, 0)
 
 
 def test_invalidation_drops_the_page_hash_and_moves_the_generation(
     client: TestClient, redis_url: str
 ) -> None:
-    client.get("/data", params={"user_id": "gen"})
+    for _ in range(2):  # a page is cached from its second read
+        client.get("/data", params={"user_id": "gen"})
     with redis.Redis.from_url(redis_url) as r:
         assert r.exists(page_keys("gen")[0])
         client.post("/data", json={"user_id": "gen", "payload": {}})
@@ -325,8 +374,8 @@ def test_the_cache_tier_that_answered_redis_round_trips_and_read_leases_are_coun
     def grew(found: Samples, name: str, **labels: str) -> float:
         return total(found, name, **labels) - total(before, name, **labels)
 
-    assert grew(read, "cache_operations_total", result="miss", tier="redis") == 1
-    assert grew(read, "cache_operations_total", result="hit", tier="local") == 3  # this process's copy
+    assert grew(read, "cache_operations_total", result="miss", tier="redis") == 2  # cached by the second
+    assert grew(read, "cache_operations_total", result="hit", tier="local") == 2  # this process's copy
     assert grew(read, "cache_operations_total", result="error") == 0
     assert value(elsewhere, "cache_operations_total", operation="get", result="hit", tier="redis") == 1
     assert 0 < grew(read, "redis_round_trips_total") <= 4  # a read asks once at most, and pipelined
@@ -339,6 +388,7 @@ def test_a_page_another_process_cached_revalidates_here_without_the_database(
 ) -> None:
     user = f"revalidate-{time.monotonic_ns()}"
     client.post("/data", json={"user_id": user, "payload": {"n": 1}})
+    client.get("/data", params={"user_id": user})  # a page is cached from its second read
     tag = client.get("/data", params={"user_id": user}).headers["etag"]
     reads = list_queries(monkeypatch)
     with TestClient(create_app(settings_pg_redis)) as other:  # no copy of its own: Redis's answers

@@ -65,6 +65,7 @@ def test_pages_are_cached_in_the_users_slot_and_a_write_moves_the_generation(
     user = "pages"
     with TestClient(create_app(settings)) as client:
         client.post("/data", json={"user_id": user, "payload": {"n": 1}})
+        client.get("/data", params={"user_id": user})  # a page is cached from its second read
         first = client.get("/data", params={"user_id": user}).json()
         cached = hget_all(cluster, page_keys(user)[0])
         with cluster.master_of(page_keys(user)[1]).client() as node:

@@ -27,7 +27,7 @@ async def test_compressible_pages_cost_a_fraction_of_their_size_and_come_back_wh
 async def test_keeps_a_page_until_its_ttl() -> None:
     clock = Clock(0.0)
     cache = MemoryPageCache(max_bytes=10_000, ttl_seconds=300, clock=clock)
-    _, token = await cache.get("alice", "p1")
+    _, token, _ = await cache.get("alice", "p1")
     await cache.set("alice", "p1", Page.of(b"page"), token)
 
     clock.now = 299
@@ -92,7 +92,7 @@ async def test_invalidation_forgets_only_that_users_pages() -> None:
 
 async def test_a_page_read_before_a_write_is_not_cached_after_it() -> None:
     cache = MemoryPageCache(max_bytes=10_000, ttl_seconds=300)
-    _, token = await cache.get("alice", "1")  # a reader misses and goes to the database...
+    _, token, _ = await cache.get("alice", "1")  # a reader misses and goes to the database...
 
     await cache.invalidate_user("alice")  # ...meanwhile alice writes...
     await cache.set("alice", "1", Page.of(b"stale"), token)  # ...and the reader stores what it read
@@ -102,7 +102,7 @@ async def test_a_page_read_before_a_write_is_not_cached_after_it() -> None:
 
 async def test_other_users_writes_do_not_block_caching() -> None:
     cache = MemoryPageCache(max_bytes=10_000, ttl_seconds=300)
-    _, token = await cache.get("alice", "1")
+    _, token, _ = await cache.get("alice", "1")
 
     await cache.invalidate_user("bob")
     await cache.set("alice", "1", Page.of(b"fresh"), token)
@@ -112,7 +112,7 @@ async def test_other_users_writes_do_not_block_caching() -> None:
 
 async def test_forgetting_old_writes_never_lets_a_stale_page_in() -> None:
     cache = MemoryPageCache(max_bytes=10_000, ttl_seconds=300, max_tracked_users=2)
-    _, token = await cache.get("alice", "1")
+    _, token, _ = await cache.get("alice", "1")
     await cache.invalidate_user("alice")
     await cache.invalidate_user("bob")
     await cache.invalidate_user("carol")  # alice's write is forgotten here
@@ -128,3 +128,43 @@ def test_a_pages_tag_is_a_digest_of_its_bytes_the_same_in_every_process() -> Non
     assert first == Page.of(b'{"items":[1]}') and len(first.tag) == TAG_BYTES
     assert Page.of(b'{"items":[2]}').tag != first.tag
     assert first.tag == b"J42fq0QC0rZ_WbLRy5qRfA"  # SHA-256 to 128 bits, base64url: no per-process salt
+
+
+async def test_a_page_is_worth_keeping_once_asked_for_min_uses_times_within_the_ttl() -> None:
+    clock = Clock(0.0)
+    cache = MemoryPageCache(max_bytes=10_000, ttl_seconds=300, min_uses=3, clock=clock)
+
+    asked = [(await cache.get("alice", "p1"))[2] for _ in range(3)]
+    other = (await cache.get("alice", "p2"))[2]  # counted page by page
+    clock.now = 400  # a TTL after the first miss: counting starts again
+    again = (await cache.get("alice", "p1"))[2]
+
+    assert asked == [False, False, True] and other is False and again is False
+
+
+async def test_a_page_in_demand_is_kept_again_at_once_after_a_write_drops_it() -> None:
+    cache = MemoryPageCache(max_bytes=10_000, ttl_seconds=300, min_uses=2)
+    await cache.get("alice", "p1")
+    _, generation, keep = await cache.get("alice", "p1")
+    await cache.set("alice", "p1", Page.of(b"page"), generation)
+    await cache.invalidate_user("alice")
+
+    page, _, keep_after = await cache.get("alice", "p1")
+
+    assert keep and page is None and keep_after
+
+
+async def test_every_page_is_worth_keeping_with_min_uses_one_and_hits_always() -> None:
+    cache = MemoryPageCache(max_bytes=10_000, ttl_seconds=300, min_uses=1)
+    first = await cache.get("alice", "p1")
+    await cache.set("alice", "p1", Page.of(b"page"), first[1])
+
+    assert first[2] and (await cache.get("alice", "p1"))[2]
+
+
+async def test_the_misses_counted_are_bounded_oldest_forgotten_first() -> None:
+    cache = MemoryPageCache(max_bytes=10_000, ttl_seconds=300, min_uses=2, max_asked=2)
+    for key in ("p1", "p2", "p3"):  # p1 is forgotten when p3 is counted
+        await cache.get("alice", key)
+
+    assert [(await cache.get("alice", key))[2] for key in ("p3", "p1")] == [True, False]

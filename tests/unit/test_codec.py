@@ -32,9 +32,20 @@ def test_a_bucket_only_gate_call_names_one_key_and_asks_for_the_requests_own_tok
     assert call.args() == [3, 100, 60]  # no ARGV[8]: an empty bucket refuses
 
 
-def test_a_page_gate_call_names_all_four_keys_in_the_scripts_order() -> None:
+def test_a_page_gate_call_names_all_five_keys_in_the_scripts_order() -> None:
     call = GateCall(
-        "alice", 0, 100, 60, pages=True, page_key="q", held_generation=7, lease_ms=5000, holder="h", own=False
+        "alice",
+        0,
+        100,
+        60,
+        pages=True,
+        page_key="q",
+        held_generation=7,
+        lease_ms=5000,
+        holder="h",
+        own=False,
+        min_uses=2,
+        asked_seconds=300,
     )
 
     assert call.keys() == [
@@ -42,17 +53,19 @@ def test_a_page_gate_call_names_all_four_keys_in_the_scripts_order() -> None:
         "user_data:{alice}",
         "user_data:{alice}:gen",
         "user_data:{alice}:leases",
+        "user_data:{alice}:asked",
     ]
-    assert call.args() == [0, 100, 60, "t:q", 7, 5000, "h", 0]  # the field of a tagged page
+    assert call.args() == [0, 100, 60, "t:q", 7, 5000, "h", 0, 2, 300]  # the field of a tagged page
     assert GateCall("a", 1, pages=True).args()[4] == ""  # no copy held
 
 
 def test_gate_replies_read_by_name_with_false_as_none() -> None:
     tag = b"T" * TAG_BYTES
-    assert GateReply.decode([1, 17, 80, 0, b"12", tag + b"page"]) == GateReply(
-        True, 17, 80, 0, 12, Page(b"page", tag)
+    assert GateReply.decode([1, 17, 80, 0, b"12", tag + b"page", 1]) == GateReply(
+        True, 17, 80, 0, 12, Page(b"page", tag), True
     )
-    assert GateReply.decode([0, 0, 0, 600, None, None]) == GateReply(False, 0, 0, 600, None, None)
+    assert GateReply.decode([0, 0, 0, 600, None, None, 1]) == GateReply(False, 0, 0, 600, None, None, True)
+    assert GateReply.decode([1, 1, 80, 0, b"12", None, 0]).keep is False  # absent, asked too few times
 
 
 def test_the_gate_scripts_header_documents_as_many_arguments_as_the_codec_sends() -> None:

@@ -117,6 +117,7 @@ def test_settings_come_from_app_variables() -> None:
         {"APP_LEASE_SECONDS": "-1"},
         {"APP_LEASE_SECONDS": "31"},
         {"APP_LEASE_MAX_TOKENS": "0"},
+        {"APP_CACHE_MIN_USES": "0"},
         {"APP_MAX_BODY_BYTES": "-1"},
     ],
 )

@@ -136,7 +136,9 @@ class MemoryPageCache:
         max_bytes: int,
         ttl_seconds: float,
         max_stale_seconds: float = 0.0,
+        min_uses: int = 1,
         max_tracked_users: int = 100_000,
+        max_asked: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._pages = BoundedPages(
@@ -149,6 +151,13 @@ class MemoryPageCache:
         self._written_at: OrderedDict[str, int] = OrderedDict()
         self._max_tracked_users = max_tracked_users
         self._floor = 0
+        # Pages missed fewer than min_uses times: when first asked for, and how often since;
+        # the oldest forgotten first past max_asked (a few hundred bytes each).
+        self._min_uses = min_uses
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._asked: OrderedDict[tuple[str, str], tuple[float, int]] = OrderedDict()
+        self._max_asked = max_asked
         self.stats = CacheStats()
 
     @property
@@ -161,9 +170,21 @@ class MemoryPageCache:
         found = self._pages.get(user_id, key)
         if found is None:
             self.stats.misses += 1
-            return None, self._tick
+            return None, self._tick, self._min_uses <= 1 or self._asked_enough((user_id, key))
         self.stats.local_hits += 1
-        return found[1], self._tick
+        return found[1], self._tick, True
+
+    def _asked_enough(self, page: tuple[str, str]) -> bool:
+        """Count this miss; True once the page has been asked for min_uses times within the TTL (the
+        count is kept, so that a page in demand is kept again at once after a write drops it)."""
+        now = self._clock()
+        first, count = self._asked.pop(page, (now, 0))
+        if first + self._ttl <= now:
+            first, count = now, 0
+        self._asked[page] = (first, count + 1)
+        if len(self._asked) > self._max_asked:
+            self._asked.popitem(last=False)
+        return count + 1 >= self._min_uses
 
     async def set(self, user_id: str, key: str, value: Page, generation: int) -> None:
         if generation < self._floor or self._written_at.get(user_id, -1) >= generation:

@@ -13,6 +13,7 @@ from redis.typing import EncodableT
 
 from app.adapters.redis.keys import (
     HOLDER_CHANNEL_PREFIX,
+    asked_key,
     bucket_key,
     lease_key,
     page_field,
@@ -49,11 +50,14 @@ class GateCall:
     lease_ms: int = 0
     holder: str = ""
     own: bool = True
+    min_uses: int = 1  # misses of the page before it is worth keeping (APP_CACHE_MIN_USES)
+    asked_seconds: int = 0  # how long the misses are counted: the cache's TTL
 
     def keys(self) -> list[str]:
         if not self.pages:
             return [bucket_key(self.user_id)]
-        return [bucket_key(self.user_id), *page_keys(self.user_id), lease_key(self.user_id)]
+        user = self.user_id
+        return [bucket_key(user), *page_keys(user), lease_key(user), asked_key(user)]
 
     def args(self) -> list[EncodableT]:
         if not self.pages:  # ARGV[8] absent: the request's own token
@@ -68,14 +72,17 @@ class GateCall:
             self.lease_ms,
             self.holder,
             int(self.own),
+            self.min_uses,
+            self.asked_seconds,
         ]
 
 
 @dataclass(frozen=True, slots=True)
 class GateReply:
     """What gate.lua answered: whether the request is admitted, the tokens handed out and left,
-    how long until the next one, the user's generation (with `pages`) and the page (None when
-    refused, absent, or when the caller's copy is current)."""
+    how long until the next one, the user's generation (with `pages`), the page (None when
+    refused, absent, or when the caller's copy is current) and, for a page absent, whether it
+    has been asked for often enough to be kept (`keep`)."""
 
     allowed: bool
     granted: int
@@ -83,10 +90,11 @@ class GateReply:
     wait_ms: int
     generation: int | None
     page: Page | None
+    keep: bool = True
 
     @classmethod
     def decode(cls, reply: list[object]) -> GateReply:
-        allowed, granted, left, wait_ms, generation, page = reply
+        allowed, granted, left, wait_ms, generation, page, keep = reply
         return cls(
             bool(allowed),
             int(granted),  # type: ignore[call-overload]
@@ -94,6 +102,7 @@ class GateReply:
             int(wait_ms),  # type: ignore[call-overload]
             None if generation is None else int(generation),  # type: ignore[call-overload]
             unstored(page) if isinstance(page, bytes) else None,
+            bool(keep),
         )
 
 

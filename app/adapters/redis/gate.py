@@ -68,7 +68,7 @@ class RedisReadGate:
             if leased is not None and local is not None and local[0] == leased:
                 self._book.served(user_id)
                 self._stats.local_hits += 1
-                return None, (local[1], leased)
+                return None, (local[1], leased, True)
         if self._breaker.is_open or (self._pages.unsent and not await self._pages.resend()):
             self._stats.errors += 1
             return None, UNASKED
@@ -84,6 +84,8 @@ class RedisReadGate:
             lease_ms=self._leases.read_lease_ms,
             holder=self._leases.holder,
             own=own,
+            min_uses=self._pages.min_uses,
+            asked_seconds=self._pages.ttl,
         )
         asked_at = self._leases.now()
         try:
@@ -106,10 +108,10 @@ class RedisReadGate:
         )
         if local is not None and local[0] == reply.generation:
             self._stats.local_hits += 1
-            return reply, (local[1], reply.generation)
+            return reply, (local[1], reply.generation, True)
         if reply.page is None:
             self._stats.misses += 1
-            return reply, (None, reply.generation)
+            return reply, (None, reply.generation, reply.keep)
         self._stats.shared_hits += 1
         self._local.put(user_id, key, reply.generation, reply.page)
-        return reply, (reply.page, reply.generation)
+        return reply, (reply.page, reply.generation, True)

@@ -27,6 +27,12 @@ def page_field(page_key: str) -> str:
     return "t:" + page_key
 
 
+def asked_key(user_id: str) -> str:
+    """How often each of the user's pages missed since the first miss counted (gate.lua): a
+    page is cached once asked for APP_CACHE_MIN_USES times; the counts expire together."""
+    return f"user_data:{{{user_id}}}:asked"
+
+
 def lease_key(user_id: str) -> str:
     """Who holds a read lease on the user's pages, and until when (adapters/redis/leases/)."""
     return f"user_data:{{{user_id}}}:leases"

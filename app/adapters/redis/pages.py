@@ -38,10 +38,12 @@ class RedisPageCache:
         breaker: Breaker,
         leases: Leases,
         max_stale_seconds: float = 0.0,
+        min_uses: int = 1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
-        self._ttl = max(1, int(ttl_seconds))
+        self.ttl = max(1, int(ttl_seconds))
+        self.min_uses = min_uses  # the read gate counts a page's misses (gate.lua) against it
         self._breaker = breaker
         self._leases = leases
         self.local = BoundedPages(
@@ -62,7 +64,7 @@ class RedisPageCache:
             return
         try:
             with self._breaker.guard():
-                kept = await self._store(StorePageCall(user_id, key, value, self._ttl, generation))
+                kept = await self._store(StorePageCall(user_id, key, value, self.ttl, generation))
         except (RedisError, OSError, BreakerOpen):
             return
         if kept:
