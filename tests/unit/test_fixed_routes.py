@@ -7,10 +7,12 @@ import pytest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
+from starlette.types import Receive, Scope, Send
 
 from app.http.routing import FixedRoutes, Methods
 from app.observability.context import route_template
@@ -48,6 +50,7 @@ async def written(request: Request) -> Response:
 
 ROUTES = [
     Route("/data", described, methods=["GET"]),
+    Route("/data/bulk", written, methods=["POST"]),
     Route("/data/{id}", described, methods=["GET"]),
     Route("/refuse", refusing, methods=["POST"]),
     Route(
@@ -76,8 +79,34 @@ def test_a_fixed_path_is_served_with_its_route_known(client: TestClient) -> None
     assert client.head("/data").status_code == 200
 
 
-def test_a_path_with_a_parameter_goes_through_the_router(client: TestClient) -> None:
+def test_a_path_ending_in_its_one_parameter_is_served_with_the_parameter(client: TestClient) -> None:
     assert client.get("/data/42").json() == {"route": "/data/{id}", "params": {"id": "42"}}
+    assert client.get("/data/a%20b").json()["params"] == {"id": "a b"}  # decoded, as the router does
+
+
+def test_a_path_ending_in_a_parameter_is_found_without_the_router() -> None:
+    asked: list[str] = []
+
+    async def router(scope: Scope, receive: Receive, send: Send) -> None:
+        asked.append(scope["path"])
+        await PlainTextResponse("the router's", status_code=404)(scope, receive, send)
+
+    client = TestClient(FixedRoutes(ExceptionMiddleware(router), routes=ROUTES))
+    found = client.get("/data/42")
+    deeper = client.get("/data/42/more")
+    empty = client.get("/data/", follow_redirects=False)  # no value: not the parameter's route
+
+    assert found.json() == {"route": "/data/{id}", "params": {"id": "42"}}
+    assert deeper.text == empty.text == "the router's" and asked == ["/data/42/more", "/data/"]
+
+
+def test_a_fixed_path_is_never_a_parameters_value_but_the_router_finds_one_for_other_methods(
+    client: TestClient,
+) -> None:
+    assert client.post("/data/bulk").text == "written: /data/bulk"
+    # /data/bulk has no GET: the router finds /data/{id} for it, as it always did
+    assert client.get("/data/bulk").json() == {"route": "/data/{id}", "params": {"id": "bulk"}}
+    assert client.delete("/data/42").status_code == 405
 
 
 def test_a_handlers_error_gets_the_apps_exception_handler(client: TestClient) -> None:
