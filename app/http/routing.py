@@ -55,12 +55,12 @@ class FixedRoutes:
         self.routes = {
             route.path: (route, _by_method(route)) for route in served if not route.param_convertors
         }
-        # By the path up to its last "/": the route, its handlers and its one parameter's name;
-        # the first route of a prefix, as the router would find it.
-        self.trailing: dict[str, tuple[Route, dict[str, Handler], str]] = {}
+        # By the path up to its last "/": the route with its handlers, and its one parameter's
+        # name; the first route of a prefix, as the router would find it.
+        self.trailing: dict[str, tuple[tuple[Route, dict[str, Handler]], str]] = {}
         for route in served:
             if (found := _trailing(route)) is not None:
-                self.trailing.setdefault(found[0], (route, _by_method(route), found[1]))
+                self.trailing.setdefault(found[0], ((route, _by_method(route)), found[1]))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope.get("root_path"):
@@ -70,8 +70,8 @@ class FixedRoutes:
             if found is None:
                 cut = path.rfind("/") + 1
                 if (trailing := self.trailing.get(path[:cut])) is not None and cut < len(path):
-                    found = trailing[:2]
-                    params = {trailing[2]: path[cut:]}
+                    found, name = trailing
+                    params = {name: path[cut:]}
             if found is not None and (handler := found[1].get(scope["method"])) is not None:
                 scope["starlette.exception_handlers"] = self.handlers
                 scope["router"] = self.router
