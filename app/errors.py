@@ -148,6 +148,14 @@ class BodiesBusy(ServiceError):
     retry_after = 1
 
 
+class ConnectionsFull(ServiceError):
+    """The worker holds as many connections as it may (APP_MAX_CONNECTIONS): answered on a
+    connection beyond them, which is then closed (http/overflow.py)."""
+
+    status, slug, title = 503, "connections-full", "Too many connections"
+    retry_after = 1
+
+
 class ReadOnly(ServiceError):
     """Writes are switched off (read-only mode); reads go on."""
 

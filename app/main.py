@@ -24,6 +24,7 @@ from app.errors import SchemaMissing, ServiceError
 from app.http.budget import BodyBudget
 from app.http.compression import CompressedPages
 from app.http.metrics_port import MetricsPort
+from app.http.overflow import Overflow
 from app.http.requests import BodyLimits
 from app.http.responses import (
     PageAnswers,
@@ -33,7 +34,7 @@ from app.http.responses import (
 )
 from app.lifecycle import Lifecycle
 from app.observability.logging import AccessLog, LogFlush, configure_logging
-from app.observability.metrics import Metrics
+from app.observability.metrics import Counted, Metrics
 from app.observability.tracing import Tracing, tracing_from_env
 from app.observability.users import ActiveUsers
 from app.ports.audience import Audience
@@ -120,6 +121,17 @@ def assemble(settings: Settings, *, served: bool = False, tracing: Tracing | Non
     steps.append(Step("active users", active_users.start, active_users.close))
     if tracing is not None:
         steps.append(Step("tracing", nothing, tracing.close))
+    if served and settings.server == "granian":  # uvicorn answers 503 beyond its cap itself
+        overflow = Overflow(settings.port, connection_cap(settings))
+        steps.append(Step("connections beyond the cap", overflow.start, overflow.close))
+        metrics.watch_counter(
+            Counted(
+                "connections_refused",
+                "Connections answered 503 because the worker held as many as APP_MAX_CONNECTIONS",
+                [],
+                lambda: [([], float(overflow.answered))],
+            )
+        )
     parts = measured(settings, state, tracing)
     service = RecordService(
         repository,

@@ -44,18 +44,25 @@ def rss_mib(pid: int, field: str = "VmRSS") -> float:
     return 0.0
 
 
-async def first_answer(port: int) -> float:
+async def first_answer(port: int) -> tuple[float, bytes]:
+    """Seconds a new client waits for its first answer on a new connection, and its status."""
     started = time.monotonic()
     reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 120)
     writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    await asyncio.wait_for(reader.read(), 120)
+    answer = await asyncio.wait_for(reader.read(), 120)
     writer.close()
-    return time.monotonic() - started
+    return time.monotonic() - started, answer[9:12]
 
 
 async def timed_clients(port: int, count: int = 50) -> dict[str, object]:
-    waits = sorted([await first_answer(port) for _ in range(count)])
-    return {"new_p50_ms": waits[len(waits) // 2] * 1000, "new_p99_ms": waits[-1] * 1000}
+    answers = [await first_answer(port) for _ in range(count)]
+    waits = sorted(seconds for seconds, _ in answers)
+    statuses = Counter(status.decode() or "none" for _, status in answers)
+    return {
+        "new_p50_ms": waits[len(waits) // 2] * 1000,
+        "new_p99_ms": waits[-1] * 1000,
+        "new_status": " ".join(f"{k}:{v}" for k, v in sorted(statuses.items())),
+    }
 
 
 async def flood(port: int, connections: int) -> dict[str, object]:

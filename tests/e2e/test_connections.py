@@ -1,12 +1,13 @@
 """Connections on each ASGI server, over TCP: one client holding thousands of idle connections
 does not stall the next client, idle connections are closed after APP_IDLE_TIMEOUT_SECONDS, and
-where the server can say so (uvicorn), a connection beyond APP_MAX_CONNECTIONS gets a 503 at
-once instead of a place in a queue."""
+a connection beyond APP_MAX_CONNECTIONS gets a 503 within a second instead of a place in a
+queue (uvicorn answers it itself; under granian the worker's watch does)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import resource
 import subprocess
 import sys
@@ -132,15 +133,42 @@ async def silent(port: int) -> float:
     return time.monotonic() - started
 
 
-def test_beyond_its_connection_cap_granian_takes_a_new_client_once_silent_ones_time_out(
-    tmp_path: Path,
-) -> None:
-    """granian cannot refuse beyond its cap: a new client waits in the backlog, but for no longer
-    than the silent connections ahead of it are kept (docs/deploy.md, "Connections")."""
-    with on_sqlite("granian", tmp_path, APP_MAX_CONNECTIONS="20", APP_IDLE_TIMEOUT_SECONDS="2") as port:
-        waited, status = asyncio.run(answered_while_held(port, silently(port, 20)))
+def test_beyond_its_connection_cap_granian_answers_503_within_a_second(tmp_path: Path) -> None:
+    """granian itself would keep a new client in the backlog until a silent connection ahead of
+    it timed out (APP_IDLE_TIMEOUT_SECONDS, 75 s here); the worker's watch answers it 503 with
+    a problem and Retry-After instead (http/overflow.py). Below the cap nothing is answered so,
+    and once the silent connections are gone new clients are served again."""
+    with on_sqlite("granian", tmp_path, APP_MAX_CONNECTIONS="20") as port:
+        below = asyncio.run(answered_while_held(port, silently(port, 10)))
+        at_cap = asyncio.run(answered_while_held(port, silently(port, 20)))
+        beyond = asyncio.run(answered_while_held(port, silently(port, 40)))
+        status = call(port, "GET", "/health")[0]
+        counted = call(port, "GET", "/metrics")[2].decode()
 
-    assert status == 200 and 1.0 < waited < 4.0, f"answered {status} after {waited:.1f} s"
+    assert below[1] == 200 and below[0] < 0.2, f"below the cap: {below}"
+    for waited, answered in (at_cap, beyond):
+        assert answered == 503 and waited < 1.0, f"answered {answered} after {waited:.1f} s"
+    assert status == 200
+    refused = [line for line in counted.splitlines() if line.startswith("connections_refused_total")]
+    assert refused and float(refused[0].split()[-1]) >= 2 + 20, refused
+
+
+def test_a_connection_beyond_granians_cap_is_told_why_and_when_to_come_back(tmp_path: Path) -> None:
+    with on_sqlite("granian", tmp_path, APP_MAX_CONNECTIONS="5") as port:
+
+        async def refused() -> tuple[int, dict[str, str], bytes]:
+            held = await silently(port, 5)
+            try:
+                return await asyncio.to_thread(call, port, "GET", "/health")
+            finally:
+                for writer in held:
+                    writer.close()
+
+        status, headers, body = asyncio.run(refused())
+
+    assert status == 503 and headers["retry-after"] == "1" and headers["connection"] == "close"
+    assert headers["content-type"] == "application/problem+json"
+    assert json.loads(body)["type"] == "urn:data-service:problem:connections-full"
 
 
 def test_beyond_its_connection_cap_uvicorn_answers_503_at_once(tmp_path: Path) -> None:
