@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export APP_DATABASE_URL ?= sqlite:///data-service.db
 
 .DEFAULT_GOAL := help
-.PHONY: help run migrate test test-oracle lint bench bench-scale-out bench-cluster bench-cost bench-export bench-outage bench-abuse bench-servers image clean
+.PHONY: help run migrate test test-oracle lint bench bench-scale-out bench-cluster bench-floor bench-cost bench-export bench-outage bench-abuse bench-servers image clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ bench-sharded: $(VENV)/.dev-deps ## one PostgreSQL beside PostgreSQL sharded by 
 	$(BIN)/python -m bench.production --sharded --reference service \
 		--variant "sharded:APP_DATABASE_URL={sharded}" \
 		--scenarios get_cold get_by_id write_read post --rounds 3 --duration 5s --chart ""
+
+bench-floor: $(VENV)/.dev-deps ## the reads that reach the database, by the service and by the bare stack it is built on (Starlette, asyncpg, the same statements), beside the database alone (needs wrk)
+	$(BIN)/python -m bench.floor
 
 bench-cost: $(VENV)/.dev-deps ## CPU a cached read costs a served worker, and what metrics and the access line add to it (needs wrk, taskset)
 	$(BIN)/python -m bench.request_cost
