@@ -97,10 +97,15 @@ async def health(request: Request) -> Response:
     return Response(b'{"status":"ok"}', media_type="application/json")
 
 
+async def keep_session(connection: asyncpg.Connection) -> None:
+    """No statement on release, as the service's pool (asyncpg's default sends RESET ALL and more)."""
+
+
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     size = Settings().pg_pool_max_size
-    pools.append(await asyncpg.create_pool(os.environ["BENCH_FLOOR_DSN"], min_size=size, max_size=size))
+    dsn = os.environ["BENCH_FLOOR_DSN"]
+    pools.append(await asyncpg.create_pool(dsn, min_size=size, max_size=size, reset=keep_session))
     yield
     await pools.pop().close()
 
