@@ -120,7 +120,10 @@ def configure_logging(level: str, *, traced: bool = False) -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory() if _terminal else lambda *_: _Stdout(),
-        cache_logger_on_first_use=True,
+        # Not cached: a logger used before would keep the level of the app configured first
+        # (tests build many apps in one process). No request logs through structlog (the
+        # access line has its own path), so nothing is lost on the hot path.
+        cache_logger_on_first_use=False,
     )
 
 
