@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -55,6 +54,27 @@ class RolledBack(Exception):
 
     def __init__(self, outcome: BulkOutcome) -> None:
         self.outcome = outcome
+
+
+class _Borrowed:
+    """One call's pooled connection (PostgresSession._connection): a class rather than a
+    generator (contextlib.asynccontextmanager), a microsecond less on every statement."""
+
+    __slots__ = ("_conn", "_ends", "_session")
+
+    def __init__(self, session: PostgresSession) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> tuple[PoolConnectionProxy[asyncpg.Record], float]:
+        self._conn, self._ends = await self._session._acquire()
+        return self._conn, self._ends
+
+    async def __aexit__(self, kind: object, exc: BaseException | None, trace: object) -> None:
+        try:
+            if isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError):
+                self._conn.terminate()
+        finally:
+            await self._session.pool.release(self._conn, timeout=left(self._ends))
 
 
 class PostgresSession:
@@ -141,17 +161,18 @@ class PostgresSession:
     # at most the database timeout in all, or what is left of the request's deadline when less:
     # asyncpg's pool.fetch() would wait for a connection without bound while a frozen database
     # holds every one, then as long again for the statement.
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[tuple[PoolConnectionProxy[asyncpg.Record], float]]:
+    def _connection(self) -> _Borrowed:
         """A pooled connection and the time (monotonic) its statements must be done by.
 
         When no connection can be made (refused, reset, the server starting or stopping), nothing
         was sent: that failure is safe to retry. Waiting out the timeout for a free connection is
         not retried (the database is most likely frozen). A connection whose statement timed out
         or broke is closed, not handed back: its state is not known."""
+        return _Borrowed(self)
+
+    async def _acquire(self) -> tuple[PoolConnectionProxy[asyncpg.Record], float]:
         allowed = max(0.001, deadline.budget(self._timeout))
         asked = time.monotonic()
-        ends = asked + allowed
         try:
             conn = await self.pool.acquire(timeout=allowed)
         except TimeoutError:
@@ -160,13 +181,7 @@ class PostgresSession:
         except (OSError, asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError) as exc:
             raise StorageUnavailable("the database could not be reached", safe_to_retry=True) from exc
         self._waits.observe(time.monotonic() - asked)
-        try:
-            yield conn, ends
-        except (OSError, TimeoutError, asyncpg.InterfaceError):
-            conn.terminate()
-            raise
-        finally:
-            await self.pool.release(conn, timeout=left(ends))
+        return conn, asked + allowed
 
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         async with self._connection() as (conn, ends):

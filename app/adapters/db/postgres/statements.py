@@ -5,8 +5,6 @@ service's. session.py runs the statements; reads.py, writes.py and keys.py call 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,22 +37,42 @@ BINDS = {
 }
 
 
-@asynccontextmanager
-async def translated() -> AsyncIterator[None]:
-    try:
-        yield
-    except asyncpg.UniqueViolationError as exc:
-        raise StorageConflict("the record conflicts with one already stored") from exc
-    except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
-        raise InvalidData("the database refused a value") from exc
-    except asyncpg.LockNotAvailableError as exc:  # 55P03: only idempotency keys are waited for
-        raise IdempotencyKeyBusy("a request with this Idempotency-Key is still being processed") from exc
-    except asyncpg.UndefinedTableError as exc:  # 42P01
-        raise SchemaMissing() from exc
-    except (asyncpg.SerializationError, asyncpg.DeadlockDetectedError) as exc:  # 40001, 40P01
-        raise StorageUnavailable("the database rolled the statement back", safe_to_retry=True) from exc
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-        raise StorageUnavailable("the database could not complete the request") from exc
+class _Translated:
+    """asyncpg's errors raised in its block, as the service's. A class rather than a generator
+    (contextlib.asynccontextmanager): entering and leaving it is a microsecond less, on every
+    statement."""
+
+    __slots__ = ()
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, kind: object, exc: BaseException | None, trace: object) -> None:
+        if isinstance(exc, Exception) and (service_error := _translation(exc)) is not None:
+            raise service_error from exc
+
+
+_TRANSLATED = _Translated()
+
+
+def translated() -> _Translated:
+    return _TRANSLATED
+
+
+def _translation(exc: Exception) -> Exception | None:
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return StorageConflict("the record conflicts with one already stored")
+    if isinstance(exc, asyncpg.DataError | asyncpg.IntegrityConstraintViolationError):
+        return InvalidData("the database refused a value")
+    if isinstance(exc, asyncpg.LockNotAvailableError):  # 55P03: only idempotency keys are waited for
+        return IdempotencyKeyBusy("a request with this Idempotency-Key is still being processed")
+    if isinstance(exc, asyncpg.UndefinedTableError):  # 42P01
+        return SchemaMissing()
+    if isinstance(exc, asyncpg.SerializationError | asyncpg.DeadlockDetectedError):  # 40001, 40P01
+        return StorageUnavailable("the database rolled the statement back", safe_to_retry=True)
+    if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError | OSError | TimeoutError):
+        return StorageUnavailable("the database could not complete the request")
+    return None
 
 
 def insert_values(record: NewRecord, record_id: str, audit: AuditEntry) -> dict[str, Any]:
