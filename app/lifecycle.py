@@ -18,6 +18,9 @@ class Lifecycle:
     def __init__(self) -> None:
         self.state = "starting"
 
+    def draining(self) -> bool:
+        return self.state == "draining"
+
     @contextmanager
     def draining_on_signals(self) -> Iterator[None]:
         """While the block runs, SIGTERM and SIGINT make /ready fail at once, then go on to the

@@ -121,17 +121,6 @@ def assemble(settings: Settings, *, served: bool = False, tracing: Tracing | Non
     steps.append(Step("active users", active_users.start, active_users.close))
     if tracing is not None:
         steps.append(Step("tracing", nothing, tracing.close))
-    if served and settings.server == "granian":  # uvicorn answers 503 beyond its cap itself
-        overflow = Overflow(settings.port, connection_cap(settings))
-        steps.append(Step("connections beyond the cap", overflow.start, overflow.close))
-        metrics.watch_counter(
-            Counted(
-                "connections_refused",
-                "Connections answered 503 because the worker held as many as APP_MAX_CONNECTIONS",
-                [],
-                lambda: [([], float(overflow.answered))],
-            )
-        )
     parts = measured(settings, state, tracing)
     service = RecordService(
         repository,
@@ -164,6 +153,17 @@ def assemble(settings: Settings, *, served: bool = False, tracing: Tracing | Non
     )
     procedures = ProcedureRoutes(service, body=body)
     lifecycle = Lifecycle()
+    if served and settings.server == "granian":  # uvicorn answers 503 beyond its cap itself
+        overflow = Overflow(settings.port, connection_cap(settings), draining=lifecycle.draining)
+        steps.append(Step("connections beyond the cap", overflow.start, overflow.close))
+        metrics.watch_counter(
+            Counted(
+                "connections_refused",
+                "Connections answered 503 because the worker held as many as APP_MAX_CONNECTIONS",
+                [],
+                lambda: [([], float(overflow.answered))],
+            )
+        )
     probes = ProbeRoutes(
         {"database": repository.ping, "cache": state.cache.ping, **replica_checks(storage.replicas)},
         lifecycle=lifecycle,

@@ -13,6 +13,9 @@ would. Below the cap granian accepts in microseconds, so the watch never sees a 
 twice and takes none. On Linux each granian worker listens on a socket of its own (SO_REUSEPORT),
 with its own queue: each worker's watch answers for its own.
 
+From the worker's stop signal on the watch ends and closes its copy of the socket, so that once
+granian closes its own a new client is refused at once and goes elsewhere.
+
 The watch costs nothing per request: it wakes ten times a second and takes the GIL for one
 poll of one socket. Linux only (it reads /proc/self/fd); elsewhere nothing is watched."""
 
@@ -23,6 +26,7 @@ import os
 import select
 import socket
 import threading
+from collections.abc import Callable
 
 import msgspec
 import structlog
@@ -92,8 +96,11 @@ def open_files() -> int:
 class Overflow:
     """The watch on one worker's public port, from start() until close()."""
 
-    def __init__(self, port: int, cap: int, *, every: float = 0.1) -> None:
+    def __init__(
+        self, port: int, cap: int, *, draining: Callable[[], bool] = lambda: False, every: float = 0.1
+    ) -> None:
         self._port = port
+        self._draining = draining
         self._cap = cap
         self._every = every
         self._answer = overflow_answer()
@@ -123,11 +130,14 @@ class Overflow:
                 return
         if listener is None:
             return
-        with listener:  # only the copy is closed: the server's socket is the server's
+        # Closed (only the copy: the server's socket is the server's) as soon as the worker
+        # drains: the copy would keep the socket listening once the server has closed its own,
+        # and new clients would wait in its queue instead of being refused.
+        with listener:
             poller = select.poll()
             poller.register(listener, select.POLLIN)
             waited = False
-            while not self._stop.wait(self._every):
+            while not self._stop.wait(self._every) and not self._draining():
                 waiting = bool(poller.poll(0))
                 if waiting and waited and open_files() >= self._cap:
                     self._answer_waiting(listener)

@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -81,7 +82,9 @@ def test_sigterm_under_load_fails_no_accepted_request(server: str, tmp_path: Pat
     process.send_signal(signal.SIGTERM)
     signalled.set()
     time.sleep(0.05)
+    asked = time.monotonic()
     ready_after = [_ready(port) for _ in range(3)]
+    asked_for = time.monotonic() - asked
     try:
         process.wait(timeout=GRACE + 10)
     finally:
@@ -97,6 +100,7 @@ def test_sigterm_under_load_fails_no_accepted_request(server: str, tmp_path: Pat
     assert [o[2] for o in accepted] == [201] * len(accepted)
     assert all(o[2] != 500 and not (isinstance(o[2], int) and o[2] >= 500 and o[2] != 503) for o in outcomes)
     assert 200 not in ready_after  # /ready fails (503, or the connection is refused) at once
+    assert asked_for < 1.5, f"new connections held {asked_for:.1f} s while draining, not refused"
     # uvicorn re-raises the signal once it has shut down: killed by SIGTERM, after a clean stop
     assert process.returncode in (0, -signal.SIGTERM) and exited_after < GRACE + 5
 
@@ -106,3 +110,25 @@ def _ready(port: int) -> int | str:
         return call(port, "GET", "/ready")[0]
     except OSError as exc:
         return type(exc).__name__
+
+
+def test_while_granian_drains_a_request_new_connections_are_refused_not_held(tmp_path: Path) -> None:
+    """A worker that drains a request in flight keeps no copy of its listening socket open (the
+    watch on connections beyond its cap, http/overflow.py, closes its own at the signal): a new
+    client is refused at once, and goes to another pod, instead of waiting in a dead queue."""
+    process, port = start("granian", tmp_path)
+    try:
+        with socket.create_connection(("127.0.0.1", port)) as held:  # a body that never ends
+            held.sendall(b"POST /data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n")
+            held.sendall(b'Content-Length: 100\r\n\r\n{"user_id"')
+            time.sleep(0.3)
+            process.send_signal(signal.SIGTERM)
+            time.sleep(0.5)  # the worker drains the held request, for up to the grace period
+            asked = time.monotonic()
+            answer = _ready(port)
+            waited = time.monotonic() - asked
+            assert process.poll() is None, "the worker stopped before the held request was drained"
+    finally:
+        process.wait(timeout=GRACE + 10)
+
+    assert answer in ("ConnectionRefusedError", 503) and waited < 1.0, f"{answer} after {waited:.1f} s"

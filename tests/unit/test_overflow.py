@@ -75,3 +75,25 @@ def test_the_server_keeps_its_socket_and_no_file_is_left_open(full_server: socke
     assert listening_socket(1) is None  # no socket listens on port 1 here
     assert open_files() == before
     assert full_server.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+
+
+def test_the_copy_is_closed_as_soon_as_the_worker_drains(full_server: socket.socket) -> None:
+    """Once the server closes its own socket the copy must not keep it listening."""
+    draining = False
+
+    async def run() -> tuple[int, int, int]:
+        before = open_files()
+        overflow = Overflow(full_server.getsockname()[1], cap=1, every=0.02, draining=lambda: draining)
+        await overflow.start()
+        await asyncio.sleep(0.2)
+        watching = open_files()
+        nonlocal draining
+        draining = True
+        await asyncio.sleep(0.2)
+        drained = open_files()
+        await overflow.close()
+        return before, watching, drained
+
+    before, watching, drained = asyncio.run(run())
+
+    assert watching == before + 1 and drained == before
