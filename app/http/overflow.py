@@ -22,10 +22,12 @@ poll of one socket. Linux only (it reads /proc/self/fd); elsewhere nothing is wa
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import select
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 import msgspec
@@ -37,6 +39,7 @@ from app.schemas.common import Problem
 log = structlog.get_logger("app.http")
 FILES = "/proc/self/fd"
 FIND_SECONDS = 30.0  # looked for this long after the app starts
+LOG_EVERY = 10.0  # seconds between two lines of the log about answered connections
 
 
 def overflow_answer() -> bytes:
@@ -107,6 +110,8 @@ class Overflow:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.answered = 0  # connections answered 503 since start, read by the metrics
+        self._logged = 0  # of them, those the log has told of
+        self._logged_at = -math.inf
 
     async def start(self) -> None:
         self._stop.clear()
@@ -163,6 +168,12 @@ class Overflow:
                 conn.shutdown(socket.SHUT_WR)
             conn.close()
             answered += 1
-        if answered:
-            self.answered += answered
-            log.warning("connections beyond the cap answered 503", connections=answered, cap=self._cap)
+        self.answered += answered
+        now = time.monotonic()
+        if answered and now - self._logged_at >= LOG_EVERY:  # a flood writes a line every 10 s
+            log.warning(
+                "connections beyond the cap answered 503",
+                connections=self.answered - self._logged,
+                cap=self._cap,
+            )
+            self._logged_at, self._logged = now, self.answered
