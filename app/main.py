@@ -153,17 +153,18 @@ def assemble(settings: Settings, *, served: bool = False, tracing: Tracing | Non
     )
     procedures = ProcedureRoutes(service, body=body)
     lifecycle = Lifecycle()
+    overflow = None
     if served and settings.server == "granian":  # uvicorn answers 503 beyond its cap itself
         overflow = Overflow(settings.port, connection_cap(settings), draining=lifecycle.draining)
         steps.append(Step("connections beyond the cap", overflow.start, overflow.close))
-        metrics.watch_counter(
-            Counted(
-                "connections_refused",
-                "Connections answered 503 because the worker held as many as APP_MAX_CONNECTIONS",
-                [],
-                lambda: [([], float(overflow.answered))],
-            )
+    metrics.watch_counter(  # 0 where nothing is watched: the series exists for every alert
+        Counted(
+            "connections_refused",
+            "Connections answered 503 because the worker held as many as APP_MAX_CONNECTIONS",
+            [],
+            lambda: [([], float(overflow.answered if overflow is not None else 0))],
         )
+    )
     probes = ProbeRoutes(
         {"database": repository.ping, "cache": state.cache.ping, **replica_checks(storage.replicas)},
         lifecycle=lifecycle,

@@ -64,7 +64,7 @@ def test_the_rules_and_the_dashboard_name_only_metrics_the_service_exports(tmp_p
     text = re.sub(
         r"by \([^)]*\)", "", RULES.read_text() + "\n".join(queries)
     )  # grouping labels are not metrics
-    used = set(re.findall(r"\b([a-z_]+)\{", text)) | set(re.findall(r"\(([a-z_]+)\)", text))
+    used = set(re.findall(r"\b([a-z_]+)[{[]", text)) | set(re.findall(r"\(([a-z_]+)\)", text))
     ours = {n for n in used if not n.startswith("kube_") and n not in ("rate", "sum", "max", "by")}
 
     assert ours and ours <= names, ours - names
