@@ -155,16 +155,7 @@ def test_beyond_its_connection_cap_granian_answers_503_within_a_second(tmp_path:
 
 def test_a_connection_beyond_granians_cap_is_told_why_and_when_to_come_back(tmp_path: Path) -> None:
     with on_sqlite("granian", tmp_path, APP_MAX_CONNECTIONS="5") as port:
-
-        async def refused() -> tuple[int, dict[str, str], bytes]:
-            held = await silently(port, 5)
-            try:
-                return await asyncio.to_thread(call, port, "GET", "/health")
-            finally:
-                for writer in held:
-                    writer.close()
-
-        status, headers, body = asyncio.run(refused())
+        _, (status, headers, body) = asyncio.run(called_while_held(port, silently(port, 5)))
 
     assert status == 503 and headers["retry-after"] == "1" and headers["connection"] == "close"
     assert headers["content-type"] == "application/problem+json"
@@ -183,17 +174,25 @@ async def silently(port: int, count: int) -> list[asyncio.StreamWriter]:
     return [(await asyncio.open_connection("127.0.0.1", port))[1] for _ in range(count)]
 
 
-async def answered_while_held(port: int, holding: Awaitable[list[asyncio.StreamWriter]]) -> tuple[float, int]:
+async def called_while_held(
+    port: int, holding: Awaitable[list[asyncio.StreamWriter]]
+) -> tuple[float, tuple[int, dict[str, str], bytes]]:
     """Seconds a new client waits for GET /health while the connections `holding` opens stay
-    open, and the status it gets."""
+    open, and the answer it gets."""
     held = await holding
     try:
         started = time.monotonic()
-        status = await asyncio.to_thread(call, port, "GET", "/health")
-        return time.monotonic() - started, status[0]
+        answer = await asyncio.to_thread(call, port, "GET", "/health")
+        return time.monotonic() - started, answer
     finally:
         for writer in held:
             writer.close()
+
+
+async def answered_while_held(port: int, holding: Awaitable[list[asyncio.StreamWriter]]) -> tuple[float, int]:
+    """As called_while_held, with the answer's status only."""
+    waited, answer = await called_while_held(port, holding)
+    return waited, answer[0]
 
 
 CAP = """

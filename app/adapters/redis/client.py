@@ -145,8 +145,7 @@ class Script(Generic[C, R]):
         else:  # a cluster's pipeline splits the calls by node
             pipe = self._client.pipeline(transaction=False)
             for call in calls:
-                keys = call.keys()
-                pipe.evalsha(self._lua.sha, len(keys), *keys, *call.args())
+                pipe.execute_command("EVALSHA", *self._evalsha(call))
             replies = await pipe.execute(raise_on_error=False)
         if any(isinstance(r, NoScriptError) for r in replies):
             self._lua.sha = await self._client.script_load(self._lua.script)
@@ -164,10 +163,7 @@ class Script(Generic[C, R]):
         pool = client.connection_pool
         conn = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
-            packed: list[bytes] = []
-            for call in calls:
-                keys = call.keys()
-                packed += conn.pack_command("EVALSHA", self._lua.sha, len(keys), *keys, *call.args())
+            packed = [word for call in calls for word in conn.pack_command("EVALSHA", *self._evalsha(call))]
             await conn.send_packed_command(b"".join(packed), check_health=False)
             replies: list[object] = []
             for _ in calls:
@@ -181,6 +177,11 @@ class Script(Generic[C, R]):
             raise
         finally:
             await pool.release(conn)
+
+    def _evalsha(self, call: C) -> tuple[EncodableT, ...]:
+        """EVALSHA's arguments for one call: the script, its keys (counted, then named), its args."""
+        keys = call.keys()
+        return (self._lua.sha, len(keys), *keys, *call.args())
 
     def pipelined(self) -> Coalescer[C, R]:
         """The script called by concurrent requests: the calls made in one event-loop turn
