@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import uuid
 from collections.abc import AsyncGenerator
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -12,16 +15,35 @@ import msgspec
 from app.adapters.db.ids import created_window
 from app.adapters.db.matching import FOUND, LISTS, indexed
 from app.adapters.db.postgres.session import PostgresSession
-from app.adapters.db.postgres.statements import FAR_FUTURE, LAST_ID, by_id, filters, record_of, translated
+from app.adapters.db.postgres.statements import (
+    FAR_FUTURE,
+    FAR_PAST,
+    LAST_ID,
+    by_id,
+    filters,
+    record_of,
+    translated,
+)
+from app.concurrency import Coalescer
 from app.errors import InvalidData, StorageUnavailable
 from app.ports.storage import (
     RecordQuery,
 )
+from app.resilience import deadline
 from app.schemas.records import Record
+
+# A read by id: the id (as PostgreSQL writes it) and the created_at range it names, if any.
+Wanted = tuple[str, tuple[datetime, datetime] | None]
 
 
 class PostgresReads(PostgresSession):
     """Reads of the repository on PostgreSQL."""
+
+    @functools.cached_property
+    def _by_ids(self) -> Coalescer[Wanted, asyncpg.Record | None]:
+        """The reads by id of one turn of the event loop, in one statement (get_records): one
+        pooled connection and one round trip for all of them. Batches overlap, one a connection."""
+        return Coalescer(self._read_together, lost=lambda: StorageUnavailable("the record could not be read"))
 
     async def get_by_id(self, record_id: str) -> Record | None:
         try:
@@ -29,14 +51,28 @@ class PostgresReads(PostgresSession):
         except ValueError:
             return None
         window = created_window(parsed)
-        async with translated():
-            if window is not None:
-                row = await self._fetchrow(*self._args("get_record", by_id(record_id, window)))
-                if row is not None:
-                    return record_of(row)
-            # No time in the id, or none within its window (clocks far apart): everywhere.
-            row = await self._fetchrow(*self._args("get_record", by_id(record_id)))
+        # The read waits at most the timeout, or what is left of the request's deadline, for
+        # its batch, which runs in a task of its own (as a group commit).
+        async with translated(), asyncio.timeout(deadline.budget(self._timeout)):
+            row = await self._by_ids((str(parsed), window))
+            if row is None and window is not None:
+                # None within its window (clocks far apart): everywhere.
+                row = await self._fetchrow(*self._args("get_record", by_id(record_id)))
         return None if row is None else record_of(row)
+
+    async def _read_together(self, wanted: list[Wanted]) -> list[asyncpg.Record | None]:
+        with deadline.within(self._timeout):
+            if len(wanted) == 1:  # alone: the single read's statement
+                record_id, window = wanted[0]
+                return [await self._fetchrow(*self._args("get_record", by_id(record_id, window)))]
+            windows = [window or (FAR_PAST, FAR_FUTURE) for _, window in wanted]
+            binds = {
+                "ids": [record_id for record_id, _ in wanted],
+                "created_from": [start for start, _ in windows],
+                "created_to": [end for _, end in windows],
+            }
+            found = {row[0]: row for row in await self._fetch(*self._args("get_records", binds))}
+        return [found.get(record_id) for record_id, _ in wanted]
 
     async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
         after_id = LAST_ID

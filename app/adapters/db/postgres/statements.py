@@ -34,6 +34,7 @@ BINDS = {
     **OFFSET_READ_BINDS,
     **FOUND_READ_BINDS,
     "get_record": frozenset({"id", "created_from", "created_to"}),
+    "get_records": frozenset({"ids", "created_from", "created_to"}),
 }
 
 
