@@ -1,30 +1,23 @@
 """PostgreSQL's monthly partitions: a record whose id carries its creation time (UUIDv7) is looked
 for in the partition it was created in, not in every partition's index; a record stored before (a
-UUIDv4 id, no time in it) is still found; reads by id that arrive together (many clients reading
-at once) go as one statement, each reader getting its own record and each id still reading only
-its partitions; maintenance keeps two months ahead and drops the empty months beyond them,
-without waiting on the table's readers."""
+UUIDv4 id, no time in it) is still found; maintenance keeps two months ahead and drops the empty
+months beyond them, without waiting on the table's readers."""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import msgspec
 import pytest
 
-from app.adapters.db.ids import new_id
 from app.adapters.db.sqlfiles import load_queries
 from app.ports.storage import AuditEntry, NewRecord, RecordQuery, RecordRepository
 from app.settings import DEFAULT_SQL_DIR
 from tests.plans import nodes, plan_of, repository_on, statements_sent
 
 pytestmark = pytest.mark.anyio
-
-AUDIT = AuditEntry("tester", "req-1")
 
 
 @pytest.fixture
@@ -90,73 +83,6 @@ async def test_a_record_with_an_id_of_no_time_is_still_found(
     found = await repository.get_by_id(old_id)
 
     assert found is not None and found.id == old_id and found.user_id == "alice"
-
-
-async def stored_directly(url: str, statement: str, *args: Any) -> str:
-    conn = await asyncpg.connect(url)
-    try:
-        return str(await conn.fetchval(statement, *args))
-    finally:
-        await conn.close()
-
-
-async def test_reads_that_arrive_together_each_get_their_own_record_from_one_statement(
-    postgres_db: str, repository: RecordRepository, sent: list[tuple[str, tuple[Any, ...]]]
-) -> None:
-    stored = [
-        await repository.create(NewRecord(f"user-{i % 4}", f'{{"n":{i}}}'.encode()), AUDIT) for i in range(12)
-    ]
-    missing = str(uuid.uuid4())  # no time in it: looked for everywhere in the same statement
-    asked = [r.id for r in reversed(stored)] + [missing, stored[3].id.upper(), "not-an-id"]
-    sent.clear()
-
-    found = await asyncio.gather(*(repository.get_by_id(record_id) for record_id in asked))
-
-    expected = [(r.id, r.user_id, {"n": 11 - i}) for i, r in enumerate(reversed(stored))]
-    got = [(f.id, f.user_id, msgspec.json.decode(f.payload)) for f in found[:12] if f is not None]
-    assert got == expected
-    assert found[12] is None and found[14] is None
-    assert found[13] is not None and found[13].id == stored[3].id
-    assert len(sent) == 1, "the reads of one moment in one statement"
-    assert "unnest" in sent[0][0]
-
-
-async def test_each_id_in_a_statement_reads_only_the_partitions_it_names(
-    postgres_db: str, repository: RecordRepository, sent: list[tuple[str, tuple[Any, ...]]]
-) -> None:
-    stored = [await repository.create(NewRecord("alice", b'{"n":1}'), AUDIT) for _ in range(3)]
-    sent.clear()
-
-    await asyncio.gather(*(repository.get_by_id(r.id) for r in stored))
-
-    assert len(sent) == 1
-    read = await partitions_read(postgres_db, *sent[0])
-    assert 1 <= len(read) <= 2, f"read {sorted(read)}"
-
-
-async def test_records_of_no_time_or_far_from_their_ids_moment_are_found_among_others(
-    postgres_db: str, repository: RecordRepository
-) -> None:
-    fresh = await repository.create(NewRecord("alice", b'{"n":1}'), AUDIT)
-    old = await stored_directly(  # as stored before the service made its ids: a UUIDv4
-        postgres_db,
-        "INSERT INTO data_records (user_id, payload) VALUES ('bob', '{\"n\": 2}') RETURNING id::text",
-    )
-    drifted = await stored_directly(  # a UUIDv7 of now, created (the database's clock) 40 days ago
-        postgres_db,
-        "INSERT INTO data_records (id, user_id, payload, created_at, updated_at)"
-        " VALUES ($1::uuid, 'carol', '{\"n\": 3}', now() - interval '40 days', now() - interval '40 days')"
-        " RETURNING id::text",
-        new_id(),
-    )
-
-    found = await asyncio.gather(*(repository.get_by_id(i) for i in (fresh.id, old, drifted)))
-
-    assert [(f.id, f.user_id) for f in found if f is not None] == [
-        (fresh.id, "alice"),
-        (old, "bob"),
-        (drifted, "carol"),
-    ]
 
 
 @pytest.mark.parametrize("with_total", [False, True], ids=["cursor", "page"])

@@ -27,11 +27,15 @@ STATEMENTS = [(d, p) for d in DIALECTS for p in sorted((DEFAULT_SQL_DIR / d).glo
 # insert_record(s), one statement; the others write it with a second statement in the same
 # transaction. PostgreSQL alone keeps generic plans that need the large users named
 # (large_users: Oracle's adaptive cursor sharing and SQLite's planner look at the values).
-# PostgreSQL alone reads the ids asked for together in one statement (get_records, measured
-# there; SQLite reads a local file with no round trip to save, and Oracle's would be measured
-# where an Oracle runs).
+# PostgreSQL alone reads the ids and the pages asked for together in one statement
+# (get_records, list_records_together, measured there; SQLite reads a local file with no round
+# trip to save, and Oracle's would be measured where an Oracle runs).
 # Anything else one folder has, every folder must have.
-EXTRAS = {"sqlite": {"insert_audit"}, "postgres": {"large_users", "get_records"}, "oracle": {"insert_audit"}}
+EXTRAS = {
+    "sqlite": {"insert_audit"},
+    "postgres": {"large_users", "get_records", "list_records_together"},
+    "oracle": {"insert_audit"},
+}
 
 
 def test_every_dialect_has_the_same_statements() -> None:

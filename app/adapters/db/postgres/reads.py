@@ -1,4 +1,10 @@
-"""The reads: one record by id, a page (and its count), the planner's estimate, an export."""
+"""The reads: one record by id, a page (and its count), the planner's estimate, an export.
+
+Reads by id and plain pages that arrive together (those of one turn of the event loop, gathered
+by the coalescer the group commit uses) go to the database as one statement: one pooled
+connection, one round trip and one statement's overhead for all of them. A read alone runs the
+single statement, as before. Each caller waits at most the timeout or what is left of its
+request's deadline; the shared statement runs in a task of its own under the timeout."""
 
 from __future__ import annotations
 
@@ -45,6 +51,12 @@ class PostgresReads(PostgresSession):
         pooled connection and one round trip for all of them. Batches overlap, one a connection."""
         return Coalescer(self._read_together, lost=lambda: StorageUnavailable("the record could not be read"))
 
+    @functools.cached_property
+    def _pages(self) -> Coalescer[dict[str, Any], list[asyncpg.Record]]:
+        """The plain pages with their counts of one turn of the event loop, in one statement
+        (list_records_together), as the reads by id."""
+        return Coalescer(self._list_together, lost=lambda: StorageUnavailable("the page could not be read"))
+
     async def get_by_id(self, record_id: str) -> Record | None:
         try:
             parsed = uuid.UUID(record_id)
@@ -74,6 +86,27 @@ class PostgresReads(PostgresSession):
             found = {row[0]: row for row in await self._fetch(*self._args("get_records", binds))}
         return [found.get(record_id) for record_id, _ in wanted]
 
+    async def _list_together(self, pages: list[dict[str, Any]]) -> list[list[asyncpg.Record]]:
+        with deadline.within(self._timeout):
+            if len(pages) == 1:  # alone: the single page's statement
+                return [await self._fetch(*self._args("list_records_counted", pages[0]))]
+            binds = {
+                many: [page[one] for page in pages]
+                for many, one in (
+                    ("user_ids", "user_id"),
+                    ("created_from", "created_from"),
+                    ("created_to", "created_to"),
+                    ("types", "type"),
+                    ("statuses", "status"),
+                    ("limits", "limit"),
+                    ("offsets", "offset"),
+                )
+            }
+            found: list[list[asyncpg.Record]] = [[] for _ in pages]
+            for row in await self._fetch(*self._args("list_records_together", binds)):
+                found[row[7] - 1].append(row)  # n: the page's place, from 1
+        return found
+
     async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
         after_id = LAST_ID
         if query.after is not None:
@@ -97,7 +130,11 @@ class PostgresReads(PostgresSession):
                 rows = await fetch(*self._args(listed, binds))
                 return [record_of(r) for r in rows], None
             if not large:
-                rows = await fetch(*self._args(counted, binds))
+                if query.plain and not indexed(query):
+                    async with asyncio.timeout(deadline.budget(self._timeout)):  # as a read by id
+                        rows = await self._pages(binds)
+                else:
+                    rows = await fetch(*self._args(counted, binds))
                 if rows:
                     return [record_of(r) for r in rows], rows[0]["total"]
                 # Past the last page the window count has no row to ride on: count on its own.

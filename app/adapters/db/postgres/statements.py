@@ -35,6 +35,9 @@ BINDS = {
     **FOUND_READ_BINDS,
     "get_record": frozenset({"id", "created_from", "created_to"}),
     "get_records": frozenset({"ids", "created_from", "created_to"}),
+    "list_records_together": frozenset(
+        {"user_ids", "created_from", "created_to", "types", "statuses", "limits", "offsets"}
+    ),
 }
 
 
