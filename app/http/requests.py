@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -11,6 +10,7 @@ from urllib.parse import parse_qsl
 import msgspec
 from starlette.requests import Request
 
+from app.digests import sha256
 from app.errors import (
     FieldProblem,
     MalformedRequest,
@@ -256,6 +256,4 @@ def _sf_string(inner: str) -> str:
 
 def fingerprint(request: Request, body: bytes) -> str:
     """What tells two requests under one key apart: the method, the path and the body."""
-    digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode())
-    digest.update(body)
-    return digest.hexdigest()
+    return sha256(f"{request.method} {request.url.path}\n".encode(), body).hexdigest()

@@ -12,10 +12,11 @@ then finds without hashing the page again.
 from __future__ import annotations
 
 import base64
-import hashlib
 from typing import NamedTuple, Protocol
 
 import msgspec
+
+from app.digests import sha256
 
 TAG_BYTES = 22  # 16 bytes of SHA-256 in base64url, unpadded
 
@@ -36,8 +37,8 @@ def digest_tag(body: bytes) -> bytes:
     """TAG_BYTES naming these bytes, the same in every process: SHA-256's first 128 bits in
     base64url. SHA-256 rather than BLAKE2b: the processor computes it (SHA extensions), 11 us
     for a 12 KB page where BLAKE2b took 30 (docs/performance.md); where it cannot, the two cost
-    about the same."""
-    return base64.urlsafe_b64encode(hashlib.sha256(body).digest()[:16])[:TAG_BYTES]
+    about the same. Hashed with the GIL kept (app/digests.py)."""
+    return base64.urlsafe_b64encode(sha256(body).digest()[:16])[:TAG_BYTES]
 
 
 # What the read gate's lookup answers: the page (None: not cached), the write generation to
