@@ -130,8 +130,8 @@ class PostgresReads(PostgresSession):
                 rows = await fetch(*self._args(listed, binds))
                 return [record_of(r) for r in rows], None
             if not large:
-                if query.plain and not indexed(query):
-                    async with asyncio.timeout(deadline.budget(self._timeout)):  # as a read by id
+                if query.plain:  # a plain page: read with the others of its turn
+                    async with asyncio.timeout(deadline.budget(self._timeout)):  # as get_by_id
                         rows = await self._pages(binds)
                 else:
                     rows = await fetch(*self._args(counted, binds))
