@@ -60,6 +60,12 @@ class Coalescer(Generic[T, R]):
             self._schedule()
         return await future
 
+    async def settled(self) -> None:
+        """Returns once no batch is in flight: a batch goes on after its callers stopped waiting
+        (their deadlines passed), and what it runs on must not be closed under it."""
+        while self._in_flight:
+            await asyncio.wait(set(self._in_flight))
+
     def _schedule(self) -> None:
         if self._scheduled or not self._waiting or (self._one_at_a_time and self._in_flight):
             return

@@ -4,6 +4,7 @@ then answers without a network call, and everything recovers once the database i
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import time
 import uuid
@@ -20,6 +21,7 @@ from app.adapters.db.postgres import PostgresRecordRepository
 from app.adapters.db.sqlfiles import load_queries
 from app.errors import StorageUnavailable
 from app.main import create_app
+from app.resilience import deadline
 from app.settings import DEFAULT_SQL_DIR, Settings
 from tests.faults import BLACK_HOLE, LOSE_REPLIES, PASS, RESET, FaultProxy, fault_proxy
 from tests.scrape import samples, value
@@ -391,3 +393,35 @@ async def test_a_refused_connection_is_known_to_have_sent_nothing_a_frozen_one_i
     assert not dropped.value.safe_to_retry  # it went out on a connection that died: unknown
     assert refused.value.safe_to_retry  # nothing was sent: retried by the guarded repository
     assert not frozen.value.safe_to_retry  # the statement went out: its outcome is unknown
+
+
+@pytest.mark.anyio
+async def test_a_read_sharing_a_statement_waits_no_longer_than_its_own_deadline(
+    postgres_db: str, proxy: FaultProxy
+) -> None:
+    """Reads by id asked together share one statement (reads.py): on a frozen database, each
+    caller still gives up at its own request's deadline, and the others' statement still runs
+    to the database timeout, not to the first caller's deadline."""
+    parts = urlsplit(postgres_db)
+    through = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}"))
+    repository = PostgresRecordRepository(
+        through, load_queries(DEFAULT_SQL_DIR, "postgres"), min_size=1, max_size=2, timeout=1.0
+    )
+    await repository.open()
+
+    async def read(within: float) -> float:
+        started = time.monotonic()
+        with deadline.within(within), pytest.raises(StorageUnavailable):
+            await repository.get_by_id(str(uuid.uuid4()))
+        return time.monotonic() - started
+
+    try:
+        assert await repository.get_by_id(str(uuid.uuid4())) is None  # connected
+        proxy.mode = BLACK_HOLE
+        short, long = await asyncio.gather(read(0.2), read(10.0))  # one turn: one statement
+        proxy.mode = PASS
+    finally:
+        await repository.close()
+
+    assert short < 0.2 + SLACK
+    assert 1.0 - 0.1 <= long < 1.0 + SLACK

@@ -106,6 +106,18 @@ async def test_a_cancelled_caller_stops_waiting_and_the_batch_goes_on_for_the_ot
     assert leaving.cancelled() and send.batches == [[0, 2]]
 
 
+async def test_settled_returns_once_the_batch_in_flight_is_done_though_no_caller_waits() -> None:
+    send = Sender(delay=0.05)
+    coalesce: Coalescer[int, int] = Coalescer(send, lost=Lost)
+    caller = asyncio.ensure_future(coalesce(2))
+    await asyncio.sleep(0.01)
+    caller.cancel()  # its caller stopped waiting: the batch goes on
+
+    await coalesce.settled()
+
+    assert send.batches == [[2]] and send.running == 0
+
+
 async def test_a_batch_answering_the_wrong_number_of_outcomes_fails_every_item() -> None:
     async def short(items: list[int]) -> list[int | Exception]:
         return items[:-1]

@@ -9,6 +9,7 @@ asyncpg, because it was measured faster than psycopg 3 on both the bulk and the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from asyncpg.pool import PoolConnectionProxy
 from app.adapters.db.postgres.plans import LARGE_ROWS, LargeUsers
 from app.adapters.db.postgres.statements import BINDS, insert_values, translated
 from app.adapters.db.sqlfiles import Statements, to_numbered
+from app.concurrency import Coalescer
 from app.errors import StorageUnavailable
 from app.ports.storage import (
     AuditEntry,
@@ -247,11 +249,18 @@ class PostgresSession:
         """Close the pool gracefully within the database timeout; a database that does not
         answer (frozen, cut off) gets its connections dropped instead, so shutdown never hangs."""
         await self._large.close()
+        # Statements shared by several callers (reads together, group commits: the coalescers
+        # of reads.py and writes.py) may outlive callers whose deadlines passed: done first,
+        # while they can still hand their connections back.
+        ends = time.monotonic() + self._timeout  # the two waits together
+        shared = [held for held in vars(self).values() if isinstance(held, Coalescer)]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(c.settled() for c in shared)), self._timeout)
         pool, self._pool = self._pool, None
         if pool is None:
             return
         try:
-            await asyncio.wait_for(pool.close(), self._timeout)
+            await asyncio.wait_for(pool.close(), left(ends))
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
             pool.terminate()
 
