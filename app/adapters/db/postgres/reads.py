@@ -1,14 +1,12 @@
 """The reads: one record by id, a page (and its count), the planner's estimate, an export.
 
-Reads by id and plain pages that arrive together (those of one turn of the event loop, gathered
-by the coalescer the group commit uses) go to the database as one statement: one pooled
+Reads by id and plain pages that arrive together (those of one turn of the event loop) go to the
+database as one statement, as the group commit's creates do (together.py): one pooled
 connection, one round trip and one statement's overhead for all of them. A read alone runs the
-single statement, as before. Each caller waits at most the timeout or what is left of its
-request's deadline; the shared statement runs in a task of its own under the timeout."""
+single statement, as before."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import uuid
 from collections.abc import AsyncGenerator
@@ -30,12 +28,12 @@ from app.adapters.db.postgres.statements import (
     record_of,
     translated,
 )
+from app.adapters.db.postgres.together import joined, shared
 from app.concurrency import Coalescer
 from app.errors import InvalidData, StorageUnavailable
 from app.ports.storage import (
     RecordQuery,
 )
-from app.resilience import deadline
 from app.schemas.records import Record
 
 # A read by id: the id (as PostgreSQL writes it) and the created_at range it names, if any.
@@ -47,15 +45,15 @@ class PostgresReads(PostgresSession):
 
     @functools.cached_property
     def _by_ids(self) -> Coalescer[Wanted, asyncpg.Record | None]:
-        """The reads by id of one turn of the event loop, in one statement (get_records): one
-        pooled connection and one round trip for all of them. Batches overlap, one a connection."""
-        return Coalescer(self._read_together, lost=lambda: StorageUnavailable("the record could not be read"))
+        """The reads by id of one turn of the event loop, in one statement (get_records).
+        Batches overlap, one a connection."""
+        return shared(self._read_together, timeout=self._timeout, lost="the record could not be read")
 
     @functools.cached_property
     def _pages(self) -> Coalescer[dict[str, Any], list[asyncpg.Record]]:
         """The plain pages with their counts of one turn of the event loop, in one statement
         (list_records_together), as the reads by id."""
-        return Coalescer(self._list_together, lost=lambda: StorageUnavailable("the page could not be read"))
+        return shared(self._list_together, timeout=self._timeout, lost="the page could not be read")
 
     async def get_by_id(self, record_id: str) -> Record | None:
         try:
@@ -63,48 +61,44 @@ class PostgresReads(PostgresSession):
         except ValueError:
             return None
         window = created_window(parsed)
-        # The read waits at most the timeout, or what is left of the request's deadline, for
-        # its batch, which runs in a task of its own (as a group commit).
-        async with translated(), asyncio.timeout(deadline.budget(self._timeout)):
-            row = await self._by_ids((str(parsed), window))
+        async with translated():
+            row = await joined(self._by_ids, (str(parsed), window), most=self._timeout)
             if row is None and window is not None:
                 # None within its window (clocks far apart): everywhere.
                 row = await self._fetchrow(*self._args("get_record", by_id(record_id)))
         return None if row is None else record_of(row)
 
     async def _read_together(self, wanted: list[Wanted]) -> list[asyncpg.Record | None]:
-        with deadline.within(self._timeout):
-            if len(wanted) == 1:  # alone: the single read's statement
-                record_id, window = wanted[0]
-                return [await self._fetchrow(*self._args("get_record", by_id(record_id, window)))]
-            windows = [window or (FAR_PAST, FAR_FUTURE) for _, window in wanted]
-            binds = {
-                "ids": [record_id for record_id, _ in wanted],
-                "created_from": [start for start, _ in windows],
-                "created_to": [end for _, end in windows],
-            }
-            found = {row[0]: row for row in await self._fetch(*self._args("get_records", binds))}
+        if len(wanted) == 1:  # alone: the single read's statement
+            record_id, window = wanted[0]
+            return [await self._fetchrow(*self._args("get_record", by_id(record_id, window)))]
+        windows = [window or (FAR_PAST, FAR_FUTURE) for _, window in wanted]
+        binds = {
+            "ids": [record_id for record_id, _ in wanted],
+            "created_from": [start for start, _ in windows],
+            "created_to": [end for _, end in windows],
+        }
+        found = {row[0]: row for row in await self._fetch(*self._args("get_records", binds))}
         return [found.get(record_id) for record_id, _ in wanted]
 
     async def _list_together(self, pages: list[dict[str, Any]]) -> list[list[asyncpg.Record]]:
-        with deadline.within(self._timeout):
-            if len(pages) == 1:  # alone: the single page's statement
-                return [await self._fetch(*self._args("list_records_counted", pages[0]))]
-            binds = {
-                many: [page[one] for page in pages]
-                for many, one in (
-                    ("user_ids", "user_id"),
-                    ("created_from", "created_from"),
-                    ("created_to", "created_to"),
-                    ("types", "type"),
-                    ("statuses", "status"),
-                    ("limits", "limit"),
-                    ("offsets", "offset"),
-                )
-            }
-            found: list[list[asyncpg.Record]] = [[] for _ in pages]
-            for row in await self._fetch(*self._args("list_records_together", binds)):
-                found[row[7] - 1].append(row)  # n: the page's place, from 1
+        if len(pages) == 1:  # alone: the single page's statement
+            return [await self._fetch(*self._args("list_records_counted", pages[0]))]
+        binds = {
+            many: [page[one] for page in pages]
+            for many, one in (
+                ("user_ids", "user_id"),
+                ("created_from", "created_from"),
+                ("created_to", "created_to"),
+                ("types", "type"),
+                ("statuses", "status"),
+                ("limits", "limit"),
+                ("offsets", "offset"),
+            )
+        }
+        found: list[list[asyncpg.Record]] = [[] for _ in pages]
+        for row in await self._fetch(*self._args("list_records_together", binds)):
+            found[row[7] - 1].append(row)  # n: the page's place, from 1
         return found
 
     async def get_by_user(self, query: RecordQuery, *, with_total: bool) -> tuple[list[Record], int | None]:
@@ -131,8 +125,7 @@ class PostgresReads(PostgresSession):
                 return [record_of(r) for r in rows], None
             if not large:
                 if query.plain:  # a plain page: read with the others of its turn
-                    async with asyncio.timeout(deadline.budget(self._timeout)):  # as get_by_id
-                        rows = await self._pages(binds)
+                    rows = await joined(self._pages, binds, most=self._timeout)
                 else:
                     rows = await fetch(*self._args(counted, binds))
                 if rows:

@@ -249,9 +249,9 @@ class PostgresSession:
         """Close the pool gracefully within the database timeout; a database that does not
         answer (frozen, cut off) gets its connections dropped instead, so shutdown never hangs."""
         await self._large.close()
-        # Statements shared by several callers (reads together, group commits: the coalescers
-        # of reads.py and writes.py) may outlive callers whose deadlines passed: done first,
-        # while they can still hand their connections back.
+        # Statements shared by several callers (together.py: reads together, group commits) may
+        # outlive callers whose deadlines passed: done first, while they can still hand their
+        # connections back.
         ends = time.monotonic() + self._timeout  # the two waits together
         shared = [held for held in vars(self).values() if isinstance(held, Coalescer)]
         with contextlib.suppress(TimeoutError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Sequence
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from app.adapters.db.ids import new_id
 from app.adapters.db.postgres.session import PostgresSession, RolledBack
 from app.adapters.db.postgres.statements import by_id, change_values, record_of, translated
+from app.adapters.db.postgres.together import joined, shared
 from app.concurrency import Coalescer
 from app.errors import InvalidData, StorageConflict, StorageUnavailable
 from app.ports.storage import (
@@ -17,7 +17,6 @@ from app.ports.storage import (
     BulkOutcome,
     NewRecord,
 )
-from app.resilience import deadline
 from app.schemas.records import Record
 
 
@@ -28,9 +27,10 @@ class PostgresWrites(PostgresSession):
     def _group(self) -> Coalescer[tuple[NewRecord, AuditEntry], Record]:
         """Group commit: while one statement stores a group, the creates that arrive gather for
         the next; each is acknowledged once the statement holding it has committed."""
-        return Coalescer(
-            self._store_group,
-            lost=lambda: StorageUnavailable("the write was interrupted; whether it was stored is not known"),
+        return shared(
+            self._store,
+            timeout=self._timeout,
+            lost="the write was interrupted; whether it was stored is not known",
             one_at_a_time=True,
         )
 
@@ -38,17 +38,11 @@ class PostgresWrites(PostgresSession):
         # One call, whatever it waits for (the group in flight, then its own group's statement):
         # at most the timeout, or what is left of the request's deadline.
         try:
-            async with asyncio.timeout(deadline.budget(self._timeout)):
-                return await self._group((record, audit))
+            return await joined(self._group, (record, audit), most=self._timeout)
         except TimeoutError:
             raise StorageUnavailable(
                 "the write did not finish in time; whether it was stored is not known"
             ) from None
-
-    async def _store_group(self, group: list[tuple[NewRecord, AuditEntry]]) -> list[Record | Exception]:
-        # The group runs in a task of its own, for callers each bounded by their own deadline.
-        with deadline.within(self._timeout):
-            return await self._store(group)
 
     async def _store(self, group: list[tuple[NewRecord, AuditEntry]]) -> list[Record | Exception]:
         records = [record for record, _ in group]
